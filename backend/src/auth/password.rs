@@ -1,0 +1,149 @@
+//! Local passwords: argon2id at OWASP's recommended parameters (19 MiB,
+//! two passes, one lane), hashed and verified off the async runtime. A sign-in
+//! for an unknown e-mail still runs one verification, so timing does not tell
+//! whether an account exists.
+use crate::error::{Error, Result};
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+
+/// Longest password accepted, in bytes: bounds the work an attacker can ask for.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// Hashes and verifies passwords.
+#[derive(Clone)]
+pub struct Passwords {
+    argon: Argon2<'static>,
+    /// A hash of a random password, verified against when the account is unknown.
+    dummy_hash: String,
+    min_length: usize,
+}
+
+impl Passwords {
+    /// A hasher enforcing `min_length` characters for new passwords.
+    pub fn new(min_length: usize) -> Result<Self> {
+        let params = Params::new(19 * 1024, 2, 1, None)
+            .map_err(|e| anyhow::anyhow!("argon2 params: {e}"))?;
+        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+        let dummy = uuid::Uuid::new_v4().to_string();
+        let dummy_hash = hash_with(&argon, &dummy)?;
+        Ok(Self {
+            argon,
+            dummy_hash,
+            min_length,
+        })
+    }
+
+    /// Checks a new password against the policy.
+    pub fn check_policy(&self, password: &str) -> Result<()> {
+        if password.chars().count() < self.min_length {
+            return Err(Error::BadRequest(format!(
+                "Password must be at least {} characters long",
+                self.min_length
+            )));
+        }
+        if password.len() > MAX_PASSWORD_BYTES {
+            return Err(Error::BadRequest(format!(
+                "Password must be at most {MAX_PASSWORD_BYTES} bytes long"
+            )));
+        }
+        Ok(())
+    }
+
+    /// An argon2id PHC string for `password`.
+    #[tracing::instrument(skip_all)]
+    pub async fn hash(&self, password: &str) -> Result<String> {
+        let argon = self.argon.clone();
+        let password = password.to_owned();
+        tokio::task::spawn_blocking(move || hash_with(&argon, &password))
+            .await
+            .map_err(|e| anyhow::anyhow!("hashing task failed: {e}"))?
+    }
+
+    /// Whether `password` matches `hash`; with no hash, spends the same time and answers false.
+    #[tracing::instrument(skip_all)]
+    pub async fn verify(&self, password: &str, hash: Option<&str>) -> Result<bool> {
+        let known = hash.is_some();
+        let hash = hash.unwrap_or(&self.dummy_hash).to_owned();
+        let argon = self.argon.clone();
+        let password = password.to_owned();
+        let ok = tokio::task::spawn_blocking(move || {
+            PasswordHash::new(&hash)
+                .map(|parsed| argon.verify_password(password.as_bytes(), &parsed).is_ok())
+                .unwrap_or(false)
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("verification task failed: {e}"))?;
+        Ok(ok && known)
+    }
+}
+
+fn hash_with(argon: &Argon2<'_>, password: &str) -> Result<String> {
+    let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+    Ok(argon
+        .hash_password(password.as_bytes(), &salt)
+        .map_err(|e| anyhow::anyhow!("argon2: {e}"))?
+        .to_string())
+}
+
+/// Local e-mail addresses are compared trimmed and ASCII-lower-cased, as Open WebUI does.
+pub fn normalise_local_email(email: &str) -> String {
+    email.trim().to_ascii_lowercase()
+}
+
+/// A cheap shape check: one `@`, something on both sides, a dot in the domain,
+/// no white space or control characters, at most 254 bytes.
+pub fn is_plausible_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    email.len() <= 254
+        && !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains('@')
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn hash_and_verify() {
+        let p = Passwords::new(8).unwrap();
+        let h = p.hash("correct horse").await.unwrap();
+        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(p.verify("correct horse", Some(&h)).await.unwrap());
+        assert!(!p.verify("wrong horse", Some(&h)).await.unwrap());
+        assert!(!p.verify("correct horse", None).await.unwrap());
+        assert!(!p.verify("x", Some("not a phc string")).await.unwrap());
+    }
+
+    #[test]
+    fn policy() {
+        let p = Passwords::new(8).unwrap();
+        assert!(p.check_policy("1234567").is_err());
+        assert!(p.check_policy("12345678").is_ok());
+        assert!(p.check_policy(&"x".repeat(2000)).is_err());
+    }
+
+    #[test]
+    fn email_shapes() {
+        assert!(is_plausible_email("a@b.co"));
+        for bad in [
+            "",
+            "a",
+            "a@",
+            "@b.co",
+            "a@b",
+            "a b@c.de",
+            "a@b..",
+            "a@.b",
+            "a@b@c.de",
+            "a\u{0}@b.co",
+        ] {
+            assert!(!is_plausible_email(bad), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,469 @@
+//! Tessera's configuration: one struct, loaded once (defaults → TOML file →
+//! `TESSERA_*` environment variables → command-line flags) and validated at
+//! start-up with messages that say what to fix.
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Deserializer, Serialize};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tessera_shared::Role;
+
+/// The sections of the config file; `TESSERA_<SECTION>_<KEY>` overrides `[section] key`.
+const SECTIONS: &[&str] = &[
+    "server",
+    "database",
+    "session",
+    "signup",
+    "admin",
+    "rate_limit",
+    "password",
+    "revocation",
+];
+
+/// Everything Tessera can be told. See the README's config reference.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `[server]`: where to listen and what to serve.
+    pub server: ServerConfig,
+    /// `[database]`: where users and revocations live.
+    pub database: DatabaseConfig,
+    /// `[session]`: Tessera's own session tokens.
+    pub session: SessionConfig,
+    /// `[signup]`: self-service sign-up.
+    pub signup: SignupConfig,
+    /// `[admin]`: the bootstrap admin account.
+    pub admin: AdminConfig,
+    /// `[rate_limit]`: sign-in attempt limits.
+    pub rate_limit: RateLimitConfig,
+    /// `[password]`: password policy.
+    pub password: PasswordConfig,
+    /// `[revocation]`: where revoked token ids are kept.
+    pub revocation: RevocationConfig,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on. `--listen`, `TESSERA_SERVER_LISTEN`.
+    pub listen: SocketAddr,
+    /// Folder for the SQLite database and generated secrets. `--data-dir`.
+    pub data_dir: PathBuf,
+    /// The URL people reach Tessera at (e.g. `https://auth.example.com`); used
+    /// for redirect URIs and as the session tokens' issuer. Defaults to `http://<listen>`.
+    pub public_url: Option<String>,
+    /// The built SPA (trunk's `dist/` folder).
+    pub static_dir: PathBuf,
+    /// Product name shown in the UI.
+    pub name: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("data"),
+            public_url: None,
+            static_dir: PathBuf::from("dist"),
+            name: "Tessera".into(),
+        }
+    }
+}
+
+/// `[database]`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://...`; default: `tessera.db` in the data folder.
+    pub url: Option<Secret>,
+}
+
+/// `[session]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionConfig {
+    /// HS256 signing secret (at least 32 bytes). When unset, one is generated
+    /// once and kept in `<data_dir>/session.secret` (mode 0600).
+    pub secret: Option<Secret>,
+    /// Read the secret from this file instead.
+    pub secret_file: Option<PathBuf>,
+    /// `-1` never expires, `0` single use, or a duration: `30m`, `2h`, `7d`, `4w`.
+    pub expires_in: ExpiresIn,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            secret: None,
+            secret_file: None,
+            expires_in: ExpiresIn::Never,
+        }
+    }
+}
+
+/// `[signup]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SignupConfig {
+    /// Whether people may create accounts. The very first account may always be created.
+    pub enabled: bool,
+    /// Role of accounts after the first (which becomes `admin`).
+    pub default_role: Role,
+}
+
+impl Default for SignupConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            default_role: Role::Pending,
+        }
+    }
+}
+
+/// `[admin]`: created at start-up when set and no account has that e-mail.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminConfig {
+    /// `TESSERA_ADMIN_EMAIL`.
+    pub email: Option<String>,
+    /// `TESSERA_ADMIN_PASSWORD`.
+    pub password: Option<Secret>,
+    /// Display name of the bootstrap admin.
+    pub name: Option<String>,
+}
+
+/// `[rate_limit]`: attempts per minute on sign-in and sign-up.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Attempts a minute from one client IP.
+    pub per_ip_per_minute: u32,
+    /// Attempts a minute against one account (e-mail).
+    pub per_account_per_minute: u32,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            per_ip_per_minute: 30,
+            per_account_per_minute: 10,
+        }
+    }
+}
+
+/// `[password]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PasswordConfig {
+    /// Minimum length in characters.
+    pub min_length: usize,
+}
+
+impl Default for PasswordConfig {
+    fn default() -> Self {
+        Self { min_length: 8 }
+    }
+}
+
+/// `[revocation]`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RevocationConfig {
+    /// Redis for several replicas (not yet available: start-up refuses it).
+    pub redis_url: Option<Secret>,
+}
+
+/// How long a session token lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpiresIn {
+    /// `-1`: never expires.
+    Never,
+    /// `0`: valid for exactly one authenticated request.
+    SingleUse,
+    /// A duration.
+    For(Duration),
+}
+
+impl ExpiresIn {
+    /// Parses `-1`, `0` or a duration such as `30m`, `2h`, `7d`, `4w`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "-1" => Ok(Self::Never),
+            "0" => Ok(Self::SingleUse),
+            d => match humantime::parse_duration(d) {
+                Ok(d) if d.as_secs() >= 1 => Ok(Self::For(d)),
+                _ => Err(format!(
+                    "`{s}` is not a token lifetime: use -1 (never expires), 0 (single use) or a duration like 30m, 2h, 7d, 4w"
+                )),
+            },
+        }
+    }
+}
+
+impl Serialize for ExpiresIn {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Never => s.serialize_str("-1"),
+            Self::SingleUse => s.serialize_str("0"),
+            Self::For(d) => s.serialize_str(&humantime::format_duration(*d).to_string()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ExpiresIn {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Int(i64),
+            Str(String),
+        }
+        let raw = match Raw::deserialize(d)? {
+            Raw::Int(i) => i.to_string(),
+            Raw::Str(s) => s,
+        };
+        ExpiresIn::parse(&raw).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A secret string: never printed by `Debug`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    /// The secret itself; call only where it is used.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Flags that override the file and the environment.
+#[derive(Debug, Default, Serialize)]
+pub struct Overrides {
+    /// `--listen`.
+    pub listen: Option<SocketAddr>,
+    /// `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+}
+
+/// A configuration that cannot be used, with every problem found.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file or an environment variable could not be read or parsed.
+    #[error("{0}")]
+    Load(#[from] Box<figment::Error>),
+    /// Values that parse but do not make sense together.
+    #[error("invalid configuration:\n  - {}", .0.join("\n  - "))]
+    Invalid(Vec<String>),
+}
+
+impl Config {
+    /// Loads defaults, then `file` (when it exists, or always when `required`),
+    /// then `TESSERA_*` variables, then `overrides`; and validates the result.
+    pub fn load(file: &Path, required: bool, overrides: &Overrides) -> Result<Config, ConfigError> {
+        if required && !file.exists() {
+            return Err(ConfigError::Invalid(vec![format!(
+                "config file {} does not exist",
+                file.display()
+            )]));
+        }
+        let mut fig =
+            Figment::from(Serialized::defaults(Config::default())).merge(Toml::file(file));
+        fig = fig.merge(Self::env_provider());
+        if let Some(listen) = overrides.listen {
+            fig = fig.merge(Serialized::default("server.listen", listen));
+        }
+        if let Some(dir) = &overrides.data_dir {
+            fig = fig.merge(Serialized::default("server.data_dir", dir));
+        }
+        let config: Config = fig.extract().map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// `TESSERA_SERVER_LISTEN` → `server.listen`, `TESSERA_ADMIN_EMAIL` → `admin.email`, ...
+    fn env_provider() -> Env {
+        Env::prefixed("TESSERA_")
+            .filter(|key| section_key(key.as_str()).is_some())
+            .map(|key| section_key(key.as_str()).unwrap_or_default().into())
+    }
+
+    /// Lists `TESSERA_*` variables that match no section, so typos are noticed.
+    pub fn unknown_env_vars() -> Vec<String> {
+        std::env::vars()
+            .filter_map(|(k, _)| k.strip_prefix("TESSERA_").map(str::to_owned))
+            .filter(|k| section_key(&k.to_ascii_lowercase()).is_none())
+            .map(|k| format!("TESSERA_{k}"))
+            .collect()
+    }
+
+    /// Checks what serde cannot: every problem is reported at once.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        if let Some(url) = &self.server.public_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) || url.ends_with('/') {
+                problems.push(format!(
+                    "server.public_url `{url}` must start with http:// or https:// and have no trailing slash"
+                ));
+            }
+        }
+        if let Some(secret) = &self.session.secret {
+            if secret.expose().len() < 32 {
+                problems.push("session.secret must be at least 32 characters; leave it unset to have one generated".into());
+            }
+            if self.session.secret_file.is_some() {
+                problems.push("set only one of session.secret and session.secret_file".into());
+            }
+        }
+        if let Some(url) = &self.database.url {
+            if !url.expose().starts_with("sqlite:") {
+                problems
+                    .push("database.url: only sqlite: URLs are supported in this version".into());
+            }
+        }
+        match (&self.admin.email, &self.admin.password) {
+            (Some(_), None) | (None, Some(_)) => problems.push(
+                "set both admin.email and admin.password (TESSERA_ADMIN_EMAIL, TESSERA_ADMIN_PASSWORD), or neither".into(),
+            ),
+            (Some(email), Some(pw)) => {
+                if !crate::auth::password::is_plausible_email(email) {
+                    problems.push(format!("admin.email `{email}` is not an e-mail address"));
+                }
+                if pw.expose().chars().count() < self.password.min_length {
+                    problems.push(format!(
+                        "admin.password is shorter than password.min_length ({})",
+                        self.password.min_length
+                    ));
+                }
+            }
+            (None, None) => {}
+        }
+        if self.rate_limit.per_ip_per_minute == 0 || self.rate_limit.per_account_per_minute == 0 {
+            problems.push("rate_limit values must be at least 1 attempt a minute".into());
+        }
+        if self.password.min_length < 8 {
+            problems.push("password.min_length must be at least 8".into());
+        }
+        if self.revocation.redis_url.is_some() {
+            problems.push(
+                "revocation.redis_url: the Redis store is not available in this version; remove it"
+                    .into(),
+            );
+        }
+        if self.server.name.trim().is_empty() {
+            problems.push("server.name must not be empty".into());
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+
+    /// The `iss` of session tokens: the configured public URL, else `tessera`
+    /// (never the listen address, which may be an ephemeral port).
+    pub fn session_issuer(&self) -> String {
+        self.server
+            .public_url
+            .clone()
+            .unwrap_or_else(|| "tessera".into())
+    }
+
+    /// The database URL, defaulting to the SQLite file in the data folder.
+    pub fn database_url(&self) -> String {
+        match &self.database.url {
+            Some(url) => url.expose().to_owned(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.server.data_dir.join("tessera.db").display()
+            ),
+        }
+    }
+}
+
+/// Maps a lower-cased `section_key` environment name to `section.key`.
+fn section_key(key: &str) -> Option<String> {
+    let key = key.to_ascii_lowercase();
+    SECTIONS.iter().find_map(|section| {
+        key.strip_prefix(section)
+            .and_then(|rest| rest.strip_prefix('_'))
+            .filter(|rest| !rest.is_empty())
+            .map(|rest| format!("{section}.{rest}"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expires_in_forms() {
+        assert_eq!(ExpiresIn::parse("-1"), Ok(ExpiresIn::Never));
+        assert_eq!(ExpiresIn::parse("0"), Ok(ExpiresIn::SingleUse));
+        assert_eq!(
+            ExpiresIn::parse("30m"),
+            Ok(ExpiresIn::For(Duration::from_secs(1800)))
+        );
+        assert_eq!(
+            ExpiresIn::parse("2h"),
+            Ok(ExpiresIn::For(Duration::from_secs(7200)))
+        );
+        assert_eq!(
+            ExpiresIn::parse("7d"),
+            Ok(ExpiresIn::For(Duration::from_secs(7 * 86400)))
+        );
+        assert_eq!(
+            ExpiresIn::parse("4w"),
+            Ok(ExpiresIn::For(Duration::from_secs(28 * 86400)))
+        );
+        for bad in ["", "-2", "abc", "5x", "0s", "500ms"] {
+            assert!(ExpiresIn::parse(bad).is_err(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn env_names_map_to_sections() {
+        assert_eq!(section_key("admin_email").as_deref(), Some("admin.email"));
+        assert_eq!(
+            section_key("server_data_dir").as_deref(),
+            Some("server.data_dir")
+        );
+        assert_eq!(
+            section_key("rate_limit_per_ip_per_minute").as_deref(),
+            Some("rate_limit.per_ip_per_minute")
+        );
+        assert_eq!(section_key("bin"), None);
+        assert_eq!(section_key("server"), None);
+    }
+
+    #[test]
+    fn validation_reports_every_problem() {
+        let mut c = Config::default();
+        c.session.secret = Some(Secret::new("short"));
+        c.admin.email = Some("root@example.com".into());
+        c.server.public_url = Some("ftp://x/".into());
+        let Err(ConfigError::Invalid(problems)) = c.validate() else {
+            panic!("expected invalid config")
+        };
+        assert_eq!(problems.len(), 3, "{problems:?}");
+    }
+
+    #[test]
+    fn secret_debug_is_masked() {
+        assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret(***)");
+    }
+}

@@ -1,0 +1,103 @@
+//! `/api/v1/auths/*`: sign-up, sign-in, the current session, sign-out.
+use super::extract::{AppJson, ClientIp};
+use crate::auth::password::{is_plausible_email, normalise_local_email};
+use crate::auth::{session_user, AuthUser};
+use crate::error::{Error, Result};
+use crate::state::AppState;
+use crate::store::users::{NewLocalUser, User};
+use axum::extract::State;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use tessera_shared::{routes, AuthMethod, SessionUser, SigninForm, SignupForm};
+
+/// The routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(routes::SIGNUP, post(signup))
+        .route(routes::SIGNIN, post(signin))
+        .route(routes::SESSION, get(current))
+        .route(routes::SIGNOUT, get(signout))
+}
+
+/// A new session token for `user`, as a `SessionUser` body.
+fn new_session(state: &AppState, user: &User) -> Result<SessionUser> {
+    let (token, claims) = state.sessions.issue(&user.id, state.clock.now())?;
+    Ok(session_user(user, token, claims.exp, AuthMethod::Session))
+}
+
+#[tracing::instrument(skip_all)]
+async fn signup(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    AppJson(form): AppJson<SignupForm>,
+) -> Result<Json<SessionUser>> {
+    let email = normalise_local_email(&form.email);
+    state.limiter.check(ip, &email)?;
+    let name = form.name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(Error::BadRequest("Name must be 1 to 100 characters".into()));
+    }
+    if !is_plausible_email(&email) {
+        return Err(Error::BadRequest("Invalid email address".into()));
+    }
+    state.passwords.check_policy(&form.password)?;
+    if !state.config.signup.enabled && state.users.count().await? > 0 {
+        return Err(Error::Forbidden("Sign-up is disabled"));
+    }
+    let hash = state.passwords.hash(&form.password).await?;
+    let user = state
+        .users
+        .create_local(
+            NewLocalUser {
+                name,
+                email: &email,
+                password_hash: &hash,
+                role: state.config.signup.default_role,
+            },
+            state.clock.now(),
+        )
+        .await?;
+    tracing::info!(user = %user.id, role = %user.role, "account created");
+    Ok(Json(new_session(&state, &user)?))
+}
+
+#[tracing::instrument(skip_all)]
+async fn signin(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    AppJson(form): AppJson<SigninForm>,
+) -> Result<Json<SessionUser>> {
+    let email = normalise_local_email(&form.email);
+    state.limiter.check(ip, &email)?;
+    let found = if form.password.len() <= crate::auth::password::MAX_PASSWORD_BYTES {
+        state.users.find_local_credentials(&email).await?
+    } else {
+        None
+    };
+    let (user, hash) = match &found {
+        Some((user, hash)) => (Some(user), Some(hash.as_str())),
+        None => (None, None),
+    };
+    if !state.passwords.verify(&form.password, hash).await? {
+        return Err(Error::InvalidCredentials);
+    }
+    let user = user.ok_or(Error::InvalidCredentials)?;
+    tracing::info!(user = %user.id, "signed in");
+    Ok(Json(new_session(&state, user)?))
+}
+
+async fn current(AuthUser(principal): AuthUser) -> Json<SessionUser> {
+    Json(principal.session_user())
+}
+
+async fn signout(
+    State(state): State<AppState>,
+    AuthUser(principal): AuthUser,
+) -> Result<Json<Value>> {
+    if let Some(jti) = &principal.jti {
+        state.revocations.revoke(jti, principal.expires_at).await?;
+    }
+    tracing::info!(user = %principal.user.id, "signed out");
+    Ok(Json(json!({ "status": true })))
+}

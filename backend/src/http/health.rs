@@ -1,0 +1,47 @@
+//! Liveness, readiness and the public configuration.
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use tessera_shared::{routes, PublicConfig};
+
+/// The routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(routes::HEALTHZ, get(healthz))
+        .route(routes::READYZ, get(readyz))
+}
+
+async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    if state.db.ping().await {
+        (
+            StatusCode::OK,
+            Json(json!({ "status": "ready", "database": "ok" })),
+        )
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(
+                json!({ "status": "unready", "database": "unreachable", "detail": "Database unreachable" }),
+            ),
+        )
+    }
+}
+
+/// `GET /api/config`.
+pub async fn public_config(
+    State(state): State<AppState>,
+) -> crate::error::Result<Json<PublicConfig>> {
+    let first_user = state.users.count().await? == 0;
+    Ok(Json(PublicConfig {
+        name: state.config.server.name.clone(),
+        signup_enabled: state.config.signup.enabled || first_user,
+        first_user,
+    }))
+}

@@ -1,0 +1,65 @@
+//! `/api/v1/users/*` (admin): the user list and role changes.
+use super::extract::AppJson;
+use crate::auth::AdminUser;
+use crate::error::{Error, Result};
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use tessera_shared::{routes, Role, UpdateRoleForm, UserInfo};
+
+/// The routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(routes::USERS, get(list))
+        .route(routes::UPDATE_ROLE, post(update_role))
+        .route("/api/v1/users/{id}", delete(remove))
+}
+
+async fn list(State(state): State<AppState>, _: AdminUser) -> Result<Json<Vec<UserInfo>>> {
+    Ok(Json(
+        state
+            .users
+            .list()
+            .await?
+            .iter()
+            .map(UserInfo::from)
+            .collect(),
+    ))
+}
+
+async fn update_role(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    AppJson(form): AppJson<UpdateRoleForm>,
+) -> Result<Json<UserInfo>> {
+    if form.id == admin.user.id && form.role != Role::Admin && state.users.admin_count().await? <= 1
+    {
+        return Err(Error::Conflict(
+            "The last admin cannot give up the admin role",
+        ));
+    }
+    let user = state
+        .users
+        .set_role(&form.id, form.role, state.clock.now())
+        .await?
+        .ok_or(Error::NotFound("User not found"))?;
+    tracing::info!(by = %admin.user.id, user = %user.id, role = %user.role, "role changed");
+    Ok(Json(UserInfo::from(user.as_ref())))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Path(id): Path<String>,
+) -> Result<Json<Value>> {
+    if id == admin.user.id {
+        return Err(Error::Conflict("You cannot delete your own account"));
+    }
+    if !state.users.delete(&id).await? {
+        return Err(Error::NotFound("User not found"));
+    }
+    tracing::info!(by = %admin.user.id, user = %id, "user deleted");
+    Ok(Json(json!({ "status": true })))
+}

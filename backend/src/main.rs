@@ -1,0 +1,107 @@
+//! The `tessera` binary: parses the command line, loads the config, serves.
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tessera::config::{Config, Overrides};
+
+const CONFIG_HELP: &str = "\
+CONFIGURATION
+  Read from the TOML file given by --config (default: ./tessera.toml when it exists),
+  then overridden by environment variables TESSERA_<SECTION>_<KEY>, e.g.
+  TESSERA_SERVER_LISTEN=0.0.0.0:8080 or TESSERA_SESSION_EXPIRES_IN=7d.
+
+  [server]     listen (127.0.0.1:8080), data_dir (./data), public_url, static_dir (./dist), name
+  [database]   url (default: sqlite in the data folder)
+  [session]    secret | secret_file (default: generated once into <data_dir>/session.secret),
+               expires_in: -1 never (default), 0 single use, or 30m, 2h, 7d, 4w
+  [signup]     enabled (true), default_role (pending)
+  [admin]      email, password, name: bootstrap admin (TESSERA_ADMIN_EMAIL, TESSERA_ADMIN_PASSWORD)
+  [rate_limit] per_ip_per_minute (30), per_account_per_minute (10)
+  [password]   min_length (8)
+
+  See README.md for the full reference.";
+
+/// Sign-in and token validation for web apps.
+#[derive(Parser, Debug)]
+#[command(name = "tessera", version, about, after_help = CONFIG_HELP)]
+struct Cli {
+    /// Config file (TOML). Default: ./tessera.toml when it exists.
+    #[arg(long, global = true, env = "TESSERA_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on, e.g. 127.0.0.1:8080 (`[server] listen`).
+    #[arg(long, global = true)]
+    listen: Option<SocketAddr>,
+    /// Folder for the database and generated secrets (`[server] data_dir`).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Start the server (the default).
+    Serve,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tessera::telemetry::init();
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {}
+    }
+    let (file, required) = match cli.config {
+        Some(path) => (path, true),
+        None => (PathBuf::from("tessera.toml"), false),
+    };
+    let overrides = Overrides {
+        listen: cli.listen,
+        data_dir: cli.data_dir,
+    };
+    let config = match Config::load(&file, required, &overrides) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("tessera: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    for var in Config::unknown_env_vars()
+        .into_iter()
+        .filter(|v| v != "TESSERA_CONFIG")
+    {
+        tracing::warn!(variable = %var, "unknown TESSERA_ variable ignored");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("tessera: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tessera: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: Config) -> anyhow::Result<()> {
+    let listen = config.server.listen;
+    let state = tessera::AppState::build(config).await?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+    let addr = listener.local_addr()?;
+    if state.users.count().await? == 0 {
+        println!("No account yet: the first account created becomes the admin.");
+    }
+    println!("Tessera is listening on http://{addr}");
+    tessera::serve(listener, state).await?;
+    Ok(())
+}

@@ -1,0 +1,178 @@
+//! The application state every handler and extractor shares, built once at
+//! start-up from the validated config.
+use crate::auth::password::{normalise_local_email, Passwords};
+use crate::auth::rate_limit::SigninLimiter;
+use crate::auth::revocation::Revocations;
+use crate::auth::session::{SessionAuthenticator, SessionKeys};
+use crate::auth::BearerAuthenticator;
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::http::spa::SpaShell;
+use crate::store::users::{NewLocalUser, Users};
+use crate::store::Db;
+use anyhow::Context;
+use base64::Engine;
+use std::ops::Deref;
+use std::path::Path;
+use std::sync::Arc;
+use tessera_shared::Role;
+
+/// Shared state; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+/// What the state holds.
+pub struct Inner {
+    /// The validated configuration.
+    pub config: Config,
+    /// The database.
+    pub db: Db,
+    /// The user directory (cached).
+    pub users: Users,
+    /// Session token keys.
+    pub sessions: SessionKeys,
+    /// Revoked token ids.
+    pub revocations: Revocations,
+    /// Password hashing.
+    pub passwords: Passwords,
+    /// Sign-in attempt limits.
+    pub limiter: SigninLimiter,
+    /// The source of "now".
+    pub clock: Arc<dyn Clock>,
+    /// The SPA's `index.html`, prepared.
+    pub spa: SpaShell,
+    /// Bearer authentication methods, asked in order.
+    pub authenticators: Vec<Box<dyn BearerAuthenticator>>,
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Opens the database, loads or creates secrets and bootstraps the admin.
+    pub async fn build(config: Config) -> anyhow::Result<AppState> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// As [`AppState::build`], with a given clock (for tests).
+    pub async fn build_with_clock(
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<AppState> {
+        std::fs::create_dir_all(&config.server.data_dir).with_context(|| {
+            format!("creating data folder {}", config.server.data_dir.display())
+        })?;
+        let db = Db::connect(&config.database_url())
+            .await
+            .context("opening the database")?;
+        let secret = session_secret(&config)?;
+        let sessions =
+            SessionKeys::new(&secret, config.session_issuer(), config.session.expires_in);
+        let revocations = Revocations::load(Arc::new(db.clone()), clock.now()).await?;
+        let passwords = Passwords::new(config.password.min_length)?;
+        let state = AppState(Arc::new(Inner {
+            users: Users::new(db.clone(), 100_000),
+            limiter: SigninLimiter::new(&config.rate_limit),
+            spa: SpaShell::load(&config.server.static_dir),
+            authenticators: vec![Box::new(SessionAuthenticator)],
+            config,
+            db,
+            sessions,
+            revocations,
+            passwords,
+            clock,
+        }));
+        state.bootstrap_admin().await?;
+        Ok(state)
+    }
+
+    async fn bootstrap_admin(&self) -> anyhow::Result<()> {
+        let (Some(email), Some(password)) = (&self.config.admin.email, &self.config.admin.password)
+        else {
+            return Ok(());
+        };
+        let email = normalise_local_email(email);
+        if self.users.find_local_credentials(&email).await?.is_some() {
+            return Ok(());
+        }
+        let hash = self.passwords.hash(password.expose()).await?;
+        let name = self
+            .config
+            .admin
+            .name
+            .clone()
+            .unwrap_or_else(|| "Admin".into());
+        let user = self
+            .users
+            .create_local(
+                NewLocalUser {
+                    name: &name,
+                    email: &email,
+                    password_hash: &hash,
+                    role: Role::Admin,
+                },
+                self.clock.now(),
+            )
+            .await?;
+        if user.role != Role::Admin {
+            self.users
+                .set_role(&user.id, Role::Admin, self.clock.now())
+                .await?;
+        }
+        tracing::info!(email = %email, "bootstrapped the admin account");
+        Ok(())
+    }
+}
+
+/// The session secret: from config, from `secret_file`, or generated once
+/// into `<data_dir>/session.secret` (mode 0600).
+fn session_secret(config: &Config) -> anyhow::Result<Vec<u8>> {
+    if let Some(secret) = &config.session.secret {
+        return Ok(secret.expose().as_bytes().to_vec());
+    }
+    if let Some(file) = &config.session.secret_file {
+        let s = std::fs::read_to_string(file)
+            .with_context(|| format!("reading session.secret_file {}", file.display()))?;
+        let s = s.trim();
+        anyhow::ensure!(
+            s.len() >= 32,
+            "session.secret_file {} holds fewer than 32 characters",
+            file.display()
+        );
+        return Ok(s.as_bytes().to_vec());
+    }
+    let path = config.server.data_dir.join("session.secret");
+    match std::fs::read_to_string(&path) {
+        Ok(s) if s.trim().len() >= 32 => Ok(s.trim().as_bytes().to_vec()),
+        Ok(_) => anyhow::bail!(
+            "{} is too short; delete it to have a new one generated",
+            path.display()
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let bytes: [u8; 48] = rand::random();
+            let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+            write_private(&path, &secret).with_context(|| format!("writing {}", path.display()))?;
+            tracing::info!(path = %path.display(), "generated a session secret");
+            Ok(secret.into_bytes())
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    f.write_all(contents.as_bytes())?;
+    f.sync_all()
+}

@@ -1,0 +1,46 @@
+//! Where revoked token ids are kept. One small trait, so a Redis store for
+//! several replicas can stand beside the SQLite one.
+use super::Db;
+use crate::error::Result;
+
+/// Durable storage of revoked token ids.
+#[async_trait::async_trait]
+pub trait RevocationStore: Send + Sync + 'static {
+    /// Every revocation still in force at `now`: `(jti, expires_at)`.
+    async fn load(&self, now: i64) -> Result<Vec<(String, Option<i64>)>>;
+    /// Records a revocation until `expires_at` (`None`: forever).
+    async fn revoke(&self, jti: &str, expires_at: Option<i64>) -> Result<()>;
+    /// Forgets revocations of tokens that have expired by `now`.
+    async fn purge(&self, now: i64) -> Result<u64>;
+}
+
+#[async_trait::async_trait]
+impl RevocationStore for Db {
+    async fn load(&self, now: i64) -> Result<Vec<(String, Option<i64>)>> {
+        Ok(sqlx::query_as(
+            "SELECT jti, expires_at FROM revoked_tokens WHERE expires_at IS NULL OR expires_at > ?",
+        )
+        .bind(now)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    async fn revoke(&self, jti: &str, expires_at: Option<i64>) -> Result<()> {
+        sqlx::query("INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO NOTHING")
+            .bind(jti)
+            .bind(expires_at)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    async fn purge(&self, now: i64) -> Result<u64> {
+        Ok(sqlx::query(
+            "DELETE FROM revoked_tokens WHERE expires_at IS NOT NULL AND expires_at <= ?",
+        )
+        .bind(now)
+        .execute(self.pool())
+        .await?
+        .rows_affected())
+    }
+}

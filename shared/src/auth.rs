@@ -1,0 +1,132 @@
+//! Sign-in bodies and the session user.
+use crate::user::Role;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// `POST /api/v1/auths/signin`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SigninForm {
+    /// E-mail address.
+    pub email: String,
+    /// Password.
+    pub password: String,
+}
+
+/// `POST /api/v1/auths/signup`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignupForm {
+    /// Display name.
+    pub name: String,
+    /// E-mail address.
+    pub email: String,
+    /// Password.
+    pub password: String,
+}
+
+impl fmt::Debug for SigninForm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigninForm")
+            .field("email", &self.email)
+            .field("password", &"***")
+            .finish()
+    }
+}
+
+impl fmt::Debug for SignupForm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignupForm")
+            .field("name", &self.name)
+            .field("email", &self.email)
+            .field("password", &"***")
+            .finish()
+    }
+}
+
+/// How the bearer of a request was authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    /// A Tessera session JWT.
+    Session,
+    /// A JWT issued by a trusted identity provider.
+    Jwt,
+    /// An `sk-` API key.
+    ApiKey,
+    /// Headers set by a trusted reverse proxy.
+    TrustedHeader,
+}
+
+/// The signed-in person and their token: the body of sign-in, sign-up and
+/// `GET /api/v1/auths/`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionUser {
+    /// Stable user id.
+    pub id: String,
+    /// E-mail address.
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// Current role.
+    pub role: Role,
+    /// Avatar URL or data URL.
+    pub profile_image_url: String,
+    /// The bearer token to send as `Authorization: Bearer <token>`.
+    pub token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Unix seconds at which the token expires; `None` when it never does.
+    pub expires_at: Option<i64>,
+    /// How this request was authenticated.
+    #[serde(default = "default_method")]
+    pub auth_method: AuthMethod,
+    /// For IdP tokens: the name of the issuer that vouched for the user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// For IdP tokens: the subject within that issuer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// Groups the user belongs to.
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+fn default_method() -> AuthMethod {
+    AuthMethod::Session
+}
+
+impl fmt::Debug for SessionUser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionUser")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("role", &self.role)
+            .field("token", &"***")
+            .field("expires_at", &self.expires_at)
+            .field("auth_method", &self.auth_method)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_masks_secrets() {
+        let f = SigninForm {
+            email: "a@b.c".into(),
+            password: "hunter2".into(),
+        };
+        assert!(!format!("{f:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn session_user_round_trips_with_null_expiry() {
+        let json = r#"{"id":"1","email":"a@b.c","name":"A","role":"admin","profile_image_url":"","token":"t","token_type":"Bearer","expires_at":null}"#;
+        let u: SessionUser = serde_json::from_str(json).unwrap();
+        assert_eq!(u.expires_at, None);
+        assert_eq!(u.auth_method, AuthMethod::Session);
+        let back = serde_json::to_value(&u).unwrap();
+        assert!(back["expires_at"].is_null());
+    }
+}

@@ -1,0 +1,20 @@
+//! Every REST path, named once.
+
+/// `POST`: sign in with email and password.
+pub const SIGNIN: &str = "/api/v1/auths/signin";
+/// `POST`: create an account.
+pub const SIGNUP: &str = "/api/v1/auths/signup";
+/// `GET`: the session user of the bearer.
+pub const SESSION: &str = "/api/v1/auths/";
+/// `GET`: revoke the presented token.
+pub const SIGNOUT: &str = "/api/v1/auths/signout";
+/// `GET` (admin): list users.
+pub const USERS: &str = "/api/v1/users/";
+/// `POST` (admin): change a user's role.
+pub const UPDATE_ROLE: &str = "/api/v1/users/update/role";
+/// `GET`: public configuration.
+pub const PUBLIC_CONFIG: &str = "/api/config";
+/// `GET`: liveness.
+pub const HEALTHZ: &str = "/healthz";
+/// `GET`: readiness (database reachable).
+pub const READYZ: &str = "/readyz";

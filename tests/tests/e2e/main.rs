@@ -1,0 +1,2 @@
+//! End-to-end tests: one binary, a module per feature.
+mod api_auth;

@@ -2,6 +2,7 @@
 //! behind [`BearerAuthenticator`]; the [`AuthUser`] extractor asks them in
 //! order and yields a [`Principal`]. Role checks are extractors too
 //! ([`ActiveUser`], [`AdminUser`]), never `if`s in handlers.
+pub mod mapping;
 pub mod password;
 pub mod rate_limit;
 pub mod revocation;

@@ -58,11 +58,46 @@ pub struct NewLocalUser<'a> {
     pub role: Role,
 }
 
+/// An account vouched for by an issuer, provider or directory: created on
+/// first sight, refreshed from each sign-in or token.
+#[derive(Debug, Clone)]
+pub struct ExternalUser<'a> {
+    /// The issuer / provider / directory name (`users.source`).
+    pub source: &'a str,
+    /// The subject there: never normalised.
+    pub subject: &'a str,
+    /// E-mail address, as asserted.
+    pub email: &'a str,
+    /// Display name.
+    pub name: &'a str,
+    /// Role from the role mapping.
+    pub role: Role,
+    /// Group names, as asserted.
+    pub groups: &'a [String],
+    /// Whether groups Tessera does not know yet are created (else skipped).
+    pub create_groups: bool,
+}
+
+/// The stable id of an external account: a hash of (source, subject).
+pub fn external_id(source: &str, subject: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update(source.as_bytes())
+        .chain_update([0u8])
+        .chain_update(subject.as_bytes())
+        .finalize();
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("ext-{hex}")
+}
+
 /// The user directory.
 #[derive(Clone)]
 pub struct Users {
     db: Db,
     cache: Cache<String, Arc<User>>,
+    /// Fingerprint of the last external sign-in data written for a user id:
+    /// an unchanged token needs no database write.
+    synced: Cache<String, u64>,
 }
 
 const USER_COLUMNS: &str = "id, email, name, role, profile_image_url, source, subject, created_at";
@@ -73,6 +108,7 @@ impl Users {
         Self {
             db,
             cache: Cache::new(capacity),
+            synced: Cache::new(capacity),
         }
     }
 
@@ -204,6 +240,7 @@ impl Users {
             .execute(self.db.pool())
             .await?;
         self.cache.invalidate(id);
+        self.synced.invalidate(id);
         if done.rows_affected() == 0 {
             return Ok(None);
         }
@@ -217,7 +254,72 @@ impl Users {
             .execute(self.db.pool())
             .await?;
         self.cache.invalidate(id);
+        self.synced.invalidate(id);
         Ok(done.rows_affected() > 0)
+    }
+
+    /// Creates or refreshes an external account and syncs its groups. A
+    /// repeat of the same data is answered from memory, with no database round trip.
+    pub async fn upsert_external(&self, ext: &ExternalUser<'_>, now: i64) -> Result<Arc<User>> {
+        use std::hash::{Hash, Hasher};
+        let id = external_id(ext.source, ext.subject);
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (
+            ext.email,
+            ext.name,
+            ext.role.as_str(),
+            ext.groups,
+            ext.create_groups,
+        )
+            .hash(&mut h);
+        let fingerprint = h.finish();
+        if self.synced.get(&id) == Some(fingerprint) {
+            if let Some(user) = self.cache.get(&id) {
+                return Ok(user);
+            }
+        }
+        let mut tx = self.db.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO users (id, email, name, role, source, subject, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (id) DO UPDATE SET email = excluded.email, name = excluded.name, role = excluded.role, updated_at = excluded.updated_at",
+        )
+        .bind(&id)
+        .bind(ext.email)
+        .bind(ext.name)
+        .bind(ext.role.as_str())
+        .bind(ext.source)
+        .bind(ext.subject)
+        .bind(now)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM group_members WHERE user_id = ?")
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+        for group in ext.groups {
+            if ext.create_groups {
+                sqlx::query("INSERT INTO groups (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING")
+                    .bind(uuid::Uuid::new_v4().to_string())
+                    .bind(group)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query("INSERT OR IGNORE INTO group_members (group_id, user_id) SELECT id, ? FROM groups WHERE name = ?")
+                .bind(&id)
+                .bind(group)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        self.cache.invalidate(&id);
+        let user = self
+            .get(&id)
+            .await?
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("user vanished after upsert")))?;
+        self.synced.insert(id, fingerprint);
+        Ok(user)
     }
 
     /// Number of admins.
@@ -244,4 +346,74 @@ fn user_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<User> {
         groups: Vec::new(),
         created_at: row.try_get("created_at")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn users() -> (Users, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        (Users::new(Db::connect(&url).await.unwrap(), 100), dir)
+    }
+
+    fn ext<'a>(groups: &'a [String], create_groups: bool) -> ExternalUser<'a> {
+        ExternalUser {
+            source: "kc",
+            subject: "s-1",
+            email: "a@example.com",
+            name: "A",
+            role: Role::User,
+            groups,
+            create_groups,
+        }
+    }
+
+    #[tokio::test]
+    async fn external_upsert_syncs_groups_and_keeps_a_stable_id() {
+        let (users, _dir) = users().await;
+        let g = vec!["dev".to_string(), "ops".to_string()];
+        let skip = users.upsert_external(&ext(&g, false), 1).await.unwrap();
+        assert!(
+            skip.groups.is_empty(),
+            "unknown groups are skipped without create_groups"
+        );
+        let u = users.upsert_external(&ext(&g, true), 2).await.unwrap();
+        assert_eq!(u.id, skip.id);
+        assert_eq!(u.groups, g);
+        let fewer = vec!["ops".to_string()];
+        let u = users.upsert_external(&ext(&fewer, true), 3).await.unwrap();
+        assert_eq!(u.groups, fewer);
+        assert_eq!(users.count().await.unwrap(), 1);
+        assert_ne!(
+            external_id("kc", "s-1"),
+            external_id("kc", "S-1"),
+            "subjects are never case-folded"
+        );
+        assert_ne!(external_id("k", "cs-1"), external_id("kc", "s-1"));
+    }
+
+    #[tokio::test]
+    async fn first_local_user_is_admin_then_default_role() {
+        let (users, _dir) = users().await;
+        let new = |email| NewLocalUser {
+            name: "N",
+            email,
+            password_hash: "h",
+            role: Role::Pending,
+        };
+        assert_eq!(
+            users.create_local(new("a@x.io"), 1).await.unwrap().role,
+            Role::Admin
+        );
+        assert_eq!(
+            users.create_local(new("b@x.io"), 1).await.unwrap().role,
+            Role::Pending
+        );
+        assert!(matches!(
+            users.create_local(new("b@x.io"), 1).await,
+            Err(Error::Conflict(_))
+        ));
+    }
 }

@@ -20,6 +20,10 @@ const SECTIONS: &[&str] = &[
     "rate_limit",
     "password",
     "revocation",
+    "ldap",
+    "trusted_header",
+    "api_keys",
+    "cache",
 ];
 
 /// Everything Tessera can be told. See the README's config reference.
@@ -42,6 +46,28 @@ pub struct Config {
     pub password: PasswordConfig,
     /// `[revocation]`: where revoked token ids are kept.
     pub revocation: RevocationConfig,
+    /// `[ldap]`: sign-in against an LDAP directory; off when absent.
+    pub ldap: Option<LdapConfig>,
+    /// `[trusted_header]`: sign-in by headers from a reverse proxy; off when absent.
+    pub trusted_header: Option<TrustedHeaderConfig>,
+    /// `[api_keys]`: `sk-` keys for programmatic access.
+    pub api_keys: ApiKeysConfig,
+    /// `[[issuers]]`: identity providers whose JWTs are accepted.
+    pub issuers: Vec<crate::auth::idp::config::IssuerConfig>,
+    /// `[cache]`: the verified-token cache.
+    pub cache: crate::auth::idp::config::CacheConfig,
+}
+
+/// `[api_keys]`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiKeysConfig {
+    /// The global switch (off by default).
+    pub enabled: bool,
+    /// Limit API keys to `allowed_endpoints`.
+    pub restrict_endpoints: bool,
+    /// Paths an API key may call: exact, or a prefix ending in `*`.
+    pub allowed_endpoints: Vec<String>,
 }
 
 /// `[server]`.
@@ -176,6 +202,149 @@ pub struct RevocationConfig {
     pub redis_url: Option<Secret>,
 }
 
+/// `[ldap]`: see `docs/ldap-and-proxy.md`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LdapConfig {
+    /// `ldap://host:389` (optionally with `starttls`) or `ldaps://host:636`.
+    pub url: String,
+    /// PEM file of the CA(s) that sign the server's certificate; default: the system's.
+    pub ca_file: Option<PathBuf>,
+    /// Upgrade an `ldap://` connection with StartTLS.
+    pub starttls: bool,
+    /// DN of the service account that searches for users; anonymous search when unset.
+    pub bind_dn: Option<String>,
+    /// Its password.
+    pub bind_password: Option<Secret>,
+    /// Where users are searched (subtree).
+    pub search_base: String,
+    /// The attribute people sign in with: `uid`, `sAMAccountName`, `mail`...
+    pub username_attribute: String,
+    /// The e-mail attribute.
+    pub mail_attribute: String,
+    /// The display-name attribute.
+    pub name_attribute: String,
+    /// Extra filter ANDed to the user search, e.g. `(objectClass=person)`.
+    pub search_filter: Option<String>,
+    /// The user attribute listing group DNs (`memberOf`); a group's name is its `cn`.
+    pub group_attribute: String,
+    /// Search groups here instead of reading `group_attribute`.
+    pub group_search_base: Option<String>,
+    /// Filter of that group search; `{dn}` and `{username}` are replaced (escaped).
+    pub group_search_filter: String,
+    /// The attribute holding a found group's name.
+    pub group_name_attribute: String,
+    /// Create Tessera groups that do not exist yet (else only known groups are synced).
+    pub create_groups: bool,
+    /// Members of any of these groups are admins.
+    pub admin_groups: Vec<String>,
+    /// When non-empty, only members of these (or of `admin_groups`) may sign in.
+    pub user_groups: Vec<String>,
+    /// The role of everyone else who gets in.
+    pub default_role: Role,
+    /// How long to wait for the TCP (and TLS) connection.
+    #[serde(with = "duration_str")]
+    pub connect_timeout: Duration,
+    /// How long to wait for each LDAP operation.
+    #[serde(with = "duration_str")]
+    pub operation_timeout: Duration,
+}
+
+impl Default for LdapConfig {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            ca_file: None,
+            starttls: false,
+            bind_dn: None,
+            bind_password: None,
+            search_base: String::new(),
+            username_attribute: "uid".into(),
+            mail_attribute: "mail".into(),
+            name_attribute: "cn".into(),
+            search_filter: None,
+            group_attribute: "memberOf".into(),
+            group_search_base: None,
+            group_search_filter: "(member={dn})".into(),
+            group_name_attribute: "cn".into(),
+            create_groups: false,
+            admin_groups: Vec::new(),
+            user_groups: Vec::new(),
+            default_role: Role::User,
+            connect_timeout: Duration::from_secs(5),
+            operation_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// `[trusted_header]`: see `docs/ldap-and-proxy.md`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrustedHeaderConfig {
+    /// The header carrying the signed-in person's e-mail, e.g. `X-Forwarded-Email`.
+    pub email_header: String,
+    /// The header carrying the display name.
+    pub name_header: Option<String>,
+    /// The header carrying the groups.
+    pub groups_header: Option<String>,
+    /// What separates groups in `groups_header`.
+    pub groups_separator: String,
+    /// CIDRs of the proxies whose headers are honoured (required); from any
+    /// other peer the headers are stripped.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Create Tessera groups that do not exist yet (else only known groups are synced).
+    pub create_groups: bool,
+    /// Members of any of these groups are admins.
+    pub admin_groups: Vec<String>,
+    /// When non-empty, only members of these (or of `admin_groups`) get in.
+    pub user_groups: Vec<String>,
+    /// The role of everyone else; accounts are created with it on first sight.
+    pub default_role: Role,
+}
+
+impl Default for TrustedHeaderConfig {
+    fn default() -> Self {
+        Self {
+            email_header: String::new(),
+            name_header: None,
+            groups_header: None,
+            groups_separator: ",".into(),
+            trusted_proxies: Vec::new(),
+            create_groups: false,
+            admin_groups: Vec::new(),
+            user_groups: Vec::new(),
+            default_role: Role::User,
+        }
+    }
+}
+
+/// Durations written `5s`, `500ms`, `1m` (or a number of seconds).
+mod duration_str {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Int(u64),
+            Str(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Int(secs) => Ok(Duration::from_secs(secs)),
+            Raw::Str(s) => humantime::parse_duration(s.trim()).map_err(|_| {
+                serde::de::Error::custom(format!(
+                    "`{s}` is not a duration: use e.g. 500ms, 5s or 1m"
+                ))
+            }),
+        }
+    }
+}
+
 /// How long a session token lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExpiresIn {
@@ -290,7 +459,12 @@ impl Config {
         if let Some(dir) = &overrides.data_dir {
             fig = fig.merge(Serialized::default("server.data_dir", dir));
         }
-        let config: Config = fig.extract().map_err(Box::new)?;
+        let mut config: Config = fig.extract().map_err(Box::new)?;
+        match crate::auth::idp::config::from_opengpts_env(|k| std::env::var(k).ok()) {
+            Ok(Some(issuer)) => config.issuers.push(issuer),
+            Ok(None) => {}
+            Err(e) => return Err(ConfigError::Invalid(vec![e])),
+        }
         config.validate()?;
         Ok(config)
     }
@@ -364,8 +538,28 @@ impl Config {
                     .into(),
             );
         }
+        for endpoint in &self.api_keys.allowed_endpoints {
+            let pattern = endpoint.strip_suffix('*').unwrap_or(endpoint);
+            if !pattern.starts_with('/')
+                || pattern.contains('*')
+                || pattern.contains("//")
+                || pattern.contains("/..")
+                || pattern.contains('%')
+            {
+                problems.push(format!(
+                    "api_keys.allowed_endpoints: `{endpoint}` must be an absolute path like /api/v1/models, optionally ending in *"
+                ));
+            }
+        }
         if self.server.name.trim().is_empty() {
             problems.push("server.name must not be empty".into());
+        }
+        crate::auth::idp::config::validate(&self.issuers, &self.session_issuer(), &mut problems);
+        if let Some(ldap) = &self.ldap {
+            ldap.validate(&mut problems);
+        }
+        if let Some(th) = &self.trusted_header {
+            th.validate(&mut problems);
         }
         if problems.is_empty() {
             Ok(())
@@ -391,6 +585,106 @@ impl Config {
                 "sqlite://{}?mode=rwc",
                 self.server.data_dir.join("tessera.db").display()
             ),
+        }
+    }
+}
+
+impl LdapConfig {
+    fn validate(&self, problems: &mut Vec<String>) {
+        let url = self.url.to_ascii_lowercase();
+        if !(url.starts_with("ldap://") || url.starts_with("ldaps://")) {
+            problems.push(format!(
+                "ldap.url `{}` must start with ldap:// or ldaps://",
+                self.url
+            ));
+        }
+        if self.starttls && url.starts_with("ldaps://") {
+            problems
+                .push("ldap.starttls applies to ldap:// URLs only; ldaps:// is already TLS".into());
+        }
+        if self.search_base.trim().is_empty() {
+            problems
+                .push("ldap.search_base must be set, e.g. \"ou=people,dc=example,dc=org\"".into());
+        }
+        match (&self.bind_dn, &self.bind_password) {
+            (Some(_), None) | (None, Some(_)) => problems.push(
+                "set both ldap.bind_dn and ldap.bind_password, or neither (anonymous search)".into(),
+            ),
+            (Some(_), Some(pw)) if pw.expose().is_empty() => problems.push(
+                "ldap.bind_password is empty: an empty password is an anonymous bind; set the password or remove bind_dn".into(),
+            ),
+            _ => {}
+        }
+        for (key, value) in [
+            ("username_attribute", &self.username_attribute),
+            ("mail_attribute", &self.mail_attribute),
+            ("name_attribute", &self.name_attribute),
+            ("group_attribute", &self.group_attribute),
+            ("group_name_attribute", &self.group_name_attribute),
+        ] {
+            if value.is_empty()
+                || !value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == ';')
+            {
+                problems.push(format!("ldap.{key} `{value}` is not an attribute name"));
+            }
+        }
+        if let Some(filter) = &self.search_filter {
+            if ldap3::parse_filter(filter).is_err() {
+                problems.push(format!(
+                    "ldap.search_filter `{filter}` is not an LDAP filter; write it with parentheses, e.g. (objectClass=person)"
+                ));
+            }
+        }
+        if self.group_search_base.is_some()
+            && ldap3::parse_filter(
+                self.group_search_filter
+                    .replace("{dn}", "x")
+                    .replace("{username}", "x"),
+            )
+            .is_err()
+        {
+            problems.push(format!(
+                "ldap.group_search_filter `{}` is not an LDAP filter, e.g. (member={{dn}})",
+                self.group_search_filter
+            ));
+        }
+        if let Some(ca) = &self.ca_file {
+            if !ca.is_file() {
+                problems.push(format!("ldap.ca_file {} does not exist", ca.display()));
+            }
+        }
+        if self.connect_timeout.is_zero() || self.operation_timeout.is_zero() {
+            problems
+                .push("ldap.connect_timeout and ldap.operation_timeout must be above zero".into());
+        }
+    }
+}
+
+impl TrustedHeaderConfig {
+    fn validate(&self, problems: &mut Vec<String>) {
+        let headers = [
+            ("email_header", Some(&self.email_header)),
+            ("name_header", self.name_header.as_ref()),
+            ("groups_header", self.groups_header.as_ref()),
+        ];
+        for (key, value) in headers {
+            if let Some(value) = value {
+                if axum::http::HeaderName::from_bytes(value.as_bytes()).is_err() {
+                    problems.push(format!(
+                        "trusted_header.{key} `{value}` is not a header name, e.g. X-Forwarded-Email"
+                    ));
+                }
+            }
+        }
+        if self.trusted_proxies.is_empty() {
+            problems.push(
+                "trusted_header.trusted_proxies must list the reverse proxies' addresses (CIDRs such as \"10.0.0.5/32\"): headers from anyone else are ignored".into(),
+            );
+        }
+        if self.groups_separator.is_empty() {
+            problems.push("trusted_header.groups_separator must not be empty".into());
         }
     }
 }
@@ -465,5 +759,77 @@ mod tests {
     #[test]
     fn secret_debug_is_masked() {
         assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret(***)");
+    }
+
+    fn from_toml(toml: &str) -> Config {
+        Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(toml))
+            .extract()
+            .unwrap()
+    }
+
+    #[test]
+    fn ldap_and_trusted_header_sections_parse_and_validate() {
+        let c = from_toml(
+            r#"
+            [ldap]
+            url = "ldaps://ldap.example.org"
+            bind_dn = "cn=svc,dc=example,dc=org"
+            bind_password = "pw"
+            search_base = "ou=people,dc=example,dc=org"
+            search_filter = "(objectClass=person)"
+            operation_timeout = "500ms"
+            connect_timeout = 3
+            admin_groups = ["admins"]
+            [trusted_header]
+            email_header = "X-Forwarded-Email"
+            trusted_proxies = ["10.0.0.0/8", "::1/128"]
+            "#,
+        );
+        let ldap = c.ldap.as_ref().unwrap();
+        assert_eq!(ldap.operation_timeout, Duration::from_millis(500));
+        assert_eq!(ldap.connect_timeout, Duration::from_secs(3));
+        assert_eq!(ldap.username_attribute, "uid");
+        assert!(format!("{ldap:?}").contains("Secret(***)"));
+        assert_eq!(c.trusted_header.as_ref().unwrap().trusted_proxies.len(), 2);
+        c.validate().unwrap();
+        assert!(from_toml("").ldap.is_none());
+    }
+
+    #[test]
+    fn ldap_and_trusted_header_mistakes_are_reported() {
+        let c = from_toml(
+            r#"
+            [ldap]
+            url = "http://ldap"
+            starttls = true
+            bind_dn = "cn=svc"
+            search_filter = "objectClass=person)"
+            [trusted_header]
+            email_header = "X Forwarded Email"
+            "#,
+        );
+        let Err(ConfigError::Invalid(problems)) = c.validate() else {
+            panic!("expected invalid config")
+        };
+        for wanted in [
+            "ldap.url",
+            "ldap.search_base",
+            "ldap.bind_password",
+            "ldap.search_filter",
+            "trusted_header.email_header",
+            "trusted_header.trusted_proxies",
+        ] {
+            assert!(
+                problems.iter().any(|p| p.contains(wanted)),
+                "{wanted} not reported in {problems:?}"
+            );
+        }
+        let bad_cidr = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(
+                "[trusted_header]\nemail_header = \"X-E\"\ntrusted_proxies = [\"10.0.0.300/8\"]",
+            ))
+            .extract::<Config>();
+        assert!(bad_cidr.is_err(), "an invalid CIDR fails to load");
     }
 }

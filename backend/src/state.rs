@@ -1,9 +1,12 @@
 //! The application state every handler and extractor shares, built once at
 //! start-up from the validated config.
+use crate::auth::api_key::{ApiKeyAuthenticator, ApiKeys};
+use crate::auth::ldap::LdapDirectory;
 use crate::auth::password::{normalise_local_email, Passwords};
 use crate::auth::rate_limit::SigninLimiter;
 use crate::auth::revocation::Revocations;
 use crate::auth::session::{SessionAuthenticator, SessionKeys};
+use crate::auth::trusted_header::TrustedHeaders;
 use crate::auth::BearerAuthenticator;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
@@ -41,8 +44,16 @@ pub struct Inner {
     pub clock: Arc<dyn Clock>,
     /// The SPA's `index.html`, prepared.
     pub spa: SpaShell,
+    /// Trusted identity providers (also the last of `authenticators`).
+    pub idp: crate::auth::idp::Idp,
     /// Bearer authentication methods, asked in order.
     pub authenticators: Vec<Box<dyn BearerAuthenticator>>,
+    /// The API key index.
+    pub api_keys: ApiKeys,
+    /// The LDAP directory, when `[ldap]` is configured.
+    pub ldap: Option<LdapDirectory>,
+    /// Proxy trust, when `[trusted_header]` is configured.
+    pub trusted_header: Option<TrustedHeaders>,
 }
 
 impl Deref for AppState {
@@ -74,11 +85,35 @@ impl AppState {
             SessionKeys::new(&secret, config.session_issuer(), config.session.expires_in);
         let revocations = Revocations::load(Arc::new(db.clone()), clock.now()).await?;
         let passwords = Passwords::new(config.password.min_length)?;
+        let idp = crate::auth::idp::Idp::new(&config.issuers, config.cache.verified_tokens)?;
+        idp.start().await;
+        let api_key_secret = generated_secret(&config.server.data_dir.join("api_key.secret"))?;
+        let api_keys = ApiKeys::load(&db, api_key_secret).await?;
+        let ldap = config
+            .ldap
+            .as_ref()
+            .map(LdapDirectory::new)
+            .transpose()
+            .context("[ldap]")?;
+        let trusted_header = config
+            .trusted_header
+            .as_ref()
+            .map(TrustedHeaders::new)
+            .transpose()
+            .context("[trusted_header]")?;
         let state = AppState(Arc::new(Inner {
             users: Users::new(db.clone(), 100_000),
             limiter: SigninLimiter::new(&config.rate_limit),
             spa: SpaShell::load(&config.server.static_dir),
-            authenticators: vec![Box::new(SessionAuthenticator)],
+            authenticators: vec![
+                Box::new(SessionAuthenticator),
+                Box::new(ApiKeyAuthenticator),
+                Box::new(idp.clone()),
+            ],
+            idp,
+            api_keys,
+            ldap,
+            trusted_header,
             config,
             db,
             sessions,
@@ -145,8 +180,12 @@ fn session_secret(config: &Config) -> anyhow::Result<Vec<u8>> {
         );
         return Ok(s.as_bytes().to_vec());
     }
-    let path = config.server.data_dir.join("session.secret");
-    match std::fs::read_to_string(&path) {
+    generated_secret(&config.server.data_dir.join("session.secret"))
+}
+
+/// A secret generated once into `path` (mode 0600) and read from there after.
+pub(crate) fn generated_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
+    match std::fs::read_to_string(path) {
         Ok(s) if s.trim().len() >= 32 => Ok(s.trim().as_bytes().to_vec()),
         Ok(_) => anyhow::bail!(
             "{} is too short; delete it to have a new one generated",
@@ -155,8 +194,8 @@ fn session_secret(config: &Config) -> anyhow::Result<Vec<u8>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let bytes: [u8; 48] = rand::random();
             let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-            write_private(&path, &secret).with_context(|| format!("writing {}", path.display()))?;
-            tracing::info!(path = %path.display(), "generated a session secret");
+            write_private(path, &secret).with_context(|| format!("writing {}", path.display()))?;
+            tracing::info!(path = %path.display(), "generated a secret");
             Ok(secret.into_bytes())
         }
         Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),

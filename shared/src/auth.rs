@@ -23,6 +23,24 @@ pub struct SignupForm {
     pub password: String,
 }
 
+/// `POST /api/v1/auths/ldap`: sign in against the LDAP directory.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LdapForm {
+    /// The directory user name (the value of `[ldap] username_attribute`).
+    pub user: String,
+    /// Password.
+    pub password: String,
+}
+
+impl fmt::Debug for LdapForm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LdapForm")
+            .field("user", &self.user)
+            .field("password", &"***")
+            .finish()
+    }
+}
+
 impl fmt::Debug for SigninForm {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SigninForm")
@@ -88,6 +106,9 @@ pub struct SessionUser {
     /// Groups the user belongs to.
     #[serde(default)]
     pub groups: Vec<String>,
+    /// For IdP tokens: claims the issuer's `claim_mappings` copied onto the session.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub metadata: std::collections::BTreeMap<String, String>,
 }
 
 fn default_method() -> AuthMethod {
@@ -118,6 +139,11 @@ mod tests {
             password: "hunter2".into(),
         };
         assert!(!format!("{f:?}").contains("hunter2"));
+        let l = LdapForm {
+            user: "alice".into(),
+            password: "hunter2".into(),
+        };
+        assert!(!format!("{l:?}").contains("hunter2"));
     }
 
     #[test]

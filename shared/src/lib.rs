@@ -4,13 +4,15 @@
 //! of the route paths. Depends on serde alone so the WebAssembly build stays small.
 #![warn(missing_docs)]
 
+pub mod api_key;
 pub mod auth;
 pub mod error;
 pub mod public_config;
 pub mod routes;
 pub mod user;
 
-pub use auth::{AuthMethod, SessionUser, SigninForm, SignupForm};
+pub use api_key::{ApiKeyCreated, ApiKeyInfo, PermissionsForm};
+pub use auth::{AuthMethod, LdapForm, SessionUser, SigninForm, SignupForm};
 pub use error::ErrorBody;
 pub use public_config::PublicConfig;
-pub use user::{Role, UpdateRoleForm, UserInfo};
+pub use user::{GroupInfo, Role, UpdateRoleForm, UserInfo};

@@ -10,4 +10,10 @@ pub struct PublicConfig {
     pub signup_enabled: bool,
     /// True until the first account exists: that account becomes the admin.
     pub first_user: bool,
+    /// Whether API keys can be used (`[api_keys] enabled`).
+    #[serde(default)]
+    pub api_keys_enabled: bool,
+    /// Whether the LDAP sign-in form is offered (`[ldap]` is configured).
+    #[serde(default)]
+    pub ldap_enabled: bool,
 }

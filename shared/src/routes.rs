@@ -4,14 +4,22 @@
 pub const SIGNIN: &str = "/api/v1/auths/signin";
 /// `POST`: create an account.
 pub const SIGNUP: &str = "/api/v1/auths/signup";
+/// `POST`: sign in against the LDAP directory (when `[ldap]` is configured).
+pub const LDAP_SIGNIN: &str = "/api/v1/auths/ldap";
 /// `GET`: the session user of the bearer.
 pub const SESSION: &str = "/api/v1/auths/";
 /// `GET`: revoke the presented token.
 pub const SIGNOUT: &str = "/api/v1/auths/signout";
+/// `POST` create (replacing), `GET` metadata, `DELETE` revoke the caller's API key.
+pub const API_KEY: &str = "/api/v1/auths/api_key";
+/// `POST` (admin): why an IdP token is accepted or refused.
+pub const JWT_INSPECT: &str = "/api/v1/auths/jwt/inspect";
 /// `GET` (admin): list users.
 pub const USERS: &str = "/api/v1/users/";
 /// `POST` (admin): change a user's role.
 pub const UPDATE_ROLE: &str = "/api/v1/users/update/role";
+/// `GET` (active users): the groups.
+pub const GROUPS: &str = "/api/v1/groups/";
 /// `GET`: public configuration.
 pub const PUBLIC_CONFIG: &str = "/api/config";
 /// `GET`: liveness.

@@ -59,6 +59,9 @@ pub struct UserInfo {
     /// Groups the user belongs to.
     #[serde(default)]
     pub groups: Vec<String>,
+    /// Permissions granted to the user or one of their groups (e.g. `api_keys`).
+    #[serde(default)]
+    pub permissions: Vec<String>,
     /// Unix seconds.
     pub created_at: i64,
 }
@@ -70,4 +73,18 @@ pub struct UpdateRoleForm {
     pub id: String,
     /// The new role.
     pub role: Role,
+}
+
+/// A group, as `GET /api/v1/groups/` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupInfo {
+    /// Stable id.
+    pub id: String,
+    /// Name (for synced groups: the IdP's or directory's name).
+    pub name: String,
+    /// Number of members.
+    pub members: i64,
+    /// Permissions granted to the group's members.
+    #[serde(default)]
+    pub permissions: Vec<String>,
 }

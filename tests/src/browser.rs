@@ -7,6 +7,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use fantoccini::elements::Element;
 use fantoccini::wd::Capabilities;
 use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{json, Value};
 use std::future::Future;
 use std::net::{Ipv4Addr, TcpListener};
@@ -95,12 +96,15 @@ impl Browser {
         };
         let webdriver = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + STARTUP;
+        let mut builder = ClientBuilder::new(HttpConnector::new());
+        builder.capabilities(capabilities);
         let client = loop {
-            let attempt = ClientBuilder::rustls()
-                .context("setting up the WebDriver HTTP client")?
-                .capabilities(capabilities.clone())
-                .connect(&webdriver)
-                .await;
+            let connect = builder.connect(&webdriver);
+            let left = deadline.saturating_duration_since(Instant::now());
+            let attempt = match tokio::time::timeout(left, connect).await {
+                Ok(attempt) => attempt.map_err(anyhow::Error::from),
+                Err(_) => Err(anyhow!("session creation timed out")),
+            };
             match attempt {
                 Ok(client) => break client,
                 Err(e) => {
@@ -110,7 +114,7 @@ impl Browser {
                             driver.log_tail()
                         );
                     }
-                    if Instant::now() > deadline {
+                    if Instant::now() >= deadline {
                         bail!(
                             "no WebDriver session within {STARTUP:?}: {e}\n{}",
                             driver.log_tail()
@@ -169,13 +173,21 @@ impl Browser {
 
     /// Waits for the first element matching the CSS selector.
     pub async fn find(&self, css: &str) -> Result<Element> {
-        self.client()
-            .wait()
-            .at_most(WAIT)
-            .every(POLL)
-            .for_element(Locator::Css(css))
-            .await
-            .map_err(|e| anyhow!("no element `{css}` within {WAIT:?}: {e}"))
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let found = timed(
+                &format!("looking for `{css}`"),
+                self.client.find_all(Locator::Css(css)),
+            )
+            .await?;
+            if let Some(element) = found.into_iter().next() {
+                return Ok(element);
+            }
+            if Instant::now() > deadline {
+                bail!("no element `{css}` within {WAIT:?}");
+            }
+            tokio::time::sleep(POLL).await;
+        }
     }
 
     /// Whether an element matching the CSS selector exists right now.
@@ -239,7 +251,9 @@ impl Browser {
             tokio::time::sleep(POLL).await;
         }
         match last {
-            Some(text) => bail!("`{css}` did not show {needle:?} within {WAIT:?}; it shows {text:?}"),
+            Some(text) => {
+                bail!("`{css}` did not show {needle:?} within {WAIT:?}; it shows {text:?}")
+            }
             None => bail!("no element `{css}` within {WAIT:?} (waiting for {needle:?})"),
         }
     }
@@ -258,7 +272,10 @@ impl Browser {
     /// The `localStorage` entry `key` of the current origin.
     pub async fn local_storage(&self, key: &str) -> Result<Option<String>> {
         let value = self
-            .execute("return window.localStorage.getItem(arguments[0]);", vec![json!(key)])
+            .execute(
+                "return window.localStorage.getItem(arguments[0]);",
+                vec![json!(key)],
+            )
             .await?;
         Ok(value.as_str().map(str::to_owned))
     }

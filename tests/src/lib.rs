@@ -1,6 +1,19 @@
 //! The end-to-end test harness: the real release server on an ephemeral
 //! loopback port, driven over HTTP and through headless Chromium.
+pub mod browser;
+pub mod keyserver;
+pub mod nginx;
 pub mod server;
+pub mod slapd;
+
+/// A loopback TCP port that was free a moment ago (for servers that cannot
+/// be told to pick one themselves).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
 
 /// The workspace root (where `dist/` and `target/` live).
 pub fn workspace_root() -> std::path::PathBuf {

@@ -75,6 +75,38 @@ impl Builder {
     }
 }
 
+impl Builder {
+    /// Runs the server expecting it to refuse the config; returns what it printed.
+    pub async fn start_expecting_failure(self) -> (i32, String) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = {:?}\n\n{}",
+            dir.path().join("data"),
+            self.toml
+        );
+        std::fs::write(dir.path().join("tessera.toml"), config).expect("write config");
+        let mut cmd = Command::new(binary());
+        cmd.arg("--config")
+            .arg(dir.path().join("tessera.toml"))
+            .current_dir(dir.path())
+            .env_remove("TESSERA_CONFIG")
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        let out = tokio::time::timeout(Duration::from_secs(20), cmd.output())
+            .await
+            .expect("tessera should exit on a bad config, not serve")
+            .expect("run tessera");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned()
+                + &String::from_utf8_lossy(&out.stdout),
+        )
+    }
+}
+
 impl TestServer {
     /// A builder for a server with extra config.
     pub fn builder() -> Builder {
@@ -189,6 +221,19 @@ impl TestServer {
             .send()
             .await
             .expect("signin request");
+        (
+            res.status().as_u16(),
+            res.json().await.unwrap_or(Value::Null),
+        )
+    }
+
+    /// `POST path` with a JSON body and an optional bearer token.
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
+        let mut req = client().post(self.at(path)).json(body);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        let res = req.send().await.expect("request");
         (
             res.status().as_u16(),
             res.json().await.unwrap_or(Value::Null),

@@ -2,11 +2,15 @@
 //! behind [`BearerAuthenticator`]; the [`AuthUser`] extractor asks them in
 //! order and yields a [`Principal`]. Role checks are extractors too
 //! ([`ActiveUser`], [`AdminUser`]), never `if`s in handlers.
+pub mod api_key;
+pub mod idp;
+pub mod ldap;
 pub mod mapping;
 pub mod password;
 pub mod rate_limit;
 pub mod revocation;
 pub mod session;
+pub mod trusted_header;
 
 use crate::error::{Error, Result};
 use crate::state::AppState;
@@ -37,6 +41,8 @@ pub struct Principal {
     pub issuer: Option<String>,
     /// For IdP tokens: the subject at that issuer.
     pub subject: Option<String>,
+    /// For IdP tokens: claims copied by the issuer's `claim_mappings`.
+    pub metadata: Option<Arc<std::collections::BTreeMap<String, String>>>,
 }
 
 impl Principal {
@@ -45,6 +51,9 @@ impl Principal {
         let mut body = session_user(&self.user, self.token.clone(), self.expires_at, self.method);
         body.issuer = self.issuer.clone();
         body.subject = self.subject.clone();
+        if let Some(m) = &self.metadata {
+            body.metadata = m.as_ref().clone();
+        }
         body
     }
 }
@@ -69,6 +78,7 @@ pub fn session_user(
         issuer: None,
         subject: None,
         groups: user.groups.clone(),
+        metadata: Default::default(),
     }
 }
 
@@ -119,9 +129,14 @@ fn bearer(parts: &Parts) -> Result<Option<&str>> {
 }
 
 /// Authenticates a request's credentials; `Ok(None)` when it carries none.
+/// Without a bearer credential, the headers of a trusted proxy are asked
+/// (when `[trusted_header]` is configured).
 pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Principal>> {
     let Some(credential) = bearer(parts)? else {
-        return Ok(None);
+        return match &state.trusted_header {
+            Some(th) => th.authenticate(parts, state).await,
+            None => Ok(None),
+        };
     };
     let authenticator = state
         .authenticators

@@ -135,6 +135,7 @@ impl BearerAuthenticator for SessionAuthenticator {
             expires_at: claims.exp,
             issuer: None,
             subject: None,
+            metadata: None,
         })
     }
 }

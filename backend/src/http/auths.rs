@@ -21,7 +21,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// A new session token for `user`, as a `SessionUser` body.
-fn new_session(state: &AppState, user: &User) -> Result<SessionUser> {
+pub(crate) fn new_session(state: &AppState, user: &User) -> Result<SessionUser> {
     let (token, claims) = state.sessions.issue(&user.id, state.clock.now())?;
     Ok(session_user(user, token, claims.exp, AuthMethod::Session))
 }
@@ -87,8 +87,19 @@ async fn signin(
     Ok(Json(new_session(&state, user)?))
 }
 
-async fn current(AuthUser(principal): AuthUser) -> Json<SessionUser> {
-    Json(principal.session_user())
+/// The caller's `SessionUser`. A caller signed in by a trusted proxy's
+/// headers has no token of its own: it gets a fresh session token, which the
+/// SPA stores like any sign-in's.
+async fn current(
+    State(state): State<AppState>,
+    AuthUser(principal): AuthUser,
+) -> Result<Json<SessionUser>> {
+    if principal.method == AuthMethod::TrustedHeader {
+        let mut body = new_session(&state, &principal.user)?;
+        body.auth_method = AuthMethod::TrustedHeader;
+        return Ok(Json(body));
+    }
+    Ok(Json(principal.session_user()))
 }
 
 async fn signout(

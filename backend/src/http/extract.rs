@@ -1,7 +1,8 @@
 //! Extractors of the HTTP layer: JSON bodies with Tessera's error shape, and
 //! the client's IP address.
 use crate::error::Error;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts};
+use crate::state::AppState;
+use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts};
 use axum::http::request::Parts;
 use std::net::{IpAddr, SocketAddr};
 
@@ -16,19 +17,27 @@ impl<T: serde::Serialize> axum::response::IntoResponse for AppJson<T> {
     }
 }
 
-/// The TCP peer's address, when the server knows it.
+/// The client's address, when the server knows it: the TCP peer, or, when
+/// that peer is a trusted proxy (`[trusted_header] trusted_proxies`), the
+/// right-most `X-Forwarded-For` hop that is not one.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub Option<IpAddr>);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp
+where
+    AppState: FromRef<S>,
+{
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(addr)| addr.ip()),
-        ))
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip());
+        let state = AppState::from_ref(state);
+        Ok(ClientIp(match (&state.trusted_header, peer) {
+            (Some(th), Some(peer)) => Some(th.client_ip(peer, &parts.headers)),
+            _ => peer,
+        }))
     }
 }

@@ -19,7 +19,21 @@ async fn healthz() -> Json<Value> {
 }
 
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    if state.db.ping().await {
+    let issuers = state.idp.readiness();
+    let unready: Vec<&str> = issuers
+        .iter()
+        .filter(|(_, ok)| !ok)
+        .map(|(name, _)| name.as_str())
+        .collect();
+    let db_ok = state.db.ping().await;
+    if db_ok && !unready.is_empty() {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(
+                json!({ "status": "unready", "database": "ok", "unready_issuers": unready, "detail": "Issuer keys not loaded" }),
+            ),
+        )
+    } else if db_ok {
         (
             StatusCode::OK,
             Json(json!({ "status": "ready", "database": "ok" })),
@@ -43,5 +57,7 @@ pub async fn public_config(
         name: state.config.server.name.clone(),
         signup_enabled: state.config.signup.enabled || first_user,
         first_user,
+        api_keys_enabled: state.config.api_keys.enabled,
+        ldap_enabled: state.ldap.is_some(),
     }))
 }

@@ -1,17 +1,22 @@
 //! The HTTP surface: one router merged from per-resource modules, the SPA
 //! fallback, and the headers every response carries. Handlers stay thin.
+pub mod api_keys;
 pub mod auths;
 pub mod extract;
 pub mod health;
+pub mod jwt;
+pub mod ldap;
 pub mod spa;
 pub mod users;
 
+use crate::auth::api_key;
 use crate::error::Error;
 use crate::state::AppState;
+use axum::extract::State;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{header, HeaderValue};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
 use tessera_shared::routes;
@@ -24,7 +29,10 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .merge(auths::router())
+        .merge(api_keys::router())
+        .merge(ldap::router())
         .merge(users::router())
+        .merge(jwt::router())
         .route(routes::PUBLIC_CONFIG, get(health::public_config))
         .route("/api/{*rest}", any(api_not_found))
         .method_not_allowed_fallback(method_not_allowed)
@@ -34,7 +42,15 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(api)
         .merge(spa::router(&state))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            api_key_endpoints,
+        ))
         .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::trusted_header::strip_untrusted,
+        ))
         .layer(TraceLayer::new_for_http().make_span_with(crate::telemetry::request_span))
         .with_state(state)
 }
@@ -53,6 +69,23 @@ async fn no_store(req: Request, next: Next) -> Response {
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
+}
+
+/// An API key may call only `[api_keys] allowed_endpoints` when restricted;
+/// checked before routing, on the decoded, canonical path.
+async fn api_key_endpoints(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let is_key = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .is_some_and(|(scheme, cred)| {
+            scheme.eq_ignore_ascii_case("bearer") && cred.starts_with(api_key::PREFIX)
+        });
+    if is_key && !api_key::endpoint_allowed(&state.config.api_keys, req.uri().path()) {
+        return Error::Forbidden(api_key::ENDPOINT_NOT_ALLOWED).into_response();
+    }
+    next.run(req).await
 }
 
 /// Headers for every response.

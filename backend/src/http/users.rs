@@ -1,13 +1,14 @@
-//! `/api/v1/users/*` (admin): the user list and role changes.
+//! `/api/v1/users/*` (admin): the user list, role changes and deletion; `/api/v1/groups/` (active users).
 use super::extract::AppJson;
-use crate::auth::AdminUser;
+use crate::auth::{ActiveUser, AdminUser};
 use crate::error::{Error, Result};
 use crate::state::AppState;
+use crate::store::users::PERMISSION_API_KEYS;
 use axum::extract::{Path, State};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use tessera_shared::{routes, Role, UpdateRoleForm, UserInfo};
+use tessera_shared::{routes, GroupInfo, PermissionsForm, Role, UpdateRoleForm, UserInfo};
 
 /// The routes of this module.
 pub fn router() -> Router<AppState> {
@@ -15,6 +16,9 @@ pub fn router() -> Router<AppState> {
         .route(routes::USERS, get(list))
         .route(routes::UPDATE_ROLE, post(update_role))
         .route("/api/v1/users/{id}", delete(remove))
+        .route(routes::GROUPS, get(groups))
+        .route("/api/v1/users/{id}/permissions", put(user_permissions))
+        .route("/api/v1/groups/{id}/permissions", put(group_permissions))
 }
 
 async fn list(State(state): State<AppState>, _: AdminUser) -> Result<Json<Vec<UserInfo>>> {
@@ -27,6 +31,10 @@ async fn list(State(state): State<AppState>, _: AdminUser) -> Result<Json<Vec<Us
             .map(UserInfo::from)
             .collect(),
     ))
+}
+
+async fn groups(State(state): State<AppState>, _: ActiveUser) -> Result<Json<Vec<GroupInfo>>> {
+    Ok(Json(state.users.groups().await?))
 }
 
 async fn update_role(
@@ -62,4 +70,44 @@ async fn remove(
     }
     tracing::info!(by = %admin.user.id, user = %id, "user deleted");
     Ok(Json(json!({ "status": true })))
+}
+
+async fn set_permissions(
+    state: &AppState,
+    admin: &str,
+    kind: &str,
+    id: &str,
+    form: &PermissionsForm,
+) -> Result<Json<Value>> {
+    if !state
+        .users
+        .set_permission(kind, id, PERMISSION_API_KEYS, form.api_keys)
+        .await?
+    {
+        return Err(Error::NotFound(if kind == "group" {
+            "Group not found"
+        } else {
+            "User not found"
+        }));
+    }
+    tracing::info!(by = %admin, kind, id, api_keys = form.api_keys, "permissions changed");
+    Ok(Json(json!({ "status": true })))
+}
+
+async fn user_permissions(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Path(id): Path<String>,
+    AppJson(form): AppJson<PermissionsForm>,
+) -> Result<Json<Value>> {
+    set_permissions(&state, &admin.user.id, "user", &id, &form).await
+}
+
+async fn group_permissions(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Path(id): Path<String>,
+    AppJson(form): AppJson<PermissionsForm>,
+) -> Result<Json<Value>> {
+    set_permissions(&state, &admin.user.id, "group", &id, &form).await
 }

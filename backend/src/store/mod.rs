@@ -1,5 +1,6 @@
 //! Persistence: the SQLite database (embedded by default) behind small
 //! per-concern modules.
+pub mod api_keys;
 pub mod revocations;
 pub mod users;
 

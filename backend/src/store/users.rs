@@ -27,8 +27,20 @@ pub struct User {
     pub subject: Option<String>,
     /// Group names.
     pub groups: Vec<String>,
+    /// Permissions granted to the user or one of their groups.
+    pub permissions: Vec<String>,
     /// Unix seconds.
     pub created_at: i64,
+}
+
+/// The permission to create and use API keys.
+pub const PERMISSION_API_KEYS: &str = "api_keys";
+
+impl User {
+    /// Whether the user holds `permission`: admins hold every permission.
+    pub fn has_permission(&self, permission: &str) -> bool {
+        self.role == Role::Admin || self.permissions.iter().any(|p| p == permission)
+    }
 }
 
 impl From<&User> for UserInfo {
@@ -41,6 +53,7 @@ impl From<&User> for UserInfo {
             profile_image_url: u.profile_image_url.clone(),
             source: u.source.clone(),
             groups: u.groups.clone(),
+            permissions: u.permissions.clone(),
             created_at: u.created_at,
         }
     }
@@ -134,10 +147,59 @@ impl Users {
             Some(row) => {
                 let mut user = user_from_row(&row)?;
                 user.groups = self.groups_of(&user.id).await?;
+                user.permissions = self.permissions_of(&user.id).await?;
                 Ok(Some(user))
             }
             None => Ok(None),
         }
+    }
+
+    async fn permissions_of(&self, user_id: &str) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT permission FROM permissions WHERE (subject_kind = 'user' AND subject_id = ?1) \
+             OR (subject_kind = 'group' AND subject_id IN (SELECT group_id FROM group_members WHERE user_id = ?1)) \
+             ORDER BY permission",
+        )
+        .bind(user_id)
+        .fetch_all(self.db.pool())
+        .await?)
+    }
+
+    /// Grants or withdraws `permission` for a user (`kind` = `user`) or a group's
+    /// members (`group`); applies on the next request. False when there is no such subject.
+    pub async fn set_permission(
+        &self,
+        kind: &str,
+        id: &str,
+        permission: &str,
+        granted: bool,
+    ) -> Result<bool> {
+        let table = if kind == "group" { "groups" } else { "users" };
+        let exists: Option<String> =
+            sqlx::query_scalar(&format!("SELECT id FROM {table} WHERE id = ?"))
+                .bind(id)
+                .fetch_optional(self.db.pool())
+                .await?;
+        if exists.is_none() {
+            return Ok(false);
+        }
+        let query = if granted {
+            "INSERT OR IGNORE INTO permissions (subject_kind, subject_id, permission) VALUES (?, ?, ?)"
+        } else {
+            "DELETE FROM permissions WHERE subject_kind = ? AND subject_id = ? AND permission = ?"
+        };
+        sqlx::query(query)
+            .bind(kind)
+            .bind(id)
+            .bind(permission)
+            .execute(self.db.pool())
+            .await?;
+        if kind == "group" {
+            self.cache.invalidate_all();
+        } else {
+            self.cache.invalidate(id);
+        }
+        Ok(true)
     }
 
     async fn groups_of(&self, user_id: &str) -> Result<Vec<String>> {
@@ -218,9 +280,24 @@ impl Users {
         )
         .fetch_all(self.db.pool())
         .await?;
+        let grants: Vec<(String, String)> = sqlx::query_as(
+            "SELECT subject_id, permission FROM permissions WHERE subject_kind = 'user' \
+             UNION SELECT m.user_id, p.permission FROM permissions p JOIN group_members m \
+             ON p.subject_kind = 'group' AND p.subject_id = m.group_id",
+        )
+        .fetch_all(self.db.pool())
+        .await?;
         rows.iter()
             .map(|row| {
                 let mut user = user_from_row(row)?;
+                let mut permissions: Vec<String> = grants
+                    .iter()
+                    .filter(|(uid, _)| *uid == user.id)
+                    .map(|(_, p)| p.clone())
+                    .collect();
+                permissions.sort();
+                permissions.dedup();
+                user.permissions = permissions;
                 user.groups = memberships
                     .iter()
                     .filter(|(uid, _)| *uid == user.id)
@@ -322,6 +399,34 @@ impl Users {
         Ok(user)
     }
 
+    /// Every group with its member count.
+    pub async fn groups(&self) -> Result<Vec<tessera_shared::GroupInfo>> {
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT g.id, g.name, COUNT(m.user_id) FROM groups g LEFT JOIN group_members m ON m.group_id = g.id \
+             GROUP BY g.id, g.name ORDER BY g.name",
+        )
+        .fetch_all(self.db.pool())
+        .await?;
+        let grants: Vec<(String, String)> = sqlx::query_as(
+            "SELECT subject_id, permission FROM permissions WHERE subject_kind = 'group' ORDER BY permission",
+        )
+        .fetch_all(self.db.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, name, members)| tessera_shared::GroupInfo {
+                permissions: grants
+                    .iter()
+                    .filter(|(g, _)| *g == id)
+                    .map(|(_, p)| p.clone())
+                    .collect(),
+                id,
+                name,
+                members,
+            })
+            .collect())
+    }
+
     /// Number of admins.
     pub async fn admin_count(&self) -> Result<i64> {
         Ok(
@@ -344,6 +449,7 @@ fn user_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<User> {
         source: row.try_get("source")?,
         subject: row.try_get("subject")?,
         groups: Vec::new(),
+        permissions: Vec::new(),
         created_at: row.try_get("created_at")?,
     })
 }
@@ -392,6 +498,50 @@ mod tests {
             "subjects are never case-folded"
         );
         assert_ne!(external_id("k", "cs-1"), external_id("kc", "s-1"));
+    }
+
+    #[tokio::test]
+    async fn permissions_come_from_the_user_or_a_group() {
+        let (users, _dir) = users().await;
+        let g = vec!["scripts".to_string()];
+        let u = users.upsert_external(&ext(&g, true), 1).await.unwrap();
+        assert!(!u.has_permission(PERMISSION_API_KEYS));
+        let group_id = users.groups().await.unwrap()[0].id.clone();
+        assert!(users
+            .set_permission("group", &group_id, PERMISSION_API_KEYS, true)
+            .await
+            .unwrap());
+        let u = users.get(&u.id).await.unwrap().unwrap();
+        assert!(
+            u.has_permission(PERMISSION_API_KEYS),
+            "granted through the group"
+        );
+        assert_eq!(
+            users.groups().await.unwrap()[0].permissions,
+            vec![PERMISSION_API_KEYS]
+        );
+        // leaving the group withdraws it
+        let u = users.upsert_external(&ext(&[], true), 2).await.unwrap();
+        assert!(!u.has_permission(PERMISSION_API_KEYS));
+        // a direct grant
+        assert!(users
+            .set_permission("user", &u.id, PERMISSION_API_KEYS, true)
+            .await
+            .unwrap());
+        assert!(users
+            .get(&u.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .has_permission(PERMISSION_API_KEYS));
+        assert_eq!(
+            users.list().await.unwrap()[0].permissions,
+            vec![PERMISSION_API_KEYS]
+        );
+        assert!(!users
+            .set_permission("group", "nope", PERMISSION_API_KEYS, true)
+            .await
+            .unwrap());
     }
 
     #[tokio::test]

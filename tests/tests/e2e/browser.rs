@@ -66,7 +66,9 @@ async fn first_signup_becomes_admin() -> Result<()> {
 
     browser.wait_for_path("/dashboard").await?;
     browser.wait_for_text("#user-name", "Ada Admin").await?;
-    browser.wait_for_text("#user-email", "ada@example.com").await?;
+    browser
+        .wait_for_text("#user-email", "ada@example.com")
+        .await?;
     browser.wait_for_text("#user-role", "admin").await?;
     browser.wait_for_text("#token-expiry", "never").await?;
     browser.wait_for_text("#nav-users", "Users").await?;
@@ -126,7 +128,9 @@ async fn reload_stays_signed_in() -> Result<()> {
     sign_in(&browser, "ada@example.com").await?;
 
     browser.reload().await?;
-    browser.wait_for_text("#user-email", "ada@example.com").await?;
+    browser
+        .wait_for_text("#user-email", "ada@example.com")
+        .await?;
     ensure!(browser.path().await? == "/dashboard");
 
     browser.goto("/users").await?;
@@ -150,7 +154,10 @@ async fn sign_out_revokes_the_token_and_returns_to_sign_in() -> Result<()> {
         "the stored user is gone"
     );
     let (status, _) = server.get(routes::SESSION, Some(&token)).await;
-    ensure!(status == 401, "the token still works after sign-out: {status}");
+    ensure!(
+        status == 401,
+        "the token still works after sign-out: {status}"
+    );
 
     browser.goto("/dashboard").await?;
     browser.wait_for_path("/login").await?;
@@ -200,7 +207,11 @@ async fn pending_user_waits_and_admin_approves() -> Result<()> {
     let (server, browser) = start(TestServer::start().await).await?;
     let admin = server.signup("Ada", "ada@example.com", PASSWORD).await;
     let bob = server.signup("Bob", "bob@example.com", PASSWORD).await;
-    ensure!(bob["role"] == "pending", "second account is {}", bob["role"]);
+    ensure!(
+        bob["role"] == "pending",
+        "second account is {}",
+        bob["role"]
+    );
 
     sign_in(&browser, "bob@example.com").await?;
     browser.wait_for_text("#user-role", "pending").await?;
@@ -220,7 +231,9 @@ async fn pending_user_waits_and_admin_approves() -> Result<()> {
     browser.wait_for_text("#users", "bob@example.com").await?;
     let select = r#"select[data-user="bob@example.com"]"#;
     browser.select(select, "user").await?;
-    browser.wait_for_text("#role-status", "Bob is now user").await?;
+    browser
+        .wait_for_text("#role-status", "Bob's role is now user")
+        .await?;
 
     let (status, users) = server.get(routes::USERS, Some(token_of(&admin)?)).await;
     ensure!(status == 200, "listing users failed: {status}");
@@ -228,7 +241,10 @@ async fn pending_user_waits_and_admin_approves() -> Result<()> {
         .as_array()
         .and_then(|list| list.iter().find(|u| u["email"] == "bob@example.com"))
         .map(|u| u["role"].clone());
-    ensure!(role == Some("user".into()), "Bob's role on the server: {role:?}");
+    ensure!(
+        role == Some("user".into()),
+        "Bob's role on the server: {role:?}"
+    );
     browser.close().await
 }
 

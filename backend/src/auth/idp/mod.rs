@@ -1,0 +1,354 @@
+//! IdP-issued JWTs: trusted issuers (static keys, JWKS or OIDC discovery),
+//! Tessera's strict parse and checks, claims to users, roles and groups, and
+//! the verified-token cache that makes a repeated token cost a hash and a
+//! few map look-ups.
+pub mod config;
+pub mod inspect;
+pub mod keys;
+pub mod token;
+pub mod verify;
+
+use super::{BearerAuthenticator, Principal};
+use crate::error::{Error, Result};
+use crate::state::AppState;
+use crate::store::users::{external_id, ExternalUser};
+use config::IssuerConfig;
+use keys::KeyStore;
+use moka::sync::Cache;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tessera_shared::AuthMethod;
+use token::Reason;
+use verify::{Checks, Identity, IssuerRules};
+
+/// One trusted issuer: its rules and its keys.
+pub struct Issuer {
+    /// Compiled settings.
+    pub rules: IssuerRules,
+    /// Its keys.
+    pub keys: Arc<KeyStore>,
+    mapping: super::mapping::RoleMapping,
+}
+
+/// A token that passed every check, as kept in the verified-token cache.
+#[derive(Debug, Clone)]
+struct Verified {
+    issuer: usize,
+    generation: u64,
+    user_id: String,
+    subject: String,
+    exp: Option<i64>,
+    nbf: Option<i64>,
+    not_after: Option<i64>,
+    jti: Option<String>,
+    metadata: Arc<BTreeMap<String, String>>,
+}
+
+/// A token that passed the cryptographic and claim checks of one issuer.
+pub struct Accepted {
+    /// Index of the issuer.
+    pub issuer: usize,
+    /// The issuer's key generation at verification.
+    pub generation: u64,
+    /// The asserted identity.
+    pub identity: Identity,
+    /// `exp`, `nbf`, `iat`, `jti`.
+    pub exp: Option<i64>,
+    /// `nbf`.
+    pub nbf: Option<i64>,
+    /// `iat`.
+    pub iat: Option<i64>,
+    /// `jti`.
+    pub jti: Option<String>,
+}
+
+/// The IdP token authenticator; cheap to clone.
+#[derive(Clone)]
+pub struct Idp(Arc<IdpInner>);
+
+struct IdpInner {
+    issuers: Vec<Issuer>,
+    cache: Option<Cache<[u8; 32], Arc<Verified>>>,
+    max_token_bytes: usize,
+}
+
+/// Expires a cache entry with its token (or after an hour for tokens without `exp`).
+struct UntilExpiry;
+
+impl moka::Expiry<[u8; 32], Arc<Verified>> for UntilExpiry {
+    fn expire_after_create(
+        &self,
+        _: &[u8; 32],
+        v: &Arc<Verified>,
+        _: std::time::Instant,
+    ) -> Option<Duration> {
+        let now = crate::clock::Clock::now(&crate::clock::SystemClock);
+        let end = [v.exp, v.not_after].into_iter().flatten().min();
+        Some(match end {
+            Some(end) => Duration::from_secs(end.saturating_sub(now).clamp(1, 86_400) as u64),
+            None => Duration::from_secs(3600),
+        })
+    }
+}
+
+impl Idp {
+    /// Builds the issuers (static keys are read here; a bad file fails start-up)
+    /// with a cache of `cache_entries` verified tokens (0: none).
+    pub fn new(issuers: &[IssuerConfig], cache_entries: u64) -> anyhow::Result<Self> {
+        let issuers = issuers
+            .iter()
+            .map(|c| {
+                let keys =
+                    KeyStore::new(c).map_err(|e| anyhow::anyhow!("issuer `{}`: {e}", c.name))?;
+                Ok(Issuer {
+                    mapping: c.role_mapping(),
+                    rules: IssuerRules::new(c.clone()),
+                    keys: Arc::new(keys),
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let max_token_bytes = issuers
+            .iter()
+            .map(|i| i.rules.config.max_token_bytes)
+            .max()
+            .unwrap_or(0);
+        let cache = (cache_entries > 0 && !issuers.is_empty()).then(|| {
+            Cache::builder()
+                .max_capacity(cache_entries)
+                .expire_after(UntilExpiry)
+                .build()
+        });
+        Ok(Idp(Arc::new(IdpInner {
+            issuers,
+            cache,
+            max_token_bytes,
+        })))
+    }
+
+    /// Fetches every issuer's keys once (a down IdP does not fail start-up),
+    /// then keeps them fresh in the background.
+    pub async fn start(&self) {
+        let mut first = tokio::task::JoinSet::new();
+        for issuer in self.0.issuers.iter().filter(|i| i.keys.is_remote()) {
+            let keys = issuer.keys.clone();
+            first.spawn(async move { keys.refresh(true).await });
+        }
+        while first.join_next().await.is_some() {}
+        for issuer in self.0.issuers.iter().filter(|i| i.keys.is_remote()) {
+            tokio::spawn(issuer.keys.clone().refresh_loop());
+        }
+    }
+
+    /// The issuers, in config order.
+    pub fn issuers(&self) -> &[Issuer] {
+        &self.0.issuers
+    }
+
+    /// `(name, keys usable)` for each issuer: for `/readyz`.
+    pub fn readiness(&self) -> Vec<(String, bool)> {
+        self.0
+            .issuers
+            .iter()
+            .map(|i| (i.rules.config.name.clone(), i.keys.usable()))
+            .collect()
+    }
+
+    /// Verifies `token` fully at `now`: strict parse, issuer by `iss`, key by
+    /// `kid` (one rate-limited refetch for an unknown `kid` when `refetch`),
+    /// signature and every claim rule.
+    pub async fn verify(&self, token: &str, now: i64, refetch: bool) -> Result<Accepted, Reason> {
+        if self.0.issuers.is_empty() {
+            return Err("no trusted issuers are configured");
+        }
+        let parsed = token::parse(token, self.0.max_token_bytes)?;
+        let iss = parsed.registered.iss.as_deref().ok_or("iss missing")?;
+        let mut last = "iss matches no trusted issuer";
+        for (idx, issuer) in self.0.issuers.iter().enumerate() {
+            let rules = &issuer.rules;
+            if rules.config.issuer != iss {
+                continue;
+            }
+            if token.len() > rules.config.max_token_bytes {
+                return Err("token exceeds the size limit");
+            }
+            let mut refetched = false;
+            let (generation, signed) = loop {
+                if !issuer.keys.usable() {
+                    break (0, Err(Some("the issuer's keys are not available")));
+                }
+                let generation = issuer.keys.generation();
+                let set = issuer.keys.keys();
+                match rules.check_signature(&parsed, &set, &mut Checks::strict()) {
+                    Err(None) if refetch && !refetched && issuer.keys.is_remote() => {
+                        issuer.keys.refresh(false).await;
+                        refetched = true;
+                    }
+                    r => break (generation, r),
+                }
+            };
+            match signed {
+                Ok(()) => {
+                    let identity = rules
+                        .check_claims(&parsed, now, &mut Checks::strict())?
+                        .ok_or("identity claims unusable")?;
+                    let r = &parsed.registered;
+                    return Ok(Accepted {
+                        issuer: idx,
+                        generation,
+                        identity,
+                        exp: r.exp,
+                        nbf: r.nbf,
+                        iat: r.iat,
+                        jti: r.jti.clone(),
+                    });
+                }
+                Err(None) => last = "kid unknown to the issuer",
+                Err(Some(reason)) => last = reason,
+            }
+        }
+        Err(last)
+    }
+
+    fn from_cache(
+        &self,
+        key: &[u8; 32],
+        now: i64,
+    ) -> Option<std::result::Result<Arc<Verified>, Reason>> {
+        let cache = self.0.cache.as_ref()?;
+        let v = cache.get(key)?;
+        let issuer = self.0.issuers.get(v.issuer)?;
+        if issuer.keys.generation() != v.generation || !issuer.keys.usable() {
+            cache.invalidate(key);
+            return None;
+        }
+        let leeway = issuer.rules.config.leeway_seconds as i64;
+        let time = if v.exp.is_some_and(|exp| now >= exp.saturating_add(leeway)) {
+            Err("token expired")
+        } else if v.nbf.is_some_and(|nbf| nbf > now.saturating_add(leeway)) {
+            Err("token not yet valid (nbf)")
+        } else if v
+            .not_after
+            .is_some_and(|end| now > end.saturating_add(leeway))
+        {
+            Err("token older than max_token_age_seconds")
+        } else {
+            Ok(v)
+        };
+        if time.is_err() {
+            cache.invalidate(key);
+        }
+        Some(time)
+    }
+
+    fn principal(
+        &self,
+        credential: &str,
+        user: Arc<crate::store::users::User>,
+        v: &Verified,
+    ) -> Principal {
+        Principal {
+            user,
+            method: AuthMethod::Jwt,
+            token: credential.to_owned(),
+            jti: v.jti.clone(),
+            expires_at: v.exp,
+            issuer: self
+                .0
+                .issuers
+                .get(v.issuer)
+                .map(|i| i.rules.config.name.clone()),
+            subject: Some(v.subject.clone()),
+            metadata: (!v.metadata.is_empty()).then(|| v.metadata.clone()),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl BearerAuthenticator for Idp {
+    fn recognises(&self, credential: &str) -> bool {
+        !self.0.issuers.is_empty() && credential.contains('.')
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn authenticate(&self, credential: &str, state: &AppState) -> Result<Principal> {
+        let now = state.clock.now();
+        let key: [u8; 32] = Sha256::digest(credential.as_bytes()).into();
+        if let Some(hit) = self.from_cache(&key, now) {
+            let v = hit.map_err(Error::InvalidToken)?;
+            if v.jti
+                .as_deref()
+                .is_some_and(|j| state.revocations.is_revoked(j))
+            {
+                return Err(Error::InvalidToken("token revoked"));
+            }
+            let user = state
+                .users
+                .get(&v.user_id)
+                .await?
+                .ok_or(Error::InvalidToken("token of a deleted user"))?;
+            return Ok(self.principal(credential, user, &v));
+        }
+        let accepted = self
+            .verify(credential, now, true)
+            .await
+            .map_err(Error::InvalidToken)?;
+        if accepted
+            .jti
+            .as_deref()
+            .is_some_and(|j| state.revocations.is_revoked(j))
+        {
+            return Err(Error::InvalidToken("token revoked"));
+        }
+        let issuer = &self.0.issuers[accepted.issuer];
+        let cfg = &issuer.rules.config;
+        let id = &accepted.identity;
+        let role = issuer.mapping.role_for(&id.groups).ok_or(Error::Forbidden(
+            tessera_shared::error::detail::ACCESS_PROHIBITED,
+        ))?;
+        let user_id = external_id(&cfg.name, &id.subject);
+        if !cfg.auto_provision && state.users.get(&user_id).await?.is_none() {
+            return Err(Error::InvalidToken(
+                "unknown user and auto_provision is off",
+            ));
+        }
+        let user = state
+            .users
+            .upsert_external(
+                &ExternalUser {
+                    source: &cfg.name,
+                    subject: &id.subject,
+                    email: &id.email,
+                    name: &id.name,
+                    role,
+                    groups: &id.groups,
+                    create_groups: cfg.create_groups,
+                },
+                now,
+            )
+            .await?;
+        let verified = Verified {
+            issuer: accepted.issuer,
+            generation: accepted.generation,
+            user_id: user.id.clone(),
+            subject: id.subject.clone(),
+            exp: accepted.exp,
+            nbf: accepted.nbf,
+            not_after: cfg
+                .max_token_age_seconds
+                .zip(accepted.iat)
+                .map(|(max, iat)| iat.saturating_add(max as i64)),
+            jti: accepted.jti.clone(),
+            metadata: Arc::new(id.metadata.clone()),
+        };
+        let principal = self.principal(credential, user, &verified);
+        if let Some(cache) = &self.0.cache {
+            cache.insert(key, Arc::new(verified));
+        }
+        Ok(principal)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,292 @@
+//! Sign-in by headers that a reverse proxy sets after its own authentication
+//! (an SSO gateway behind nginx's `auth_request`, oauth2-proxy, ...).
+//!
+//! The headers are honoured only when the TCP peer is one of
+//! `trusted_proxies`; from anyone else they are removed by [`strip_untrusted`]
+//! before any handler runs. A request that carries no bearer credential but
+//! the email header from a trusted proxy is that person: created on first
+//! sight (source `trusted_header`, subject the lower-cased e-mail) with the
+//! mapped role, groups synced when the groups header is present.
+use super::mapping::RoleMapping;
+use super::Principal;
+use crate::config::TrustedHeaderConfig;
+use crate::error::{Error, Result};
+use crate::state::AppState;
+use crate::store::users::{external_id, ExternalUser};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+use ipnet::IpNet;
+use std::net::{IpAddr, SocketAddr};
+use tessera_shared::AuthMethod;
+
+/// `users.source` of accounts created from trusted headers.
+pub const SOURCE: &str = "trusted_header";
+/// Longest header value read, in bytes.
+const MAX_VALUE_BYTES: usize = 4096;
+
+/// The configured proxy trust.
+pub struct TrustedHeaders {
+    proxies: Vec<IpNet>,
+    email: HeaderName,
+    name: Option<HeaderName>,
+    groups: Option<HeaderName>,
+    separator: String,
+    mapping: RoleMapping,
+    create_groups: bool,
+}
+
+impl TrustedHeaders {
+    /// From the validated config.
+    pub fn new(config: &TrustedHeaderConfig) -> anyhow::Result<Self> {
+        let header = |name: &str| {
+            HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| anyhow::anyhow!("`{name}` is not a header name"))
+        };
+        Ok(Self {
+            proxies: config.trusted_proxies.clone(),
+            email: header(&config.email_header)?,
+            name: config.name_header.as_deref().map(header).transpose()?,
+            groups: config.groups_header.as_deref().map(header).transpose()?,
+            separator: config.groups_separator.clone(),
+            mapping: RoleMapping {
+                admin_groups: config.admin_groups.clone(),
+                user_groups: config.user_groups.clone(),
+                default_role: config.default_role,
+            },
+            create_groups: config.create_groups,
+        })
+    }
+
+    /// Whether `ip` is a trusted proxy.
+    pub fn is_trusted(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.proxies.iter().any(|net| net.contains(&ip))
+    }
+
+    /// The client's address: the TCP peer, or, when the peer is a trusted
+    /// proxy, the right-most `X-Forwarded-For` hop that is not itself a
+    /// trusted proxy (hops left of it are client-supplied and ignored).
+    pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        let mut client = peer.to_canonical();
+        if !self.is_trusted(client) {
+            return client;
+        }
+        let hops: Vec<&str> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .collect();
+        for hop in hops.iter().rev() {
+            let Ok(ip) = hop.trim().parse::<IpAddr>() else {
+                break;
+            };
+            client = ip.to_canonical();
+            if !self.is_trusted(client) {
+                break;
+            }
+        }
+        client
+    }
+
+    /// The person a request vouched for by a trusted proxy is; `Ok(None)` when
+    /// the peer is not trusted or the email header is absent.
+    #[tracing::instrument(skip_all)]
+    pub async fn authenticate(&self, parts: &Parts, state: &AppState) -> Result<Option<Principal>> {
+        let trusted = peer(parts).is_some_and(|ip| self.is_trusted(ip));
+        if !trusted {
+            return Ok(None);
+        }
+        let Some(email) = value(&parts.headers, &self.email) else {
+            return Ok(None);
+        };
+        let email = email.to_lowercase();
+        if !super::password::is_plausible_email(&email) {
+            return Err(Error::InvalidToken(
+                "trusted email header holds no e-mail address",
+            ));
+        }
+        let name = self
+            .name
+            .as_ref()
+            .and_then(|h| value(&parts.headers, h))
+            .filter(|n| n.chars().count() <= 100 && !n.chars().any(char::is_control))
+            .unwrap_or_else(|| email.split('@').next().unwrap_or(&email).to_owned());
+        let groups = match self
+            .groups
+            .as_ref()
+            .filter(|h| parts.headers.contains_key(*h))
+        {
+            Some(h) => {
+                let mut groups: Vec<String> = value(&parts.headers, h)
+                    .unwrap_or_default()
+                    .split(self.separator.as_str())
+                    .map(str::trim)
+                    .filter(|g| !g.is_empty() && !g.chars().any(char::is_control))
+                    .map(str::to_owned)
+                    .collect();
+                groups.sort();
+                groups.dedup();
+                groups
+            }
+            // no groups header: keep the groups the account has
+            None => match state.users.get(&external_id(SOURCE, &email)).await? {
+                Some(user) => user.groups.clone(),
+                None => Vec::new(),
+            },
+        };
+        let role = self.mapping.role_for(&groups).ok_or(Error::Forbidden(
+            tessera_shared::error::detail::ACCESS_PROHIBITED,
+        ))?;
+        let user = state
+            .users
+            .upsert_external(
+                &ExternalUser {
+                    source: SOURCE,
+                    subject: &email,
+                    email: &email,
+                    name: &name,
+                    role,
+                    groups: &groups,
+                    create_groups: self.create_groups,
+                },
+                state.clock.now(),
+            )
+            .await?;
+        Ok(Some(Principal {
+            user,
+            method: AuthMethod::TrustedHeader,
+            token: String::new(),
+            jti: None,
+            expires_at: None,
+            issuer: None,
+            subject: None,
+            metadata: None,
+        }))
+    }
+
+    fn identity_headers(&self) -> impl Iterator<Item = &HeaderName> {
+        std::iter::once(&self.email)
+            .chain(self.name.as_ref())
+            .chain(self.groups.as_ref())
+    }
+}
+
+/// The TCP peer of a request, when the server knows it.
+pub fn peer(parts: &Parts) -> Option<IpAddr> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_canonical())
+}
+
+/// A header's value, trimmed; `None` when absent, empty, repeated, too long or not UTF-8.
+fn value(headers: &HeaderMap, name: &HeaderName) -> Option<String> {
+    let mut all = headers.get_all(name).iter();
+    let (Some(v), None) = (all.next(), all.next()) else {
+        return None;
+    };
+    decode(v)
+}
+
+fn decode(v: &HeaderValue) -> Option<String> {
+    if v.len() > MAX_VALUE_BYTES {
+        return None;
+    }
+    let s = std::str::from_utf8(v.as_bytes()).ok()?.trim();
+    (!s.is_empty()).then(|| s.to_owned())
+}
+
+/// Middleware: removes the identity headers and `X-Forwarded-For` from
+/// requests whose TCP peer is not a trusted proxy, so nothing downstream can
+/// read a spoofed one.
+pub async fn strip_untrusted(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    if let Some(th) = &state.trusted_header {
+        let trusted = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .is_some_and(|ConnectInfo(addr)| th.is_trusted(addr.ip()));
+        if !trusted {
+            let headers = req.headers_mut();
+            for name in th.identity_headers() {
+                headers.remove(name);
+            }
+            headers.remove("x-forwarded-for");
+        }
+    }
+    next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn th() -> TrustedHeaders {
+        TrustedHeaders::new(&TrustedHeaderConfig {
+            email_header: "X-Forwarded-Email".into(),
+            trusted_proxies: vec!["10.0.0.0/24".parse().unwrap(), "::1/128".parse().unwrap()],
+            ..TrustedHeaderConfig::default()
+        })
+        .unwrap()
+    }
+
+    fn xff(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", v.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn forwarded_for_is_read_only_through_trusted_hops() {
+        let t = th();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        // an untrusted peer's header is ignored
+        assert_eq!(
+            t.client_ip(ip("192.0.2.9"), &xff("10.0.0.1")),
+            ip("192.0.2.9")
+        );
+        // a trusted proxy: the right-most untrusted hop is the client
+        assert_eq!(
+            t.client_ip(ip("10.0.0.5"), &xff("1.2.3.4, 198.51.100.7")),
+            ip("198.51.100.7"),
+            "the spoofable left-most hop is not believed"
+        );
+        assert_eq!(
+            t.client_ip(ip("10.0.0.5"), &xff("198.51.100.7, 10.0.0.6")),
+            ip("198.51.100.7"),
+            "chained trusted proxies are walked through"
+        );
+        assert_eq!(
+            t.client_ip(ip("10.0.0.5"), &HeaderMap::new()),
+            ip("10.0.0.5")
+        );
+        assert_eq!(
+            t.client_ip(ip("10.0.0.5"), &xff("junk, 10.0.0.7")),
+            ip("10.0.0.7"),
+            "an unparsable hop stops the walk"
+        );
+        // IPv4-mapped IPv6 peers count as their IPv4 address
+        assert!(t.is_trusted(ip("::ffff:10.0.0.3")));
+        assert!(t.is_trusted(ip("::1")));
+        assert!(!t.is_trusted(ip("10.0.1.1")));
+    }
+
+    #[test]
+    fn repeated_or_empty_values_are_ignored() {
+        let name = HeaderName::from_static("x-forwarded-email");
+        let mut h = HeaderMap::new();
+        h.insert(&name, " a@b.c ".parse().unwrap());
+        assert_eq!(value(&h, &name).as_deref(), Some("a@b.c"));
+        h.append(&name, "x@y.z".parse().unwrap());
+        assert_eq!(value(&h, &name), None);
+        h.insert(&name, "  ".parse().unwrap());
+        assert_eq!(value(&h, &name), None);
+    }
+}

@@ -1,0 +1,65 @@
+//! `/api/v1/auths/api_key`: create (shown once), inspect, revoke the caller's key.
+use crate::auth::api_key::NOT_ALLOWED;
+use crate::auth::ActiveUser;
+use crate::error::{Error, Result};
+use crate::state::AppState;
+use crate::store::users::PERMISSION_API_KEYS;
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use tessera_shared::{routes, ApiKeyCreated, ApiKeyInfo, AuthMethod};
+
+/// The routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new().route(routes::API_KEY, get(info).post(create).delete(revoke))
+}
+
+/// Keys are managed with a session, never with a key.
+fn by_person(p: &crate::auth::Principal) -> Result<()> {
+    if p.method == AuthMethod::ApiKey {
+        return Err(Error::Forbidden("API keys cannot manage API keys"));
+    }
+    Ok(())
+}
+
+async fn create(
+    State(state): State<AppState>,
+    ActiveUser(p): ActiveUser,
+) -> Result<Json<ApiKeyCreated>> {
+    by_person(&p)?;
+    if !state.config.api_keys.enabled || !p.user.has_permission(PERMISSION_API_KEYS) {
+        return Err(Error::Forbidden(NOT_ALLOWED));
+    }
+    let api_key = state
+        .api_keys
+        .create(&state.db, &p.user.id, state.clock.now())
+        .await?;
+    tracing::info!(user = %p.user.id, "API key created");
+    Ok(Json(ApiKeyCreated { api_key }))
+}
+
+async fn info(
+    State(state): State<AppState>,
+    ActiveUser(p): ActiveUser,
+) -> Result<Json<ApiKeyInfo>> {
+    let key = state
+        .db
+        .api_key_of(&p.user.id)
+        .await?
+        .ok_or(Error::NotFound("No API key"))?;
+    Ok(Json(ApiKeyInfo {
+        prefix: key.prefix,
+        created_at: key.created_at,
+        last_used_at: key.last_used_at,
+    }))
+}
+
+async fn revoke(State(state): State<AppState>, ActiveUser(p): ActiveUser) -> Result<Json<Value>> {
+    by_person(&p)?;
+    if !state.api_keys.revoke(&state.db, &p.user.id).await? {
+        return Err(Error::NotFound("No API key"));
+    }
+    tracing::info!(user = %p.user.id, "API key revoked");
+    Ok(Json(json!({ "status": true })))
+}

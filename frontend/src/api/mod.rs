@@ -1,0 +1,160 @@
+//! The typed REST client: every request to the backend goes through [`send`].
+//!
+//! The free functions need no credentials; [`AuthorizedApi`] carries a bearer
+//! token and reports a 401 on any of its calls to whoever created it.
+mod error;
+
+pub use error::Error;
+
+use gloo_net::http::{Method, RequestBuilder, Response};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::rc::Rc;
+use tessera_shared::{
+    routes, ApiKeyCreated, ApiKeyInfo, ErrorBody, PublicConfig, SessionUser, SigninForm,
+    SignupForm, UpdateRoleForm, UserInfo,
+};
+
+/// The result of an API call.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// `GET /api/config`.
+pub async fn config() -> Result<PublicConfig> {
+    read_json(send(Method::GET, routes::PUBLIC_CONFIG, None, None).await?).await
+}
+
+/// `POST /api/v1/auths/signin`.
+pub async fn signin(form: &SigninForm) -> Result<SessionUser> {
+    read_json(send(Method::POST, routes::SIGNIN, None, Some(to_json(form)?)).await?).await
+}
+
+/// `POST /api/v1/auths/signup`.
+pub async fn signup(form: &SignupForm) -> Result<SessionUser> {
+    read_json(send(Method::POST, routes::SIGNUP, None, Some(to_json(form)?)).await?).await
+}
+
+/// A client that presents a bearer token.
+#[derive(Clone)]
+pub struct AuthorizedApi {
+    token: String,
+    on_unauthorized: Rc<dyn Fn()>,
+}
+
+impl AuthorizedApi {
+    /// A client for `token`; `on_unauthorized` runs whenever the server
+    /// answers 401, before the error is returned.
+    pub fn new(token: String, on_unauthorized: impl Fn() + 'static) -> Self {
+        Self {
+            token,
+            on_unauthorized: Rc::new(on_unauthorized),
+        }
+    }
+
+    /// The bearer token this client presents.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// `GET /api/v1/auths/`: the session user of the token.
+    pub async fn session(&self) -> Result<SessionUser> {
+        read_json(self.call(Method::GET, routes::SESSION, None).await?).await
+    }
+
+    /// `GET /api/v1/auths/signout`: revokes the token.
+    pub async fn signout(&self) -> Result<()> {
+        self.call(Method::GET, routes::SIGNOUT, None)
+            .await
+            .map(drop)
+    }
+
+    /// `GET /api/v1/auths/api_key`: `None` when the person has no key.
+    pub async fn api_key(&self) -> Result<Option<ApiKeyInfo>> {
+        match self.call(Method::GET, routes::API_KEY, None).await {
+            Ok(response) => read_json(response).await.map(Some),
+            Err(Error::Api { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `POST /api/v1/auths/api_key`: a new key (replacing the old), shown once.
+    pub async fn create_api_key(&self) -> Result<ApiKeyCreated> {
+        read_json(self.call(Method::POST, routes::API_KEY, None).await?).await
+    }
+
+    /// `DELETE /api/v1/auths/api_key`.
+    pub async fn revoke_api_key(&self) -> Result<()> {
+        self.call(Method::DELETE, routes::API_KEY, None)
+            .await
+            .map(drop)
+    }
+
+    /// `GET /api/v1/users/` (admin).
+    pub async fn users(&self) -> Result<Vec<UserInfo>> {
+        read_json(self.call(Method::GET, routes::USERS, None).await?).await
+    }
+
+    /// `POST /api/v1/users/update/role` (admin).
+    pub async fn update_role(&self, form: &UpdateRoleForm) -> Result<UserInfo> {
+        let body = to_json(form)?;
+        read_json(
+            self.call(Method::POST, routes::UPDATE_ROLE, Some(body))
+                .await?,
+        )
+        .await
+    }
+
+    async fn call(&self, method: Method, path: &str, body: Option<String>) -> Result<Response> {
+        let result = send(method, path, Some(&self.token), body).await;
+        if matches!(&result, Err(e) if e.is_unauthorized()) {
+            (self.on_unauthorized)();
+        }
+        result
+    }
+}
+
+/// Sends one request; any status outside 2xx becomes [`Error::Api`].
+async fn send(
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    json: Option<String>,
+) -> Result<Response> {
+    let mut builder = RequestBuilder::new(path)
+        .method(method)
+        .header("Accept", "application/json");
+    if let Some(token) = token {
+        builder = builder.header("Authorization", &format!("Bearer {token}"));
+    }
+    let request = match json {
+        Some(json) => builder
+            .header("Content-Type", "application/json")
+            .body(json),
+        None => builder.build(),
+    }
+    .map_err(network)?;
+    let response = request.send().await.map_err(network)?;
+    if response.ok() {
+        return Ok(response);
+    }
+    let status = response.status();
+    let detail = match response.json::<ErrorBody>().await {
+        Ok(body) => body.detail,
+        Err(_) => format!("The server answered {status} {}", response.status_text()),
+    };
+    Err(Error::Api { status, detail })
+}
+
+async fn read_json<T: DeserializeOwned>(response: Response) -> Result<T> {
+    response
+        .json()
+        .await
+        .map_err(|e| Error::Network(format!("unreadable response ({e})")))
+}
+
+fn to_json(body: &impl Serialize) -> Result<String> {
+    serde_json::to_string(body).map_err(|e| Error::Network(e.to_string()))
+}
+
+fn network(e: gloo_net::Error) -> Error {
+    Error::Network(e.to_string())
+}

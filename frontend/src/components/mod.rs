@@ -1,0 +1,12 @@
+//! Building blocks shared by the pages.
+mod alert;
+mod auth_card;
+mod expiry;
+mod session_check;
+mod top_bar;
+
+pub use alert::{ErrorList, ErrorMessage, Loading, Notice};
+pub use auth_card::AuthCard;
+pub use expiry::TokenExpiry;
+pub use session_check::SessionCheck;
+pub use top_bar::{RoleBadge, Shell};

@@ -1,0 +1,65 @@
+//! The frame of the signed-in pages: a top bar with navigation and sign-out.
+use crate::auth::use_auth;
+use crate::config::use_config;
+use crate::routes::Page;
+use leptos::prelude::*;
+use leptos_router::components::A;
+use tessera_shared::Role;
+
+/// The top bar above a signed-in page's content.
+#[component]
+pub fn Shell(children: Children) -> impl IntoView {
+    let auth = use_auth();
+    let config = use_config();
+    let name = config.name();
+    let api_keys_enabled = config.api_keys_enabled();
+    let sign_out = Action::new_local(move |_: &()| auth.sign_out());
+    let signing_out = sign_out.pending();
+    let person = move || auth.user().map(|u| u.name);
+    view! {
+        <header class="top-bar">
+            <div class="top-bar-inner">
+                <A href=Page::Dashboard.path() attr:class="brand">
+                    <span class="brand-mark" aria-hidden="true"></span>
+                    {name}
+                </A>
+                <nav class="nav" aria-label="Main">
+                    <A href=Page::Dashboard.path()>"Dashboard"</A>
+                    <Show when=move || {
+                        api_keys_enabled.get()
+                            && auth.user().is_some_and(|u| u.role != Role::Pending)
+                    }>
+                        <A href=Page::ApiKey.path() attr:id="nav-api-key">
+                            "API key"
+                        </A>
+                    </Show>
+                    <Show when=move || auth.is_admin()>
+                        <A href=Page::Users.path() attr:id="nav-users">
+                            "Users"
+                        </A>
+                    </Show>
+                </nav>
+                <div class="top-bar-user">
+                    <span class="top-bar-name">{person}</span>
+                    <button
+                        id="signout"
+                        class="button button-quiet"
+                        disabled=move || signing_out.get()
+                        on:click=move |_| {
+                            sign_out.dispatch_local(());
+                        }
+                    >
+                        {move || if signing_out.get() { "Signing out…" } else { "Sign out" }}
+                    </button>
+                </div>
+            </div>
+        </header>
+        <main class="page">{children()}</main>
+    }
+}
+
+/// A role as a coloured label.
+#[component]
+pub fn RoleBadge(role: Role) -> impl IntoView {
+    view! { <span class=format!("badge badge-{role}")>{role.as_str()}</span> }
+}

@@ -1,0 +1,14 @@
+//! Tessera's single-page app: mounts the Leptos root component on `<body>`.
+
+mod api;
+mod app;
+mod auth;
+mod components;
+mod config;
+mod pages;
+mod routes;
+
+fn main() {
+    console_error_panic_hook::set_once();
+    leptos::mount::mount_to_body(app::App);
+}

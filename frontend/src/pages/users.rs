@@ -1,0 +1,159 @@
+//! Admins only: every user, with a selector to change their role.
+use crate::api;
+use crate::auth::use_auth;
+use crate::components::{ErrorList, ErrorMessage, Loading, Notice, RoleBadge, Shell};
+use leptos::prelude::*;
+use tessera_shared::{Role, UpdateRoleForm, UserInfo};
+
+const ROLES: [Role; 3] = [Role::Pending, Role::User, Role::Admin];
+
+/// The user list, or a refusal for non-admins.
+#[component]
+pub fn Users() -> impl IntoView {
+    let auth = use_auth();
+    view! {
+        <Shell>
+            <Show
+                when=move || auth.is_admin()
+                fallback=|| {
+                    view! {
+                        <section class="card">
+                            <h1>"Users"</h1>
+                            <ErrorMessage message="Only admins can manage users." />
+                        </section>
+                    }
+                }
+            >
+                <UserTable />
+            </Show>
+        </Shell>
+    }
+}
+
+#[component]
+fn UserTable() -> impl IntoView {
+    let auth = use_auth();
+    let users = LocalResource::new(move || async move { auth.api()?.users().await });
+    let update = Action::new_local(move |form: &UpdateRoleForm| {
+        let form = form.clone();
+        async move {
+            let result = match auth.api() {
+                Ok(api) => api.update_role(&form).await,
+                Err(e) => Err(e),
+            };
+            users.refetch();
+            result
+        }
+    });
+    let saving = update.pending();
+    let outcome = move || {
+        match update.value().get() {
+        Some(Ok(user)) => view! {
+            <Notice id="role-status" message=format!("{}'s role is now {}.", user.name, user.role) />
+        }
+        .into_any(),
+        Some(Err(e)) => view! { <ErrorMessage message=e.to_string() /> }.into_any(),
+        None => ().into_any(),
+    }
+    };
+    let me = auth.user().map(|u| u.id).unwrap_or_default();
+    let rows = move || {
+        let me = me.clone();
+        Suspend::new(async move {
+            users.await.map(|list| {
+                let count = list.len();
+                let rows = list
+                    .into_iter()
+                    .map(|user| {
+                        let is_me = user.id == me;
+                        view! { <UserRow user is_me saving update /> }
+                    })
+                    .collect_view();
+                view! {
+                    <p class="muted" id="user-count">
+                        {count} {if count == 1 { " account" } else { " accounts" }}
+                    </p>
+                    <div class="table-wrap">
+                        <table class="table" id="users">
+                            <thead>
+                                <tr>
+                                    <th scope="col">"Name"</th>
+                                    <th scope="col">"Email"</th>
+                                    <th scope="col">"Role"</th>
+                                    <th scope="col">"Source"</th>
+                                </tr>
+                            </thead>
+                            <tbody>{rows}</tbody>
+                        </table>
+                    </div>
+                }
+            })
+        })
+    };
+    view! {
+        <section class="card">
+            <h1>"Users"</h1>
+            {outcome}
+            <Transition fallback=|| view! { <Loading label="Loading users…" /> }>
+                <ErrorBoundary fallback=|errors| view! { <ErrorList errors /> }>{rows}</ErrorBoundary>
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn UserRow(
+    user: UserInfo,
+    is_me: bool,
+    saving: Memo<bool>,
+    update: Action<UpdateRoleForm, api::Result<UserInfo>>,
+) -> impl IntoView {
+    let id = user.id.clone();
+    let email = user.email.clone();
+    let on_change = move |ev| {
+        if let Some(role) = Role::parse(&event_target_value(&ev)) {
+            update.dispatch_local(UpdateRoleForm {
+                id: id.clone(),
+                role,
+            });
+        }
+    };
+    let role_cell = if is_me {
+        view! {
+            <RoleBadge role=user.role />
+            <span class="muted small">" (you)"</span>
+        }
+        .into_any()
+    } else {
+        view! {
+            <select
+                class="role-select"
+                data-test="role-select"
+                data-user=user.email.clone()
+                aria-label=format!("Role of {}", user.name)
+                disabled=move || saving.get()
+                on:change=on_change
+            >
+                {ROLES
+                    .map(|role| {
+                        view! {
+                            <option value=role.as_str() selected=role == user.role>
+                                {role.as_str()}
+                            </option>
+                        }
+                    })}
+            </select>
+        }
+        .into_any()
+    };
+    view! {
+        <tr data-test="user-row" data-user=email>
+            <td>{user.name}</td>
+            <td>{user.email}</td>
+            <td>{role_cell}</td>
+            <td>
+                <span class="source">{user.source}</span>
+            </td>
+        </tr>
+    }
+}

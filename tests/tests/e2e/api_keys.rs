@@ -1,0 +1,235 @@
+//! API keys over the real HTTP API: the global switch, the permission,
+//! endpoint allowlists (with encoding tricks), replacement and deletion.
+use serde_json::{json, Value};
+use tessera_tests::server::{client, TestServer};
+
+const PW: &str = "correct horse";
+
+fn token(user: &Value) -> &str {
+    user["token"].as_str().expect("token")
+}
+
+async fn create_key(server: &TestServer, session: &str) -> (u16, Value) {
+    server
+        .post("/api/v1/auths/api_key", Some(session), &json!({}))
+        .await
+}
+
+async fn get_raw(server: &TestServer, raw_path: &str, key: &str) -> (u16, Value) {
+    // reqwest would normalise some paths; send the raw request line over TCP
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = server.url.trim_start_matches("http://").to_owned();
+    let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let req = format!("GET {raw_path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n");
+    tcp.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    tcp.read_to_end(&mut buf).await.unwrap();
+    let text = String::from_utf8_lossy(&buf);
+    let status: u16 = text.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or("");
+    // chunked bodies: take the JSON object inside
+    let json = body
+        .find('{')
+        .and_then(|s| body.rfind('}').map(|e| &body[s..=e]))
+        .unwrap_or("null");
+    (status, serde_json::from_str(json).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn keys_are_off_unless_enabled() {
+    let server = TestServer::start().await;
+    let admin = server.signup("Ann", "ann@example.com", PW).await;
+    let (status, body) = create_key(&server, token(&admin)).await;
+    assert_eq!(
+        (status, body["detail"].as_str()),
+        (403, Some("API key not allowed"))
+    );
+    // a key-shaped credential is refused with the same answer
+    let (status, body) = server.get("/api/v1/auths/", Some("sk-abc")).await;
+    assert_eq!(
+        (status, body["detail"].as_str()),
+        (403, Some("API key not allowed"))
+    );
+}
+
+#[tokio::test]
+async fn lifecycle_permission_replacement_and_deletion() {
+    let server = TestServer::builder()
+        .toml("[api_keys]\nenabled = true")
+        .start()
+        .await;
+    let admin = server.signup("Ann", "ann@example.com", PW).await;
+    let bob = server.signup("Bob", "bob@example.com", PW).await;
+    let promote = json!({"id": bob["id"], "role": "user"});
+    server
+        .post("/api/v1/users/update/role", Some(token(&admin)), &promote)
+        .await;
+
+    // bob lacks the permission
+    let (status, body) = create_key(&server, token(&bob)).await;
+    assert_eq!(
+        (status, body["detail"].as_str()),
+        (403, Some("API key not allowed"))
+    );
+
+    // the admin has it
+    let (status, body) = create_key(&server, token(&admin)).await;
+    assert_eq!(status, 200);
+    let key = body["api_key"].as_str().unwrap().to_owned();
+    assert!(
+        key.starts_with("sk-") && key.len() >= 3 + 43,
+        "256 bits of randomness: {}",
+        key.len()
+    );
+    let (status, me) = server.get("/api/v1/auths/", Some(&key)).await;
+    assert_eq!((status, me["auth_method"].as_str()), (200, Some("api_key")));
+    assert_eq!(me["email"], "ann@example.com");
+    assert!(me["expires_at"].is_null());
+
+    // metadata, never the key
+    let (status, info) = server
+        .get("/api/v1/auths/api_key", Some(token(&admin)))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(info["prefix"].as_str().unwrap(), &key[..11]);
+    assert!(info["created_at"].is_i64());
+    assert!(
+        !info.to_string().contains(&key[11..]),
+        "the key is never readable back"
+    );
+    assert!(!server.log().contains(&key), "nor logged");
+
+    // a key cannot manage keys
+    assert_eq!(create_key(&server, &key).await.0, 403);
+
+    // replacement disables the old key at once
+    let (_, body) = create_key(&server, token(&admin)).await;
+    let key2 = body["api_key"].as_str().unwrap().to_owned();
+    assert_ne!(key, key2);
+    let (status, body) = server.get("/api/v1/auths/", Some(&key)).await;
+    assert_eq!(
+        (status, body["detail"].as_str()),
+        (401, Some("Invalid token"))
+    );
+    assert_eq!(server.get("/api/v1/auths/", Some(&key2)).await.0, 200);
+
+    // grant bob the permission through a group-less user grant; then withdraw it
+    let path = format!("/api/v1/users/{}/permissions", bob["id"].as_str().unwrap());
+    let res = client()
+        .put(server.at(&path))
+        .bearer_auth(token(&admin))
+        .json(&json!({"api_keys": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let (status, body) = create_key(&server, token(&bob)).await;
+    assert_eq!(status, 200);
+    let bob_key = body["api_key"].as_str().unwrap().to_owned();
+    assert_eq!(server.get("/api/v1/groups/", Some(&bob_key)).await.0, 200);
+    client()
+        .put(server.at(&path))
+        .bearer_auth(token(&admin))
+        .json(&json!({"api_keys": false}))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = server.get("/api/v1/groups/", Some(&bob_key)).await;
+    assert_eq!(
+        (status, body["detail"].as_str()),
+        (403, Some("API key not allowed")),
+        "withdrawal applies at once"
+    );
+    // a non-admin cannot grant
+    let res = client()
+        .put(server.at(&path))
+        .bearer_auth(token(&bob))
+        .json(&json!({"api_keys": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+
+    // deletion
+    let res = client()
+        .delete(server.at("/api/v1/auths/api_key"))
+        .bearer_auth(token(&admin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(server.get("/api/v1/auths/", Some(&key2)).await.0, 401);
+    assert_eq!(
+        server
+            .get("/api/v1/auths/api_key", Some(token(&admin)))
+            .await
+            .0,
+        404
+    );
+
+    // a forged key of the right shape
+    let forged = format!("sk-{}", "A".repeat(43));
+    assert_eq!(server.get("/api/v1/auths/", Some(&forged)).await.0, 401);
+}
+
+#[tokio::test]
+async fn keys_survive_a_restart_and_revocation_does_too() {
+    let mut server = TestServer::builder()
+        .toml("[api_keys]\nenabled = true")
+        .start()
+        .await;
+    let admin = server.signup("Ann", "ann@example.com", PW).await;
+    let (_, body) = create_key(&server, token(&admin)).await;
+    let key = body["api_key"].as_str().unwrap().to_owned();
+    server.restart().await;
+    assert_eq!(server.get("/api/v1/auths/", Some(&key)).await.0, 200);
+    let (_, body) = create_key(&server, token(&admin)).await;
+    let key2 = body["api_key"].as_str().unwrap().to_owned();
+    server.restart().await;
+    assert_eq!(server.get("/api/v1/auths/", Some(&key)).await.0, 401);
+    assert_eq!(server.get("/api/v1/auths/", Some(&key2)).await.0, 200);
+}
+
+#[tokio::test]
+async fn restricted_endpoints_resist_path_tricks() {
+    let server = TestServer::builder()
+        .toml("[api_keys]\nenabled = true\nrestrict_endpoints = true\nallowed_endpoints = [\"/api/v1/auths/\", \"/api/v1/groups/*\"]")
+        .start()
+        .await;
+    let admin = server.signup("Ann", "ann@example.com", PW).await;
+    let (_, body) = create_key(&server, token(&admin)).await;
+    let key = body["api_key"].as_str().unwrap().to_owned();
+
+    assert_eq!(get_raw(&server, "/api/v1/auths/", &key).await.0, 200);
+    assert_eq!(
+        get_raw(&server, "/api/v1/auths", &key).await.0,
+        404,
+        "allowed, but no such route"
+    );
+    assert_eq!(get_raw(&server, "/api/v1/groups/", &key).await.0, 200);
+    for path in [
+        "/api/v1/users/",
+        "/api/v1/users",
+        "/api/v1//users/",
+        "/api/v1/groups/../users/",
+        "/api/v1/groups/%2e%2e/users/",
+        "/api/v1/groups/..%2Fusers/",
+        "/api/v1/groups/%2E%2E%2Fusers",
+        "/api/v1/./users/",
+        "/api/v1/auths/api_key",
+        "/api/v1/auths/signout",
+        "/api/v1/groups/x/..%5c..%5cusers",
+    ] {
+        let (status, body) = get_raw(&server, path, &key).await;
+        assert_eq!(status, 403, "{path}: {body}");
+        assert_eq!(
+            body["detail"], "API key not allowed to access this endpoint",
+            "{path}"
+        );
+    }
+    // sessions are unaffected by the restriction
+    assert_eq!(
+        server.get("/api/v1/users/", Some(token(&admin))).await.0,
+        200
+    );
+}

@@ -24,6 +24,8 @@ const SECTIONS: &[&str] = &[
     "trusted_header",
     "api_keys",
     "cache",
+    "injection",
+    "embed",
 ];
 
 /// Everything Tessera can be told. See the README's config reference.
@@ -56,6 +58,77 @@ pub struct Config {
     pub issuers: Vec<crate::auth::idp::config::IssuerConfig>,
     /// `[cache]`: the verified-token cache.
     pub cache: crate::auth::idp::config::CacheConfig,
+    /// `[injection]`: tokens handed to the SPA by the page request or its URL.
+    pub injection: InjectionConfig,
+    /// `[embed]`: the SPA inside other sites' iframes.
+    pub embed: EmbedConfig,
+}
+
+/// `[injection]`: see the README's "Token injection and embedding".
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InjectionConfig {
+    /// Exchange a picked-up token for a Tessera session token (which then
+    /// follows `[session]` expiry and revocation) instead of keeping it.
+    pub exchange: bool,
+    /// Also accept `?auth_token=<jwt>` (Grafana's `url_login` form); the
+    /// fragment form `#auth_token=` is always accepted.
+    pub query_param: bool,
+    /// Where to send someone whose kept IdP token expired (the IdP's sign-in
+    /// URL); the sign-in page when unset.
+    pub expired_redirect: Option<String>,
+}
+
+/// `[embed]`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmbedConfig {
+    /// Origins (`scheme://host[:port]`) that may frame the SPA and post it
+    /// tokens; none by default (`frame-ancestors 'none'`).
+    pub allowed_origins: Vec<String>,
+    /// Render the dashboard without navigation chrome even without `?embed=1`.
+    pub always: bool,
+}
+
+impl InjectionConfig {
+    fn validate(&self, problems: &mut Vec<String>) {
+        if let Some(url) = &self.expired_redirect {
+            let ok = url::Url::parse(url)
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+            if !ok {
+                problems.push(format!(
+                    "injection.expired_redirect `{url}` must be an absolute http:// or https:// URL, e.g. the IdP's sign-in page"
+                ));
+            }
+        }
+    }
+}
+
+impl EmbedConfig {
+    fn validate(&self, problems: &mut Vec<String>) {
+        for origin in &self.allowed_origins {
+            if !is_origin(origin) {
+                problems.push(format!(
+                    "embed.allowed_origins: `{origin}` is not an origin; write scheme://host[:port] with no path, e.g. https://portal.example.com"
+                ));
+            }
+        }
+    }
+}
+
+/// Whether `s` is exactly an http(s) origin as browsers serialise it
+/// (`event.origin`): lower-case scheme and host, no default port, no path.
+/// Wildcards and characters that mean something in a CSP are refused.
+pub fn is_origin(s: &str) -> bool {
+    let plain = s
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || ":/.-[]".contains(c));
+    plain
+        && url::Url::parse(s).is_ok_and(|u| {
+            matches!(u.scheme(), "http" | "https")
+                && u.host().is_some()
+                && u.origin().ascii_serialization() == s
+        })
 }
 
 /// `[api_keys]`.
@@ -561,6 +634,8 @@ impl Config {
         if let Some(th) = &self.trusted_header {
             th.validate(&mut problems);
         }
+        self.injection.validate(&mut problems);
+        self.embed.validate(&mut problems);
         if problems.is_empty() {
             Ok(())
         } else {
@@ -682,6 +757,11 @@ impl TrustedHeaderConfig {
             problems.push(
                 "trusted_header.trusted_proxies must list the reverse proxies' addresses (CIDRs such as \"10.0.0.5/32\"): headers from anyone else are ignored".into(),
             );
+        }
+        if let Some(all) = self.trusted_proxies.iter().find(|n| n.prefix_len() == 0) {
+            problems.push(format!(
+                "trusted_header.trusted_proxies: {all} trusts every address, so anybody could sign in as anybody; list only the proxies"
+            ));
         }
         if self.groups_separator.is_empty() {
             problems.push("trusted_header.groups_separator must not be empty".into());
@@ -807,6 +887,7 @@ mod tests {
             search_filter = "objectClass=person)"
             [trusted_header]
             email_header = "X Forwarded Email"
+            trusted_proxies = ["0.0.0.0/0"]
             "#,
         );
         let Err(ConfigError::Invalid(problems)) = c.validate() else {
@@ -818,7 +899,7 @@ mod tests {
             "ldap.bind_password",
             "ldap.search_filter",
             "trusted_header.email_header",
-            "trusted_header.trusted_proxies",
+            "trusts every address",
         ] {
             assert!(
                 problems.iter().any(|p| p.contains(wanted)),
@@ -831,5 +912,39 @@ mod tests {
             ))
             .extract::<Config>();
         assert!(bad_cidr.is_err(), "an invalid CIDR fails to load");
+    }
+
+    #[test]
+    fn embed_origins_are_validated() {
+        for good in [
+            "https://portal.example.com",
+            "http://127.0.0.2:8080",
+            "http://[::1]:3000",
+        ] {
+            assert!(is_origin(good), "{good} should be an origin");
+        }
+        for bad in [
+            "https://portal.example.com/",
+            "https://portal.example.com/app",
+            "https://PORTAL.example.com",
+            "https://portal.example.com:443",
+            "portal.example.com",
+            "*",
+            "ftp://x.example.com",
+            "https://*.example.com",
+            "https://a;b.example.com",
+        ] {
+            assert!(!is_origin(bad), "{bad} should be refused");
+        }
+        let c = from_toml(
+            "[embed]\nallowed_origins = [\"https://a.example.com/x\"]\n[injection]\nexpired_redirect = \"/login\"\n",
+        );
+        let Err(ConfigError::Invalid(problems)) = c.validate() else {
+            panic!("expected invalid config")
+        };
+        assert!(problems.iter().any(|p| p.contains("embed.allowed_origins")));
+        assert!(problems
+            .iter()
+            .any(|p| p.contains("injection.expired_redirect")));
     }
 }

@@ -19,6 +19,11 @@ CONFIGURATION
   [admin]      email, password, name: bootstrap admin (TESSERA_ADMIN_EMAIL, TESSERA_ADMIN_PASSWORD)
   [rate_limit] per_ip_per_minute (30), per_account_per_minute (10)
   [password]   min_length (8)
+  [ldap]       url, ca_file, starttls, bind_dn, bind_password, search_base, username_attribute (uid),
+               mail_attribute, name_attribute, search_filter, group_attribute (memberOf),
+               create_groups, admin_groups, user_groups, default_role, *_timeout (5s)
+  [trusted_header] email_header, name_header, groups_header, trusted_proxies (CIDRs, required)
+               See docs/ldap-and-proxy.md.
 
   See README.md for the full reference.";
 

@@ -104,7 +104,7 @@ impl AppState {
         let state = AppState(Arc::new(Inner {
             users: Users::new(db.clone(), 100_000),
             limiter: SigninLimiter::new(&config.rate_limit),
-            spa: SpaShell::load(&config.server.static_dir),
+            spa: SpaShell::load(&config.server.static_dir, &config.embed),
             authenticators: vec![
                 Box::new(SessionAuthenticator),
                 Box::new(ApiKeyAuthenticator),

@@ -2,6 +2,7 @@
 use crate::auth::{provide_auth, use_auth};
 use crate::components::SessionCheck;
 use crate::config::provide_config;
+use crate::injection::{listen_to_parent, provide_embed};
 use crate::pages::{ApiKey, Dashboard, Home, NotFound, SignIn, SignUp, Users};
 use crate::routes::Page;
 use leptos::prelude::*;
@@ -11,8 +12,10 @@ use leptos_router::StaticSegment;
 /// The whole app.
 #[component]
 pub fn App() -> impl IntoView {
-    provide_config();
-    provide_auth();
+    let config = provide_config();
+    provide_embed(config);
+    let auth = provide_auth();
+    listen_to_parent(auth, config);
     view! {
         <Router>
             <AppRoutes />

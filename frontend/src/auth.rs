@@ -1,10 +1,13 @@
 //! Who is signed in: the auth context, its copy in `localStorage` and the
-//! check of that copy against the server at start-up.
+//! check of that copy against the server at start-up. A token the page was
+//! loaded with (see [`crate::injection`]) is checked first and wins.
 use crate::api::{self, AuthorizedApi};
+use crate::config::{use_config, Config};
+use crate::injection;
 use gloo_storage::{LocalStorage, Storage};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use tessera_shared::{error::detail, Role, SessionUser};
+use tessera_shared::{error::detail, AuthMethod, Role, SessionUser};
 
 const STORAGE_KEY: &str = "tessera.user";
 
@@ -12,6 +15,9 @@ const STORAGE_KEY: &str = "tessera.user";
 pub const SESSION_ENDED: &str = "Your session has ended — please sign in again.";
 /// Shown on the sign-in page after signing out.
 pub const SIGNED_OUT: &str = "You have signed out.";
+/// Shown on the sign-in page when a kept IdP token expired and no
+/// `[injection] expired_redirect` is configured.
+pub const TOKEN_EXPIRED: &str = "Your sign-in token has expired — please sign in again.";
 
 /// Where the start-up check of a stored session stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,24 +35,42 @@ pub enum Check {
 pub struct Auth {
     user: RwSignal<Option<SessionUser>>,
     check: RwSignal<Check>,
-    notice: RwSignal<Option<&'static str>>,
+    notice: RwSignal<Option<String>>,
+    refused: RwSignal<bool>,
+    config: Config,
 }
 
-/// Creates the auth context from `localStorage` and starts checking a stored session.
+/// Creates the auth context from `localStorage` and starts checking a stored
+/// session — or, when the page brought a token, that token instead.
 pub fn provide_auth() -> Auth {
     let auth = Auth {
         user: RwSignal::new(None),
         check: RwSignal::new(Check::Done),
         notice: RwSignal::new(None),
+        refused: RwSignal::new(false),
+        config: use_config(),
     };
     provide_context(auth);
+    let found = injection::take_from_page();
     match LocalStorage::get::<SessionUser>(STORAGE_KEY) {
         Ok(stored) => {
             auth.user.set(Some(stored));
             auth.check.set(Check::Pending);
-            auth.revalidate();
+            if found.is_empty() {
+                auth.revalidate();
+            }
         }
-        Err(_) => LocalStorage::delete(STORAGE_KEY),
+        Err(_) => {
+            LocalStorage::delete(STORAGE_KEY);
+            if found.is_empty() {
+                auth.check.set(Check::Pending);
+                auth.ask_proxy();
+            }
+        }
+    }
+    if !found.is_empty() {
+        auth.check.set(Check::Pending);
+        injection::pick_up(auth, auth.config, found);
     }
     auth
 }
@@ -82,8 +106,18 @@ impl Auth {
     }
 
     /// A message for the sign-in page (why the session ended).
-    pub fn notice(self) -> Option<&'static str> {
+    pub fn notice(self) -> Option<String> {
         self.notice.get()
+    }
+
+    /// Whether the notice says a token was refused or expired (shown as a warning).
+    pub fn notice_is_refusal(self) -> bool {
+        self.refused.get()
+    }
+
+    /// The signed-in person, without tracking.
+    pub fn user_untracked(self) -> Option<SessionUser> {
+        self.user.get_untracked()
     }
 
     /// Makes `user` the signed-in person and remembers them across reloads.
@@ -124,7 +158,7 @@ impl Auth {
                 .user
                 .with_untracked(|u| u.as_ref().is_some_and(|u| u.token == presented));
             if current {
-                self.forget(SESSION_ENDED);
+                self.session_ended();
             }
         }))
     }
@@ -151,16 +185,82 @@ impl Auth {
         });
     }
 
+    /// With no session of its own, asks whether a trusted reverse proxy vouches
+    /// for the visitor: loaded through one, the SPA lands signed in and keeps
+    /// the session token the server issues like any other sign-in's.
+    fn ask_proxy(self) {
+        spawn_local(async move {
+            let nobody = move || self.user.with_untracked(Option::is_none);
+            match api::proxy_session().await {
+                Ok(user) if nobody() => self.sign_in(user),
+                Ok(_) => {}
+                Err(e) => {
+                    if !e.is_unauthorized() {
+                        leptos::logging::warn!("proxy sign-in check: {e}");
+                    }
+                    if nobody() {
+                        self.check.set(Check::Done);
+                    }
+                }
+            }
+        });
+    }
+
+    /// Checks the stored session (or asks the proxy when there is none) once
+    /// a picked-up token came to nothing.
+    pub(crate) fn revalidate_stored(self) {
+        if self.user.with_untracked(Option::is_some) {
+            self.revalidate();
+        } else {
+            self.ask_proxy();
+        }
+    }
+
+    /// A picked-up token was refused: signs out, with the reason on the sign-in page.
+    pub(crate) fn refuse(self, reason: String) {
+        self.forget(reason);
+        self.refused.set(true);
+    }
+
+    /// The server could not be asked about a picked-up token.
+    pub(crate) fn check_failed(self, reason: String) {
+        self.check.set(Check::Failed(reason));
+    }
+
+    /// The server refused the current token. A kept IdP token that has
+    /// expired sends the person to `[injection] expired_redirect` when set.
+    fn session_ended(self) {
+        let now = (js_sys::Date::now() / 1000.0) as i64;
+        let expired_idp_token = self.user.with_untracked(|u| {
+            u.as_ref().is_some_and(|u| {
+                u.auth_method == AuthMethod::Jwt && u.expires_at.is_some_and(|exp| exp <= now)
+            })
+        });
+        if !expired_idp_token {
+            return self.forget(SESSION_ENDED);
+        }
+        match self.config.expired_redirect() {
+            Some(url) => {
+                LocalStorage::delete(STORAGE_KEY);
+                if window().location().set_href(&url).is_err() {
+                    self.refuse(TOKEN_EXPIRED.to_owned());
+                }
+            }
+            None => self.refuse(TOKEN_EXPIRED.to_owned()),
+        }
+    }
+
     /// Checks a stored session again after the server could not be reached.
     pub fn retry(self) {
         self.check.set(Check::Pending);
-        self.revalidate();
+        self.revalidate_stored();
     }
 
-    fn forget(self, notice: &'static str) {
+    fn forget(self, notice: impl Into<String>) {
         LocalStorage::delete(STORAGE_KEY);
         self.user.set(None);
         self.check.set(Check::Done);
-        self.notice.set(Some(notice));
+        self.refused.set(false);
+        self.notice.set(Some(notice.into()));
     }
 }

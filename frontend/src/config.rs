@@ -10,9 +10,17 @@ const DEFAULT_NAME: &str = "Tessera";
 #[derive(Clone, Copy)]
 pub struct Config(LocalResource<api::Result<PublicConfig>>);
 
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Config")
+    }
+}
+
 /// Starts fetching the configuration and provides it to the app.
-pub fn provide_config() {
-    provide_context(Config(LocalResource::new(api::config)));
+pub fn provide_config() -> Config {
+    let config = Config(LocalResource::new(api::config));
+    provide_context(config);
+    config
 }
 
 /// The configuration provided by the app root.
@@ -46,6 +54,30 @@ impl Config {
         Signal::derive(move || {
             self.0
                 .with(|c| matches!(c, Some(Ok(config)) if config.api_keys_enabled))
+        })
+    }
+
+    /// Whether LDAP sign-in is offered, reactively.
+    pub fn ldap_enabled(self) -> Signal<bool> {
+        Signal::derive(move || {
+            self.0
+                .with(|c| matches!(c, Some(Ok(config)) if config.ldap_enabled))
+        })
+    }
+
+    /// `[embed] always`, reactively.
+    pub fn embed_always(self) -> Signal<bool> {
+        Signal::derive(move || {
+            self.0
+                .with(|c| matches!(c, Some(Ok(config)) if config.embed_always))
+        })
+    }
+
+    /// `[injection] expired_redirect`, once fetched (untracked).
+    pub fn expired_redirect(self) -> Option<String> {
+        self.0.with_untracked(|c| match c {
+            Some(Ok(config)) => config.injection_expired_redirect.clone(),
+            _ => None,
         })
     }
 

@@ -5,6 +5,7 @@ mod app;
 mod auth;
 mod components;
 mod config;
+mod injection;
 mod pages;
 mod routes;
 

@@ -7,6 +7,7 @@
 pub mod api_key;
 pub mod auth;
 pub mod error;
+pub mod injection;
 pub mod public_config;
 pub mod routes;
 pub mod user;
@@ -14,5 +15,6 @@ pub mod user;
 pub use api_key::{ApiKeyCreated, ApiKeyInfo, PermissionsForm};
 pub use auth::{AuthMethod, LdapForm, SessionUser, SigninForm, SignupForm};
 pub use error::ErrorBody;
+pub use injection::Injected;
 pub use public_config::PublicConfig;
 pub use user::{GroupInfo, Role, UpdateRoleForm, UserInfo};

@@ -16,4 +16,21 @@ pub struct PublicConfig {
     /// Whether the LDAP sign-in form is offered (`[ldap]` is configured).
     #[serde(default)]
     pub ldap_enabled: bool,
+    /// `[injection] exchange`: exchange a picked-up token for a Tessera
+    /// session token instead of keeping it.
+    #[serde(default)]
+    pub injection_exchange: bool,
+    /// `[injection] query_param`: also accept `?auth_token=` (the fragment is always accepted).
+    #[serde(default)]
+    pub injection_query_param: bool,
+    /// `[injection] expired_redirect`: where to send someone whose picked-up
+    /// token expired (the IdP's sign-in); the sign-in page when unset.
+    #[serde(default)]
+    pub injection_expired_redirect: Option<String>,
+    /// `[embed] allowed_origins`: the pages that may frame the SPA and post it tokens.
+    #[serde(default)]
+    pub embed_allowed_origins: Vec<String>,
+    /// `[embed] always`: render without navigation chrome even without `?embed=1`.
+    #[serde(default)]
+    pub embed_always: bool,
 }

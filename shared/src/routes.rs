@@ -12,6 +12,9 @@ pub const SESSION: &str = "/api/v1/auths/";
 pub const SIGNOUT: &str = "/api/v1/auths/signout";
 /// `POST` create (replacing), `GET` metadata, `DELETE` revoke the caller's API key.
 pub const API_KEY: &str = "/api/v1/auths/api_key";
+/// `POST`: exchange the bearer (an IdP token, or a trusted proxy's headers)
+/// for a Tessera session token.
+pub const TOKEN_EXCHANGE: &str = "/api/v1/auths/token/exchange";
 /// `POST` (admin): why an IdP token is accepted or refused.
 pub const JWT_INSPECT: &str = "/api/v1/auths/jwt/inspect";
 /// `GET` (admin): list users.

@@ -134,6 +134,19 @@ impl TestKey {
 
     /// The public JWK (with `kid`, `use: sig`).
     pub fn jwk(&self) -> Value {
+        if self.kind == KeyType::Ed25519 {
+            // jsonwebtoken cannot derive an Ed25519 JWK: the SPKI ends with the 32-byte key
+            let body: String = self
+                .public_pem
+                .lines()
+                .filter(|l| !l.starts_with("-----"))
+                .collect();
+            let der = base64::engine::general_purpose::STANDARD
+                .decode(body)
+                .expect("pem body");
+            let x = &der[der.len() - 32..];
+            return json!({"kty": "OKP", "crv": "Ed25519", "x": b64(x), "kid": self.kid, "use": "sig"});
+        }
         let jwk = Jwk::from_encoding_key(&self.encoding(), self.alg()).expect("jwk");
         let mut v = serde_json::to_value(jwk).expect("jwk json");
         v["kid"] = json!(self.kid);

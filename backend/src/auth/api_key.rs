@@ -39,7 +39,7 @@ struct Entry {
 
 /// The key index and the secret keys are hashed under.
 pub struct ApiKeys {
-    secret: Vec<u8>,
+    mac: Hmac<Sha256>,
     by_digest: RwLock<HashMap<Digest, Arc<Entry>>>,
 }
 
@@ -62,7 +62,8 @@ impl ApiKeys {
     /// Loads every stored key into the index.
     pub async fn load(db: &Db, secret: Vec<u8>) -> Result<Self> {
         let keys = Self {
-            secret,
+            mac: Hmac::new_from_slice(&secret)
+                .map_err(|e| anyhow::anyhow!("API key secret: {e}"))?,
             by_digest: RwLock::new(HashMap::new()),
         };
         for stored in db.api_keys().await? {
@@ -72,9 +73,7 @@ impl ApiKeys {
     }
 
     fn digest(&self, key: &str) -> Digest {
-        // HMAC accepts keys of any length
-        let mut mac =
-            <Hmac<Sha256> as Mac>::new_from_slice(&self.secret).unwrap_or_else(|_| unreachable!());
+        let mut mac = self.mac.clone();
         mac.update(key.as_bytes());
         mac.finalize().into_bytes().into()
     }

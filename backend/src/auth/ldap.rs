@@ -48,13 +48,15 @@ pub struct LdapDirectory {
 }
 
 impl LdapDirectory {
-    /// Prepares connection settings (TLS roots from `ca_file` when set).
+    /// Prepares connection settings: TLS trusts the CAs of `ca_file`, else
+    /// the system's.
     pub fn new(config: &LdapConfig) -> anyhow::Result<Self> {
+        let url = config.url.to_ascii_lowercase();
         let mut settings = LdapConnSettings::new()
             .set_conn_timeout(config.connect_timeout)
             .set_starttls(config.starttls);
-        if let Some(ca_file) = &config.ca_file {
-            settings = settings.set_config(tls_config(ca_file)?);
+        if config.starttls || url.starts_with("ldaps://") {
+            settings = settings.set_config(tls_config(config.ca_file.as_deref())?);
         }
         Ok(Self {
             mapping: RoleMapping {
@@ -304,24 +306,40 @@ fn dedup(mut groups: Vec<String>) -> Vec<String> {
     groups
 }
 
-/// A rustls client configuration trusting the CAs in `ca_file` (PEM).
-fn tls_config(ca_file: &std::path::Path) -> anyhow::Result<Arc<rustls::ClientConfig>> {
+/// A rustls client configuration trusting the CAs in `ca_file` (PEM), or the
+/// system's trust store. Built here with an explicit provider: ldap3's own
+/// default would need a process-wide one.
+fn tls_config(ca_file: Option<&std::path::Path>) -> anyhow::Result<Arc<rustls::ClientConfig>> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::CertificateDer;
     let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(ca_file)
-        .map_err(|e| anyhow::anyhow!("ldap.ca_file {}: {e}", ca_file.display()))?
-    {
-        let cert = cert.map_err(|e| anyhow::anyhow!("ldap.ca_file {}: {e}", ca_file.display()))?;
-        roots
-            .add(cert)
-            .map_err(|e| anyhow::anyhow!("ldap.ca_file {}: {e}", ca_file.display()))?;
+    match ca_file {
+        Some(ca_file) => {
+            let bad = |e: &dyn std::fmt::Display| {
+                anyhow::anyhow!("ldap.ca_file {}: {e}", ca_file.display())
+            };
+            for cert in CertificateDer::pem_file_iter(ca_file).map_err(|e| bad(&e))? {
+                roots.add(cert.map_err(|e| bad(&e))?).map_err(|e| bad(&e))?;
+            }
+            anyhow::ensure!(
+                !roots.is_empty(),
+                "ldap.ca_file {} holds no PEM certificate",
+                ca_file.display()
+            );
+        }
+        None => {
+            let native = rustls_native_certs::load_native_certs();
+            for e in &native.errors {
+                tracing::warn!(error = %e, "reading the system's CA certificates");
+            }
+            let (added, _) = roots.add_parsable_certificates(native.certs);
+            if added == 0 {
+                tracing::warn!(
+                    "no system CA certificate found: set [ldap] ca_file for ldaps:// or StartTLS"
+                );
+            }
+        }
     }
-    anyhow::ensure!(
-        !roots.is_empty(),
-        "ldap.ca_file {} holds no PEM certificate",
-        ca_file.display()
-    );
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?

@@ -278,6 +278,42 @@ mod tests {
         assert!(!t.is_trusted(ip("10.0.1.1")));
     }
 
+    #[tokio::test]
+    async fn only_a_trusted_peer_signs_in_by_header() {
+        use axum::body::Body;
+        use axum::http::{Request, StatusCode};
+        use tower::ServiceExt;
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = crate::Config::default();
+        config.server.data_dir = dir.path().join("data");
+        config.server.static_dir = dir.path().join("dist");
+        config.trusted_header = Some(TrustedHeaderConfig {
+            email_header: "X-Forwarded-Email".into(),
+            trusted_proxies: vec!["10.0.0.0/24".parse().unwrap()],
+            ..TrustedHeaderConfig::default()
+        });
+        let app = crate::app(AppState::build(config).await.unwrap());
+        let request = |peer: [u8; 4]| {
+            Request::get(tessera_shared::routes::SESSION)
+                .header("x-forwarded-email", "Ann@Example.com")
+                .header("x-forwarded-for", "10.0.0.9")
+                .extension(ConnectInfo(SocketAddr::from((peer, 40000))))
+                .body(Body::empty())
+                .unwrap()
+        };
+        let res = app.clone().oneshot(request([10, 0, 0, 5])).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let body = http_body_util::BodyExt::collect(res.into_body())
+            .await
+            .unwrap();
+        let user: tessera_shared::SessionUser = serde_json::from_slice(&body.to_bytes()).unwrap();
+        assert_eq!(user.email, "ann@example.com");
+        assert_eq!(user.auth_method, AuthMethod::TrustedHeader);
+        assert!(!user.token.is_empty(), "a fresh session token for the SPA");
+        let res = app.oneshot(request([192, 0, 2, 1])).await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "an untrusted peer");
+    }
+
     #[test]
     fn repeated_or_empty_values_are_ignored() {
         let name = HeaderName::from_static("x-forwarded-email");

@@ -18,6 +18,7 @@ pub fn router() -> Router<AppState> {
         .route(routes::SIGNIN, post(signin))
         .route(routes::SESSION, get(current))
         .route(routes::SIGNOUT, get(signout))
+        .route(routes::TOKEN_EXCHANGE, post(exchange))
 }
 
 /// A new session token for `user`, as a `SessionUser` body.
@@ -100,6 +101,33 @@ async fn current(
         return Ok(Json(body));
     }
     Ok(Json(principal.session_user()))
+}
+
+/// Exchanges an IdP token (or a trusted proxy's headers) for a Tessera
+/// session token, which then follows `[session]` expiry and revocation. The
+/// body names the issuer that vouched for the caller.
+#[tracing::instrument(skip_all)]
+async fn exchange(
+    State(state): State<AppState>,
+    AuthUser(principal): AuthUser,
+) -> Result<Json<SessionUser>> {
+    if !matches!(
+        principal.method,
+        AuthMethod::Jwt | AuthMethod::TrustedHeader
+    ) {
+        return Err(Error::BadRequest(
+            "Only an identity provider's token or a trusted proxy's sign-in can be exchanged"
+                .into(),
+        ));
+    }
+    let mut body = new_session(&state, &principal.user)?;
+    body.issuer = principal.issuer.clone();
+    body.subject = principal.subject.clone();
+    if let Some(m) = &principal.metadata {
+        body.metadata = m.as_ref().clone();
+    }
+    tracing::info!(user = %principal.user.id, method = ?principal.method, "token exchanged for a session");
+    Ok(Json(body))
 }
 
 async fn signout(

@@ -59,5 +59,10 @@ pub async fn public_config(
         first_user,
         api_keys_enabled: state.config.api_keys.enabled,
         ldap_enabled: state.ldap.is_some(),
+        injection_exchange: state.config.injection.exchange,
+        injection_query_param: state.config.injection.query_param,
+        injection_expired_redirect: state.config.injection.expired_redirect.clone(),
+        embed_allowed_origins: state.config.embed.allowed_origins.clone(),
+        embed_always: state.config.embed.always,
     }))
 }

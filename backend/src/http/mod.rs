@@ -91,6 +91,7 @@ async fn api_key_endpoints(State(state): State<AppState>, req: Request, next: Ne
 /// Headers for every response.
 async fn security_headers(req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
+    let frameable = res.extensions().get::<spa::AllowFraming>().is_some();
     let h = res.headers_mut();
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -100,8 +101,10 @@ async fn security_headers(req: Request, next: Next) -> Response {
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
-    h.entry(header::X_FRAME_OPTIONS)
-        .or_insert(HeaderValue::from_static("DENY"));
+    if !frameable {
+        h.entry(header::X_FRAME_OPTIONS)
+            .or_insert(HeaderValue::from_static("DENY"));
+    }
     h.entry(header::CONTENT_SECURITY_POLICY)
         .or_insert(HeaderValue::from_static(
             "default-src 'none'; frame-ancestors 'none'",

@@ -1,9 +1,18 @@
 //! Serving the SPA: static files from the built `dist/` folder, and
 //! `index.html` for every other page path so client-side routes survive a
 //! reload. The page gets a strict Content-Security-Policy that allows only the
-//! inline script trunk generates, by its hash.
+//! inline script trunk generates, by its hash, and may be framed only by
+//! `[embed] allowed_origins`.
+//!
+//! A page request that carries `Authorization: Bearer <token>` (added by an
+//! SSO proxy) has that token validated and handed to the SPA inside the page,
+//! as a JSON data block; a refused token is replaced by the reason.
+use crate::auth::authenticate;
+use crate::config::EmbedConfig;
+use crate::error::Error;
 use crate::state::AppState;
-use axum::extract::State;
+use axum::extract::{Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -11,17 +20,25 @@ use axum::Router;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 use std::path::Path;
+use tessera_shared::injection::{self, Injected};
 use tower_http::services::ServeDir;
 
 /// `index.html`, read once at start-up, and its policy.
 pub struct SpaShell {
     html: Option<String>,
     csp: HeaderValue,
+    frameable: bool,
 }
+
+/// A response extension: this page may be framed by `[embed] allowed_origins`
+/// (its CSP says so), so the security headers leave out `X-Frame-Options: DENY`.
+#[derive(Debug, Clone, Copy)]
+pub struct AllowFraming;
 
 impl SpaShell {
     /// Reads `<static_dir>/index.html`; a missing SPA is reported on the page, not fatal.
-    pub fn load(static_dir: &Path) -> SpaShell {
+    /// `embed.allowed_origins` (validated origins) become `frame-ancestors`.
+    pub fn load(static_dir: &Path, embed: &EmbedConfig) -> SpaShell {
         let path = static_dir.join("index.html");
         let html = match std::fs::read_to_string(&path) {
             Ok(html) => Some(html),
@@ -43,18 +60,29 @@ impl SpaShell {
                 )
             })
             .collect();
+        let frame_ancestors = if embed.allowed_origins.is_empty() {
+            "'none'".to_owned()
+        } else {
+            embed.allowed_origins.join(" ")
+        };
         let csp = format!(
             "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'{hashes}; style-src 'self'; img-src 'self' data:; \
-             connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+             connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors {frame_ancestors}"
         );
+        let fallback = "default-src 'self'; frame-ancestors 'none'";
+        let (csp, frameable) = match HeaderValue::from_str(&csp) {
+            Ok(csp) => (csp, !embed.allowed_origins.is_empty()),
+            Err(_) => (HeaderValue::from_static(fallback), false),
+        };
         SpaShell {
             html,
-            csp: HeaderValue::from_str(&csp)
-                .unwrap_or(HeaderValue::from_static("default-src 'self'")),
+            csp,
+            frameable,
         }
     }
 
-    fn page(&self) -> Response {
+    /// The page, with `injected` embedded as a data block when given.
+    fn page(&self, injected: Option<&Injected>) -> Response {
         let Some(html) = &self.html else {
             return (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -62,11 +90,98 @@ impl SpaShell {
             )
                 .into_response();
         };
-        let mut res = Html(html.clone()).into_response();
+        let html = match injected {
+            Some(injected) => with_data_block(html, injected),
+            None => html.clone(),
+        };
+        let mut res = Html(html).into_response();
         let h = res.headers_mut();
         h.insert(header::CONTENT_SECURITY_POLICY, self.csp.clone());
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if self.frameable {
+            res.extensions_mut().insert(AllowFraming);
+        }
         res
+    }
+}
+
+/// `html` with `<script type="application/json" id="tessera-injected">` before
+/// `</head>`. The JSON escapes `<`, `>` and `&`, so no value can close the
+/// element; a data block is never executed, so the CSP needs no hash for it.
+fn with_data_block(html: &str, injected: &Injected) -> String {
+    let json = serde_json::to_string(injected)
+        .unwrap_or_else(|_| "{}".to_owned())
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026");
+    let block = format!(
+        "<script type=\"application/json\" id=\"{}\">{json}</script>",
+        injection::ELEMENT_ID
+    );
+    match html.find("</head>") {
+        Some(at) => format!("{}{block}{}", &html[..at], &html[at..]),
+        None => format!("{block}{html}"),
+    }
+}
+
+/// What to hand the SPA for a page request: nothing without an
+/// `Authorization` header; else the validated token (or, with `[injection]
+/// exchange = true`, a new session token), or why it was refused.
+async fn injected_token(parts: &Parts, state: &AppState) -> Option<Injected> {
+    if !parts.headers.contains_key(header::AUTHORIZATION) {
+        return None;
+    }
+    let principal = match authenticate(parts, state).await {
+        Ok(Some(principal)) => principal,
+        Ok(None) => return None,
+        Err(e) => {
+            tracing::info!(error = %e, "the token on a page request was refused");
+            return Some(Injected {
+                token: None,
+                error: Some(refusal(&e).to_owned()),
+            });
+        }
+    };
+    let token = if state.config.injection.exchange {
+        match super::auths::new_session(state, &principal.user) {
+            Ok(session) => session.token,
+            Err(e) => {
+                tracing::error!(error = %e, "minting a session for an injected token failed");
+                return Some(Injected {
+                    token: None,
+                    error: Some(refusal(&e).to_owned()),
+                });
+            }
+        }
+    } else {
+        principal.token.clone()
+    };
+    tracing::info!(user = %principal.user.id, method = ?principal.method, exchanged = state.config.injection.exchange, "token handed to the page");
+    Some(Injected {
+        token: Some(token),
+        error: None,
+    })
+}
+
+/// Why an injected token was refused, for the sign-in page: the kind of
+/// problem, never the verifier's internals.
+fn refusal(e: &Error) -> &'static str {
+    match e {
+        Error::InvalidToken(reason) if reason.contains("expired") => {
+            "Your sign-in token has expired. Please sign in again."
+        }
+        Error::InvalidToken(reason) if reason.contains("aud") => {
+            "Your sign-in token was issued for another application."
+        }
+        Error::InvalidToken(reason) if reason.contains("keys") => {
+            "Your sign-in token could not be checked right now (the identity provider's keys are unavailable)."
+        }
+        Error::InvalidToken(_) => "Your sign-in token was refused: it is not valid here.",
+        Error::Forbidden(_) => "Your account may not use this app (access prohibited).",
+        Error::RateLimited { .. } | Error::Unavailable(_) | Error::Database(_) | Error::Internal(_) => {
+            "Your sign-in token could not be checked right now. Please try again later."
+        }
+        _ => "Your sign-in token was refused.",
     }
 }
 
@@ -101,8 +216,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .fallback_service(files)
 }
 
-async fn index(State(state): State<AppState>) -> Response {
-    state.spa.page()
+async fn index(State(state): State<AppState>, req: Request) -> Response {
+    let (parts, _body) = req.into_parts();
+    let injected = injected_token(&parts, &state).await;
+    state.spa.page(injected.as_ref())
 }
 
 #[cfg(test)]
@@ -113,5 +230,46 @@ mod tests {
     fn finds_inline_scripts_only() {
         let html = r#"<head><script src="/a.js"></script><script type="module">init()</script></head><script>x</script>"#;
         assert_eq!(inline_scripts(html), vec!["init()", "x"]);
+    }
+
+    #[test]
+    fn data_block_cannot_be_broken_out_of() {
+        let injected = Injected {
+            token: Some("a</script><script>alert(1)</script>&".into()),
+            error: None,
+        };
+        let page = with_data_block("<head><title>x</title></head><body></body>", &injected);
+        assert!(page.starts_with(
+            r#"<head><title>x</title><script type="application/json" id="tessera-injected">{"#
+        ));
+        assert_eq!(page.matches("</script>").count(), 1, "{page}");
+        assert!(!page.contains("<script>alert"));
+        let start = page.find('{').unwrap();
+        let end = page.find("</script>").unwrap();
+        let back: Injected = serde_json::from_str(&page[start..end]).unwrap();
+        assert_eq!(back, injected);
+    }
+
+    #[test]
+    fn frame_ancestors_follow_the_allowed_origins() {
+        let dir = tempfile::tempdir().unwrap();
+        let none = SpaShell::load(dir.path(), &EmbedConfig::default());
+        assert!(none
+            .csp
+            .to_str()
+            .unwrap()
+            .ends_with("frame-ancestors 'none'"));
+        assert!(!none.frameable);
+        let embed = EmbedConfig {
+            allowed_origins: vec!["https://a.example".into(), "http://127.0.0.2:81".into()],
+            always: false,
+        };
+        let some = SpaShell::load(dir.path(), &embed);
+        assert!(some
+            .csp
+            .to_str()
+            .unwrap()
+            .ends_with("frame-ancestors https://a.example http://127.0.0.2:81"));
+        assert!(some.frameable);
     }
 }

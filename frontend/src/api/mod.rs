@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::rc::Rc;
 use tessera_shared::{
-    routes, ApiKeyCreated, ApiKeyInfo, ErrorBody, PublicConfig, SessionUser, SigninForm,
+    routes, ApiKeyCreated, ApiKeyInfo, ErrorBody, LdapForm, PublicConfig, SessionUser, SigninForm,
     SignupForm, UpdateRoleForm, UserInfo,
 };
 
@@ -28,9 +28,26 @@ pub async fn signin(form: &SigninForm) -> Result<SessionUser> {
     read_json(send(Method::POST, routes::SIGNIN, None, Some(to_json(form)?)).await?).await
 }
 
+/// `POST /api/v1/auths/ldap`: sign-in against the LDAP directory.
+pub async fn ldap_signin(form: &LdapForm) -> Result<SessionUser> {
+    let body = Some(to_json(form)?);
+    read_json(send(Method::POST, routes::LDAP_SIGNIN, None, body).await?).await
+}
+
+/// `GET /api/v1/auths/` with no token: signed in when a trusted reverse proxy
+/// vouches for the visitor (`[trusted_header]`), else 401.
+pub async fn proxy_session() -> Result<SessionUser> {
+    read_json(send(Method::GET, routes::SESSION, None, None).await?).await
+}
+
 /// `POST /api/v1/auths/signup`.
 pub async fn signup(form: &SignupForm) -> Result<SessionUser> {
     read_json(send(Method::POST, routes::SIGNUP, None, Some(to_json(form)?)).await?).await
+}
+
+/// `POST /api/v1/auths/token/exchange`: a Tessera session for an IdP `token`.
+pub async fn exchange(token: &str) -> Result<SessionUser> {
+    read_json(send(Method::POST, routes::TOKEN_EXCHANGE, Some(token), None).await?).await
 }
 
 /// A client that presents a bearer token.

@@ -18,14 +18,20 @@ pub fn ErrorMessage(
     }
 }
 
-/// Information that is not an error.
+/// Information that is not an error; a warning when `warning` is set.
 #[component]
 pub fn Notice(
     #[prop(into)] message: String,
     #[prop(default = "notice")] id: &'static str,
+    #[prop(optional)] warning: bool,
 ) -> impl IntoView {
+    let class = if warning {
+        "alert alert-warning"
+    } else {
+        "alert alert-info"
+    };
     view! {
-        <p id=id class="alert alert-info" role="status">
+        <p id=id class=class role="status">
             {message}
         </p>
     }

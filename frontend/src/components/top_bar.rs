@@ -1,14 +1,29 @@
-//! The frame of the signed-in pages: a top bar with navigation and sign-out.
+//! The frame of the signed-in pages: a top bar with navigation and sign-out,
+//! left out in embed mode.
 use crate::auth::use_auth;
 use crate::config::use_config;
+use crate::injection::use_embed;
 use crate::routes::Page;
 use leptos::prelude::*;
 use leptos_router::components::A;
 use tessera_shared::Role;
 
-/// The top bar above a signed-in page's content.
+/// The top bar above a signed-in page's content; in embed mode, the content alone.
 #[component]
 pub fn Shell(children: Children) -> impl IntoView {
+    let embed = use_embed();
+    view! {
+        <Show when=move || !embed.get()>
+            <TopBar />
+        </Show>
+        <main class="page" class:page-embed=move || embed.get()>
+            {children()}
+        </main>
+    }
+}
+
+#[component]
+fn TopBar() -> impl IntoView {
     let auth = use_auth();
     let config = use_config();
     let name = config.name();
@@ -54,7 +69,6 @@ pub fn Shell(children: Children) -> impl IntoView {
                 </div>
             </div>
         </header>
-        <main class="page">{children()}</main>
     }
 }
 

@@ -46,7 +46,7 @@ fn base64_url_encode(bytes: &[u8]) -> String {
     out
 }
 
-async fn assert_detail(res: (u16, Value), status: u16, detail: &str) {
+fn assert_detail(res: (u16, Value), status: u16, detail: &str) {
     assert_eq!(res.0, status, "body: {}", res.1);
     assert_eq!(res.1["detail"], detail);
 }
@@ -104,14 +104,12 @@ async fn error_table_rows() {
         server.signin("ann@example.com", "wrong password").await,
         401,
         "Invalid credentials",
-    )
-    .await;
+    );
     assert_detail(
         server.signin("nobody@example.com", PW).await,
         401,
         "Invalid credentials",
-    )
-    .await;
+    );
     assert_eq!(
         server.signin("ANN@example.com", PW).await.0,
         200,
@@ -123,14 +121,12 @@ async fn error_table_rows() {
         server.get("/api/v1/auths/", None).await,
         401,
         "Not authenticated",
-    )
-    .await;
+    );
     assert_detail(
         server.get("/api/v1/users/", None).await,
         401,
         "Not authenticated",
-    )
-    .await;
+    );
     let res = client()
         .get(server.at("/api/v1/auths/"))
         .send()
@@ -144,8 +140,7 @@ async fn error_table_rows() {
             server.get("/api/v1/auths/", Some(bad)).await,
             401,
             "Invalid token",
-        )
-        .await;
+        );
     }
     let t = token(&admin);
     let (head, rest) = t.split_once('.').unwrap();
@@ -157,8 +152,7 @@ async fn error_table_rows() {
         server.get("/api/v1/auths/", Some(&forged_sig)).await,
         401,
         "Invalid token",
-    )
-    .await;
+    );
     // bob's token re-signed with nothing: claims of another user under ann's signature
     let mut claims = payload(t);
     claims["sub"] = user["id"].clone();
@@ -170,8 +164,7 @@ async fn error_table_rows() {
         server.get("/api/v1/auths/", Some(&swapped)).await,
         401,
         "Invalid token",
-    )
-    .await;
+    );
     let none = format!(
         "{}.{body}.",
         base64_url_encode(br#"{"alg":"none","typ":"JWT","kid":"tessera-session"}"#)
@@ -180,8 +173,7 @@ async fn error_table_rows() {
         server.get("/api/v1/auths/", Some(&none)).await,
         401,
         "Invalid token",
-    )
-    .await;
+    );
     let res = client()
         .get(server.at("/api/v1/auths/"))
         .header("authorization", format!("Basic {t}"))
@@ -199,8 +191,7 @@ async fn error_table_rows() {
         server.get("/api/v1/users/", Some(token(&user))).await,
         403,
         "Access prohibited",
-    )
-    .await;
+    );
     let (status, users) = server.get("/api/v1/users/", Some(t)).await;
     assert_eq!(status, 200);
     assert_eq!(users.as_array().unwrap().len(), 2);
@@ -220,14 +211,12 @@ async fn pending_users_reach_only_their_profile() {
         server.get("/api/v1/groups/", Some(token(&pending))).await,
         403,
         "Access prohibited",
-    )
-    .await;
+    );
     assert_detail(
         server.get("/api/v1/users/", Some(token(&pending))).await,
         403,
         "Access prohibited",
-    )
-    .await;
+    );
 }
 
 #[tokio::test]
@@ -273,8 +262,7 @@ async fn role_changes_and_deletion_take_effect_on_the_next_request() {
         server.get("/api/v1/users/", Some(bob_t)).await,
         403,
         "Access prohibited",
-    )
-    .await;
+    );
     let (_, me) = server.get("/api/v1/auths/", Some(bob_t)).await;
     assert_eq!(me["role"], "pending");
 
@@ -316,8 +304,7 @@ async fn role_changes_and_deletion_take_effect_on_the_next_request() {
         server.get("/api/v1/auths/", Some(bob_t)).await,
         401,
         "Invalid token",
-    )
-    .await;
+    );
 }
 
 #[tokio::test]
@@ -332,8 +319,7 @@ async fn signout_revocation_survives_a_restart() {
         server.get("/api/v1/auths/", Some(token(&ann))).await,
         401,
         "Invalid token",
-    )
-    .await;
+    );
     assert_eq!(
         server.get("/api/v1/auths/", Some(token(&second))).await.0,
         200,
@@ -345,8 +331,7 @@ async fn signout_revocation_survives_a_restart() {
         server.get("/api/v1/auths/", Some(token(&ann))).await,
         401,
         "Invalid token",
-    )
-    .await;
+    );
     assert_eq!(
         server.get("/api/v1/auths/", Some(token(&second))).await.0,
         200,
@@ -374,8 +359,7 @@ async fn single_use_tokens_work_once() {
         server.get("/api/v1/auths/", Some(token(&ann))).await,
         401,
         "Invalid token",
-    )
-    .await;
+    );
 
     // concurrent use: exactly one of many wins
     let (_, fresh) = server.signin("ann@example.com", PW).await;
@@ -420,8 +404,7 @@ async fn durations_expire() {
         server.get("/api/v1/auths/", Some(token(&ann))).await,
         401,
         "Invalid token",
-    )
-    .await;
+    );
 
     for (form, secs) in [("30m", 1800), ("2h", 7200), ("7d", 604800), ("4w", 2419200)] {
         let server = TestServer::builder()
@@ -639,5 +622,5 @@ async fn bad_input_gets_a_clear_4xx() {
     assert_eq!(server.get("/healthz", None).await.0, 200);
     let (status, ready) = server.get("/readyz", None).await;
     assert_eq!((status, ready["status"].as_str()), (200, Some("ready")));
-    assert_detail(server.get("/api/v1/nothing", None).await, 404, "Not found").await;
+    assert_detail(server.get("/api/v1/nothing", None).await, 404, "Not found");
 }

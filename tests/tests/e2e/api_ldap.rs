@@ -278,3 +278,26 @@ async fn ldaps_and_starttls_verify_the_server_against_ca_file() {
     let server = start_server(&ldaps, "").await;
     assert_unavailable_quickly(&server, "ldaps with an unknown CA").await;
 }
+
+#[tokio::test]
+async fn the_spa_offers_ldap_sign_in() -> anyhow::Result<()> {
+    tessera_tests::browser::require_dist()?;
+    let slapd = Slapd::start(PEOPLE_IN_DIRECTORY).await;
+    let server = start_server(&slapd.url, "create_groups = true").await;
+    let browser = tessera_tests::browser::Browser::start(&server.url).await?;
+    browser.goto("/login").await?;
+    browser.fill("#ldap-user", "alice").await?;
+    browser.fill("#ldap-password", "wrong").await?;
+    browser.click("#ldap-submit").await?;
+    browser
+        .wait_for_text("#ldap-error", "Invalid credentials")
+        .await?;
+    browser.fill("#ldap-password", "alice-pass").await?;
+    browser.click("#ldap-submit").await?;
+    browser.wait_for_path("/dashboard").await?;
+    browser
+        .wait_for_text("#user-email", "alice@example.org")
+        .await?;
+    browser.wait_for_text("#user-role", "admin").await?;
+    browser.close().await
+}

@@ -3,6 +3,7 @@
 //! headers sent directly from 127.0.0.1 are stripped and ignored.
 use serde_json::{json, Value};
 use tessera_shared::routes;
+use tessera_tests::browser::Browser;
 use tessera_tests::nginx::{Nginx, PROXY_SOURCE};
 use tessera_tests::server::{client, TestServer};
 
@@ -160,8 +161,6 @@ async fn the_same_headers_from_anyone_else_are_ignored() {
 
 #[tokio::test]
 async fn allowed_groups_apply_to_proxy_sign_in() {
-    let (_server, proxy) = server_and_proxy("").await;
-    drop(proxy);
     let server = TestServer::builder()
         .toml(&trusted_header_toml().replace(
             "admin_groups = [\"admins\"]",
@@ -218,4 +217,45 @@ async fn spoofed_forwarded_for_does_not_dodge_the_per_ip_limit() {
     // through the proxy: the client-supplied hops left of the proxy's are ignored
     let (_server, proxy) = server_and_proxy(limits).await;
     assert_eq!(failed_signins(&proxy.url, 4).await, [401, 401, 401, 429]);
+}
+
+#[tokio::test]
+async fn the_spa_loaded_through_the_proxy_lands_signed_in() -> anyhow::Result<()> {
+    use anyhow::Context;
+    tessera_tests::browser::require_dist()?;
+    let server = TestServer::builder()
+        .toml(&trusted_header_toml())
+        .start()
+        .await;
+    // the SSO gateway has vouched for Dana
+    let proxy = Nginx::start(
+        &server.url,
+        "proxy_set_header X-Forwarded-Email dana@example.org;
+            proxy_set_header X-Forwarded-User \"Dana Scully\";
+            proxy_set_header X-Forwarded-Groups admins;",
+    )
+    .await;
+    let browser = Browser::start(&proxy.url).await?;
+    browser.goto("/").await?;
+    browser.wait_for_path("/dashboard").await?;
+    browser
+        .wait_for_text("#user-email", "dana@example.org")
+        .await?;
+    browser.wait_for_text("#user-name", "Dana Scully").await?;
+    browser.wait_for_text("#user-role", "admin").await?;
+    let stored = browser
+        .local_storage("tessera.user")
+        .await?
+        .context("the SPA stored no session")?;
+    let stored: Value = serde_json::from_str(&stored)?;
+    let token = stored["token"].as_str().context("no token stored")?;
+    let (status, me) = server.get(routes::SESSION, Some(token)).await;
+    anyhow::ensure!(status == 200, "the stored token does not work: {me}");
+    browser.close().await?;
+
+    // the same SPA straight from Tessera: nobody vouches, the sign-in page
+    let direct = Browser::start(&server.url).await?;
+    direct.goto("/").await?;
+    direct.wait_for_path("/login").await?;
+    direct.close().await
 }

@@ -5,6 +5,14 @@ use tessera_tests::server::TestServer;
 
 const PASSWORD: &str = "correct horse battery";
 
+async fn sign_in(browser: &Browser, email: &str) -> Result<()> {
+    browser.goto("/login").await?;
+    browser.fill("#email", email).await?;
+    browser.fill("#password", PASSWORD).await?;
+    browser.click("#signin-submit").await?;
+    browser.wait_for_path("/dashboard").await
+}
+
 #[tokio::test]
 async fn create_use_replace_and_revoke_a_key() -> Result<()> {
     require_dist()?;
@@ -14,11 +22,7 @@ async fn create_use_replace_and_revoke_a_key() -> Result<()> {
         .await;
     let ann = server.signup("Ann", "ann@example.com", PASSWORD).await;
     let browser = Browser::start(&server.url).await?;
-    browser.goto("/login").await?;
-    browser.fill("#email", "ann@example.com").await?;
-    browser.fill("#password", PASSWORD).await?;
-    browser.click("#signin-submit").await?;
-    browser.wait_for_path("/dashboard").await?;
+    sign_in(&browser, "ann@example.com").await?;
 
     browser.click("#nav-api-key").await?;
     browser.wait_for_path("/api-key").await?;
@@ -73,11 +77,7 @@ async fn without_the_switch_there_is_no_api_key_page_link() -> Result<()> {
     let server = TestServer::start().await;
     server.signup("Ann", "ann@example.com", PASSWORD).await;
     let browser = Browser::start(&server.url).await?;
-    browser.goto("/login").await?;
-    browser.fill("#email", "ann@example.com").await?;
-    browser.fill("#password", PASSWORD).await?;
-    browser.click("#signin-submit").await?;
-    browser.wait_for_path("/dashboard").await?;
+    sign_in(&browser, "ann@example.com").await?;
     browser
         .wait_for_text("#user-email", "ann@example.com")
         .await?;

@@ -1,8 +1,10 @@
 //! End-to-end tests: one binary, a module per feature.
 mod api_auth;
 mod api_idp;
+mod api_injection;
 mod api_keys;
 mod api_ldap;
 mod api_trusted_header;
 mod browser;
 mod browser_api_key;
+mod browser_injection;

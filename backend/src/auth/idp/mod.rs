@@ -211,7 +211,7 @@ impl Idp {
         Err(last)
     }
 
-    fn from_cache(
+    fn cached(
         &self,
         key: &[u8; 32],
         now: i64,
@@ -275,7 +275,7 @@ impl BearerAuthenticator for Idp {
     async fn authenticate(&self, credential: &str, state: &AppState) -> Result<Principal> {
         let now = state.clock.now();
         let key: [u8; 32] = Sha256::digest(credential.as_bytes()).into();
-        if let Some(hit) = self.from_cache(&key, now) {
+        if let Some(hit) = self.cached(&key, now) {
             let v = hit.map_err(Error::InvalidToken)?;
             if v.jti
                 .as_deref()

@@ -168,3 +168,69 @@ async fn inspector_lists_every_failure() {
     assert_eq!(failed, vec!["aud", "exp"]);
     assert!(idp.inspect(&token(base(now)), now).valid);
 }
+
+#[tokio::test]
+async fn cache_hits_recheck_time_and_key_generation() {
+    use std::sync::Arc;
+    // near real time: the cache's own eviction runs on the system clock
+    let clock = ManualClock::new(crate::clock::SystemClock.now());
+    let start = clock.now();
+    let idp = issuer(|c| {
+        c.leeway_seconds = 5;
+        c.max_token_age_seconds = Some(100);
+    });
+    let entry = |generation| {
+        Arc::new(super::Verified {
+            issuer: 0,
+            generation,
+            user_id: "ext-1".into(),
+            subject: "u".into(),
+            exp: Some(start + 50),
+            nbf: Some(start + 10),
+            not_after: Some(start + 30),
+            jti: None,
+            metadata: Arc::default(),
+        })
+    };
+    let cache = idp.0.cache.as_ref().unwrap();
+    let key = [1u8; 32];
+    cache.insert(key, entry(0));
+    assert_eq!(
+        idp.cached(&key, clock.now()).unwrap().err(),
+        Some("token not yet valid (nbf)")
+    );
+    cache.insert(key, entry(0));
+    clock.advance(6);
+    assert!(
+        idp.cached(&key, clock.now()).unwrap().is_ok(),
+        "nbf within leeway"
+    );
+    clock.advance(30);
+    assert_eq!(
+        idp.cached(&key, clock.now()).unwrap().err(),
+        Some("token older than max_token_age_seconds")
+    );
+    assert!(
+        idp.cached(&key, clock.now()).is_none(),
+        "a refused entry is dropped"
+    );
+    let idp = issuer(|c| c.leeway_seconds = 0);
+    let cache = idp.0.cache.as_ref().unwrap();
+    let mut e = (*entry(0)).clone();
+    e.nbf = None;
+    e.not_after = None;
+    cache.insert(key, Arc::new(e.clone()));
+    clock.advance(50 - 36 - 1);
+    assert!(idp.cached(&key, clock.now()).unwrap().is_ok());
+    clock.advance(1);
+    assert_eq!(
+        idp.cached(&key, clock.now()).unwrap().err(),
+        Some("token expired"),
+        "exp == now"
+    );
+    // an entry verified under another key generation is re-verified
+    e.exp = Some(clock.now() + 100);
+    e.generation = 7;
+    cache.insert(key, Arc::new(e));
+    assert!(idp.cached(&key, clock.now()).is_none());
+}

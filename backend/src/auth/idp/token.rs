@@ -316,9 +316,9 @@ impl<'de> Visitor<'de> for NoDupVisitor {
 
 /// Looks a claim up by a top-level name, or by a JSON Pointer when it starts with `/`.
 pub fn claim<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    if name.starts_with('/') {
+    if let Some(pointer) = name.strip_prefix('/') {
         let mut cur: Option<&Value> = None;
-        for (i, raw) in name[1..].split('/').enumerate() {
+        for (i, raw) in pointer.split('/').enumerate() {
             let token = raw.replace("~1", "/").replace("~0", "~");
             cur = if i == 0 {
                 claims.get(&token)

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Load benchmark of token validation (issue 8), loopback only.
+# The servers are pinned to core 0, wrk to core 1; variants alternate, three
+# rounds, medians reported. Writes a Markdown table to stdout.
+#   scripts/bench.sh [seconds per run, default 5] [rounds, default 3]
+set -euo pipefail
+DUR=${1:-5}
+ROUNDS=${2:-3}
+CONNS=${CONNS:-32}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+cargo build --release -q -p tessera --bin tessera --example bench_tools
+BIN=$CARGO_TARGET_DIR/release/tessera
+TOOLS=$CARGO_TARGET_DIR/release/examples/bench_tools
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}" $(cat "$WORK/pids" 2>/dev/null); do kill "$p" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$WORK/rsa.key" 2>/dev/null
+openssl pkey -in "$WORK/rsa.key" -pubout -out "$WORK/rsa.pem"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$WORK/ec.key" 2>/dev/null
+openssl pkey -in "$WORK/ec.key" -pubout -out "$WORK/ec.pem"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+start_tessera() { # name cache_entries
+  local dir=$WORK/$1 port; port=$(free_port); mkdir -p "$dir"
+  cat >"$dir/tessera.toml" <<TOML
+[server]
+listen = "127.0.0.1:$port"
+data_dir = "$dir/data"
+static_dir = "$dir/dist"
+[cache]
+verified_tokens = $2
+[[issuers]]
+name = "rsa"
+issuer = "https://rsa.bench"
+audiences = ["app"]
+algorithms = ["RS256"]
+public_keys = ["$WORK/rsa.pem"]
+[[issuers]]
+name = "ec"
+issuer = "https://ec.bench"
+audiences = ["app"]
+algorithms = ["ES256"]
+public_keys = ["$WORK/ec.pem"]
+TOML
+  RUST_LOG=warn taskset -c 0 "$BIN" --config "$dir/tessera.toml" >/dev/null 2>&1 &
+  echo $! >>"$WORK/pids" # runs in $(...): PIDS would not reach the caller
+  for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+  echo "$port"
+}
+
+CACHED=$(start_tessera cached 10000)
+NOCACHE=$(start_tessera nocache 0)
+BASE_RS=$(free_port); taskset -c 0 "$TOOLS" serve "127.0.0.1:$BASE_RS" RS256 "$WORK/rsa.pem" https://rsa.bench & PIDS+=($!)
+BASE_EC=$(free_port); taskset -c 0 "$TOOLS" serve "127.0.0.1:$BASE_EC" ES256 "$WORK/ec.pem" https://ec.bench & PIDS+=($!)
+sleep 0.5
+
+SESSION=$(curl -sf -H 'content-type: application/json' \
+  -d '{"name":"Bench","email":"bench@example.com","password":"correct horse battery"}' \
+  "http://127.0.0.1:$CACHED/api/v1/auths/signup" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+RS=$("$TOOLS" mint RS256 "$WORK/rsa.key" https://rsa.bench ada)
+ES=$("$TOOLS" mint ES256 "$WORK/ec.key" https://ec.bench ada)
+
+# name|url|token
+VARIANTS=(
+  "healthz|http://127.0.0.1:$CACHED/healthz|"
+  "session|http://127.0.0.1:$CACHED/api/v1/auths/|$SESSION"
+  "rs256-cache|http://127.0.0.1:$CACHED/api/v1/auths/|$RS"
+  "es256-cache|http://127.0.0.1:$CACHED/api/v1/auths/|$ES"
+  "rs256-nocache|http://127.0.0.1:$NOCACHE/api/v1/auths/|$RS"
+  "es256-nocache|http://127.0.0.1:$NOCACHE/api/v1/auths/|$ES"
+  "baseline-rs256|http://127.0.0.1:$BASE_RS/verify|$RS"
+  "baseline-es256|http://127.0.0.1:$BASE_EC/verify|$ES"
+)
+for v in "${VARIANTS[@]}"; do # every variant must answer 200 before measuring
+  IFS='|' read -r name url token <<<"$v"
+  code=$(curl -s -o /dev/null -w '%{http_code}' ${token:+-H "Authorization: Bearer $token"} "$url")
+  [ "$code" = 200 ] || { echo "$name answered $code" >&2; exit 1; }
+done
+
+declare -A RPS P99
+for round in $(seq "$ROUNDS"); do
+  for v in "${VARIANTS[@]}"; do
+    IFS='|' read -r name url token <<<"$v"
+    out=$(taskset -c 1 wrk -t1 -c"$CONNS" -d"${DUR}s" --latency ${token:+-H "Authorization: Bearer $token"} "$url")
+    rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+    p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+    RPS[$name]+="$rps "; P99[$name]+="$p99 "
+    echo "round $round $name $rps req/s p99 $p99" >&2
+  done
+done
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+to_us() { sed -E 's/([0-9.]+)us/\1/; s/([0-9.]+)ms/\1*1000/; s/([0-9.]+)s$/\1*1000000/' | bc -l | xargs printf '%.0f'; }
+declare -A M
+echo "| variant | req/s (median of $ROUNDS) | p99 (median) |"
+echo "|---|---:|---:|"
+for v in "${VARIANTS[@]}"; do
+  name=${v%%|*}
+  M[$name]=$(median <<<"${RPS[$name]}")
+  p=$(for x in ${P99[$name]}; do to_us <<<"$x"; echo; done | tr '\n' ' ' | median)
+  echo "| $name | ${M[$name]} | ${p} µs |"
+done
+ratio() { echo "scale=3; $1 / $2" | bc; }
+echo
+echo "| ratio | value | target |"
+echo "|---|---:|---:|"
+echo "| session / healthz | $(ratio "${M[session]}" "${M[healthz]}") | ≥ 0.8 |"
+echo "| RS256 cached / healthz | $(ratio "${M[rs256-cache]}" "${M[healthz]}") | ≥ 0.8 |"
+echo "| ES256 cached / healthz | $(ratio "${M[es256-cache]}" "${M[healthz]}") | ≥ 0.8 |"
+echo "| RS256 no cache / bare jsonwebtoken | $(ratio "${M[rs256-nocache]}" "${M[baseline-rs256]}") | ≥ 0.85 |"
+echo "| ES256 no cache / bare jsonwebtoken | $(ratio "${M[es256-nocache]}" "${M[baseline-es256]}") | ≥ 0.85 |"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Load benchmark of token validation (issue 8), loopback only.
+# Load benchmark of token validation (session, API key, IdP JWTs), loopback only.
 # The servers are pinned to core 0, wrk to core 1; variants alternate, three
 # rounds, medians reported. Writes a Markdown table to stdout.
 #   scripts/bench.sh [seconds per run, default 5] [rounds, default 3]
@@ -36,6 +36,8 @@ data_dir = "$dir/data"
 static_dir = "$dir/dist"
 [cache]
 verified_tokens = $2
+[api_keys]
+enabled = true
 [[issuers]]
 name = "rsa"
 issuer = "https://rsa.bench"
@@ -64,6 +66,8 @@ sleep 0.5
 SESSION=$(curl -sf -H 'content-type: application/json' \
   -d '{"name":"Bench","email":"bench@example.com","password":"correct horse battery"}' \
   "http://127.0.0.1:$CACHED/api/v1/auths/signup" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+APIKEY=$(curl -sf -X POST -H "Authorization: Bearer $SESSION" \
+  "http://127.0.0.1:$CACHED/api/v1/auths/api_key" | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')
 RS=$("$TOOLS" mint RS256 "$WORK/rsa.key" https://rsa.bench ada)
 ES=$("$TOOLS" mint ES256 "$WORK/ec.key" https://ec.bench ada)
 
@@ -71,6 +75,7 @@ ES=$("$TOOLS" mint ES256 "$WORK/ec.key" https://ec.bench ada)
 VARIANTS=(
   "healthz|http://127.0.0.1:$CACHED/healthz|"
   "session|http://127.0.0.1:$CACHED/api/v1/auths/|$SESSION"
+  "api-key|http://127.0.0.1:$CACHED/api/v1/auths/|$APIKEY"
   "rs256-cache|http://127.0.0.1:$CACHED/api/v1/auths/|$RS"
   "es256-cache|http://127.0.0.1:$CACHED/api/v1/auths/|$ES"
   "rs256-nocache|http://127.0.0.1:$NOCACHE/api/v1/auths/|$RS"
@@ -112,6 +117,7 @@ echo
 echo "| ratio | value | target |"
 echo "|---|---:|---:|"
 echo "| session / healthz | $(ratio "${M[session]}" "${M[healthz]}") | ≥ 0.8 |"
+echo "| API key / healthz | $(ratio "${M[api-key]}" "${M[healthz]}") | ≥ 0.9 |"
 echo "| RS256 cached / healthz | $(ratio "${M[rs256-cache]}" "${M[healthz]}") | ≥ 0.8 |"
 echo "| ES256 cached / healthz | $(ratio "${M[es256-cache]}" "${M[healthz]}") | ≥ 0.8 |"
 echo "| RS256 no cache / bare jsonwebtoken | $(ratio "${M[rs256-nocache]}" "${M[baseline-rs256]}") | ≥ 0.85 |"

@@ -3,7 +3,7 @@ use crate::auth::{provide_auth, use_auth};
 use crate::components::SessionCheck;
 use crate::config::provide_config;
 use crate::injection::{listen_to_parent, provide_embed};
-use crate::pages::{ApiKey, Dashboard, Home, NotFound, SignIn, SignUp, Users};
+use crate::pages::{ApiKey, Dashboard, Home, Inspector, NotFound, SignIn, SignUp, Users};
 use crate::routes::Page;
 use leptos::prelude::*;
 use leptos_router::components::{ProtectedRoute, Route, Router, Routes};
@@ -43,6 +43,13 @@ fn AppRoutes() -> impl IntoView {
             <ProtectedRoute
                 path=StaticSegment(Page::ApiKey.path())
                 view=ApiKey
+                condition=signed_in
+                redirect_path=to_sign_in
+                fallback=SessionCheck
+            />
+            <ProtectedRoute
+                path=StaticSegment(Page::Inspector.path())
+                view=Inspector
                 condition=signed_in
                 redirect_path=to_sign_in
                 fallback=SessionCheck

@@ -15,6 +15,8 @@ pub enum Page {
     Users,
     /// The person's API key: create, inspect, revoke.
     ApiKey,
+    /// Admins only: why an IdP token is accepted or refused.
+    Inspector,
 }
 
 impl Page {
@@ -28,6 +30,7 @@ impl Page {
             Page::Dashboard => "/dashboard",
             Page::Users => "/users",
             Page::ApiKey => "/api-key",
+            Page::Inspector => "/inspector",
         }
     }
 }

@@ -97,10 +97,11 @@ pub struct SessionUser {
     /// How this request was authenticated.
     #[serde(default = "default_method")]
     pub auth_method: AuthMethod,
-    /// For IdP tokens: the name of the issuer that vouched for the user.
+    /// For external accounts: the name of the issuer, provider or directory
+    /// that vouched for the user (`ldap`, `trusted_header`, an issuer's name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
-    /// For IdP tokens: the subject within that issuer.
+    /// For external accounts: the subject there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
     /// Groups the user belongs to.

@@ -1,13 +1,15 @@
 //! Wire types shared by the Tessera backend and its SPA.
 //!
 //! One definition of every request and response body, of the error body and
-//! of the route paths. Depends on serde alone so the WebAssembly build stays small.
+//! of the route paths. Depends on serde (and serde_json for free-form claims) alone, so the
+//! WebAssembly build stays small.
 #![warn(missing_docs)]
 
 pub mod api_key;
 pub mod auth;
 pub mod error;
 pub mod injection;
+pub mod inspect;
 pub mod public_config;
 pub mod routes;
 pub mod user;
@@ -16,5 +18,6 @@ pub use api_key::{ApiKeyCreated, ApiKeyInfo, PermissionsForm};
 pub use auth::{AuthMethod, LdapForm, SessionUser, SigninForm, SignupForm};
 pub use error::ErrorBody;
 pub use injection::Injected;
+pub use inspect::{InspectCheck, InspectForm, InspectReport};
 pub use public_config::PublicConfig;
 pub use user::{GroupInfo, Role, UpdateRoleForm, UserInfo};

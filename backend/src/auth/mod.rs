@@ -49,8 +49,10 @@ impl Principal {
     /// The `SessionUser` body for this caller.
     pub fn session_user(&self) -> SessionUser {
         let mut body = session_user(&self.user, self.token.clone(), self.expires_at, self.method);
-        body.issuer = self.issuer.clone();
-        body.subject = self.subject.clone();
+        if self.issuer.is_some() {
+            body.issuer = self.issuer.clone();
+            body.subject = self.subject.clone();
+        }
         if let Some(m) = &self.metadata {
             body.metadata = m.as_ref().clone();
         }
@@ -58,7 +60,8 @@ impl Principal {
     }
 }
 
-/// Builds the `SessionUser` body.
+/// Builds the `SessionUser` body; `issuer` and `subject` are the account's
+/// source and subject there (none for local accounts).
 pub fn session_user(
     user: &User,
     token: String,
@@ -75,8 +78,10 @@ pub fn session_user(
         token_type: "Bearer".into(),
         expires_at,
         auth_method: method,
-        issuer: None,
-        subject: None,
+        // the account's own source, so a session minted for an external
+        // account still says who vouched for it
+        issuer: (user.source != "local").then(|| user.source.clone()),
+        subject: user.subject.clone(),
         groups: user.groups.clone(),
         metadata: Default::default(),
     }

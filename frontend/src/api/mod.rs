@@ -11,8 +11,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::rc::Rc;
 use tessera_shared::{
-    routes, ApiKeyCreated, ApiKeyInfo, ErrorBody, LdapForm, PublicConfig, SessionUser, SigninForm,
-    SignupForm, UpdateRoleForm, UserInfo,
+    routes, ApiKeyCreated, ApiKeyInfo, ErrorBody, InspectForm, InspectReport, LdapForm,
+    PublicConfig, SessionUser, SigninForm, SignupForm, UpdateRoleForm, UserInfo,
 };
 
 /// The result of an API call.
@@ -103,6 +103,16 @@ impl AuthorizedApi {
         self.call(Method::DELETE, routes::API_KEY, None)
             .await
             .map(drop)
+    }
+
+    /// `POST /api/v1/auths/jwt/inspect` (admin).
+    pub async fn inspect(&self, form: &InspectForm) -> Result<InspectReport> {
+        let body = to_json(form)?;
+        read_json(
+            self.call(Method::POST, routes::JWT_INSPECT, Some(body))
+                .await?,
+        )
+        .await
     }
 
     /// `GET /api/v1/users/` (admin).

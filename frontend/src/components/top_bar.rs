@@ -52,6 +52,9 @@ fn TopBar() -> impl IntoView {
                         <A href=Page::Users.path() attr:id="nav-users">
                             "Users"
                         </A>
+                        <A href=Page::Inspector.path() attr:id="nav-inspector">
+                            "Token inspector"
+                        </A>
                     </Show>
                 </nav>
                 <div class="top-bar-user">

@@ -2,6 +2,7 @@
 mod api_key;
 mod dashboard;
 mod home;
+mod inspector;
 mod not_found;
 mod signin;
 mod signup;
@@ -10,6 +11,7 @@ mod users;
 pub use api_key::ApiKey;
 pub use dashboard::Dashboard;
 pub use home::Home;
+pub use inspector::Inspector;
 pub use not_found::NotFound;
 pub use signin::SignIn;
 pub use signup::SignUp;

@@ -181,6 +181,11 @@ async fn the_exchange_endpoint_mints_a_revocable_session() {
     assert_eq!(status, 200);
     assert_eq!(me["id"], body["id"]);
     assert_eq!(me["auth_method"], "session");
+    assert_eq!(
+        me["issuer"], ISSUER_NAME,
+        "the session still says who vouched for the account"
+    );
+    assert_eq!(me["subject"], "alice");
     let (status, _) = server.get(routes::SIGNOUT, Some(&session)).await;
     assert_eq!(status, 200);
     let (status, _) = server.get(routes::SESSION, Some(&session)).await;

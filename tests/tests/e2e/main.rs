@@ -8,3 +8,4 @@ mod api_trusted_header;
 mod browser;
 mod browser_api_key;
 mod browser_injection;
+mod browser_inspector;

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use tessera_shared::Role;
 
-/// One trusted issuer (`[[issuers]]`). See `docs/issuers.md`.
+/// One trusted issuer (`[[issuers]]`). See the README's "Trusted issuers" section.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IssuerConfig {

@@ -6,4 +6,4 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build-spa.sh
 cargo build --release -p tessera
-exec target/release/tessera "$@"
+exec "${CARGO_TARGET_DIR:-target}/release/tessera" "$@"

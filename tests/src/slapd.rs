@@ -169,35 +169,19 @@ access to * by * read
 
     /// Adds entries (LDIF) as the root DN.
     pub async fn ldapadd(&self, ldif: &str) {
-        let path = self.dir.path().join("add.ldif");
-        std::fs::write(&path, ldif).expect("write ldif");
-        let out = Command::new("ldapadd")
-            .args([
-                "-x",
-                "-H",
-                &self.url,
-                "-D",
-                ADMIN_DN,
-                "-w",
-                ADMIN_PASSWORD,
-                "-f",
-            ])
-            .arg(&path)
-            .output()
-            .await
-            .expect("run ldapadd");
-        assert!(
-            out.status.success(),
-            "ldapadd failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        self.ldap_tool("ldapadd", ldif).await;
     }
 
     /// Modifies entries (LDIF with `changetype: modify`) as the root DN.
     pub async fn ldapmodify(&self, ldif: &str) {
-        let path = self.dir.path().join("modify.ldif");
+        self.ldap_tool("ldapmodify", ldif).await;
+    }
+
+    /// Runs `ldapadd` or `ldapmodify` on `ldif`, bound as the root DN.
+    async fn ldap_tool(&self, tool: &str, ldif: &str) {
+        let path = self.dir.path().join(format!("{tool}.ldif"));
         std::fs::write(&path, ldif).expect("write ldif");
-        let out = Command::new("ldapmodify")
+        let out = Command::new(tool)
             .args([
                 "-x",
                 "-H",
@@ -211,10 +195,10 @@ access to * by * read
             .arg(&path)
             .output()
             .await
-            .expect("run ldapmodify");
+            .unwrap_or_else(|e| panic!("run {tool}: {e}"));
         assert!(
             out.status.success(),
-            "ldapmodify failed: {}",
+            "{tool} failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
     }

@@ -287,22 +287,16 @@ impl Users {
         )
         .fetch_all(self.db.pool())
         .await?;
+        let mut groups = by_owner(memberships);
+        let mut permissions = by_owner(grants);
         rows.iter()
             .map(|row| {
                 let mut user = user_from_row(row)?;
-                let mut permissions: Vec<String> = grants
-                    .iter()
-                    .filter(|(uid, _)| *uid == user.id)
-                    .map(|(_, p)| p.clone())
-                    .collect();
-                permissions.sort();
-                permissions.dedup();
-                user.permissions = permissions;
-                user.groups = memberships
-                    .iter()
-                    .filter(|(uid, _)| *uid == user.id)
-                    .map(|(_, g)| g.clone())
-                    .collect();
+                user.groups = groups.remove(&user.id).unwrap_or_default();
+                let mut granted = permissions.remove(&user.id).unwrap_or_default();
+                granted.sort();
+                granted.dedup();
+                user.permissions = granted;
                 Ok(user)
             })
             .collect()
@@ -412,14 +406,11 @@ impl Users {
         )
         .fetch_all(self.db.pool())
         .await?;
+        let mut grants = by_owner(grants);
         Ok(rows
             .into_iter()
             .map(|(id, name, members)| tessera_shared::GroupInfo {
-                permissions: grants
-                    .iter()
-                    .filter(|(g, _)| *g == id)
-                    .map(|(_, p)| p.clone())
-                    .collect(),
+                permissions: grants.remove(&id).unwrap_or_default(),
                 id,
                 name,
                 members,
@@ -435,6 +426,15 @@ impl Users {
                 .await?,
         )
     }
+}
+
+/// `(owner, value)` rows, grouped by owner in row order.
+fn by_owner(rows: Vec<(String, String)>) -> std::collections::HashMap<String, Vec<String>> {
+    let mut map: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
+    for (owner, value) in rows {
+        map.entry(owner).or_default().push(value);
+    }
+    map
 }
 
 fn user_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<User> {

@@ -287,6 +287,16 @@ impl Browser {
             .with_context(|| format!("writing {}", path.as_ref().display()))
     }
 
+    /// Signs in through the form and waits for the dashboard to show `email`.
+    pub async fn sign_in(&self, email: &str, password: &str) -> Result<()> {
+        self.goto("/login").await?;
+        self.fill("#email", email).await?;
+        self.fill("#password", password).await?;
+        self.click("#signin-submit").await?;
+        self.wait_for_path("/dashboard").await?;
+        self.wait_for_text("#user-email", email).await.map(drop)
+    }
+
     /// Ends the WebDriver session (Chromium exits), then stops chromedriver.
     pub async fn close(self) -> Result<()> {
         timed("closing the browser", self.client.clone().close()).await

@@ -16,17 +16,6 @@ async fn start(server: TestServer) -> Result<(TestServer, Browser)> {
     Ok((server, browser))
 }
 
-/// Signs in through the form and waits for the dashboard.
-async fn sign_in(browser: &Browser, email: &str) -> Result<()> {
-    browser.goto("/login").await?;
-    browser.fill("#email", email).await?;
-    browser.fill("#password", PASSWORD).await?;
-    browser.click("#signin-submit").await?;
-    browser.wait_for_path("/dashboard").await?;
-    browser.wait_for_text("#user-email", email).await?;
-    Ok(())
-}
-
 /// The token of the user the SPA has stored.
 async fn stored_token(browser: &Browser) -> Result<String> {
     let stored = browser
@@ -125,7 +114,7 @@ async fn protected_pages_redirect_to_sign_in() -> Result<()> {
 async fn reload_stays_signed_in() -> Result<()> {
     let (server, browser) = start(TestServer::start().await).await?;
     server.signup("Ada", "ada@example.com", PASSWORD).await;
-    sign_in(&browser, "ada@example.com").await?;
+    browser.sign_in("ada@example.com", PASSWORD).await?;
 
     browser.reload().await?;
     browser
@@ -143,7 +132,7 @@ async fn reload_stays_signed_in() -> Result<()> {
 async fn sign_out_revokes_the_token_and_returns_to_sign_in() -> Result<()> {
     let (server, browser) = start(TestServer::start().await).await?;
     server.signup("Ada", "ada@example.com", PASSWORD).await;
-    sign_in(&browser, "ada@example.com").await?;
+    browser.sign_in("ada@example.com", PASSWORD).await?;
     let token = stored_token(&browser).await?;
 
     browser.click("#signout").await?;
@@ -168,7 +157,7 @@ async fn sign_out_revokes_the_token_and_returns_to_sign_in() -> Result<()> {
 async fn revoked_token_on_reload_returns_to_sign_in() -> Result<()> {
     let (server, browser) = start(TestServer::start().await).await?;
     server.signup("Ada", "ada@example.com", PASSWORD).await;
-    sign_in(&browser, "ada@example.com").await?;
+    browser.sign_in("ada@example.com", PASSWORD).await?;
     let token = stored_token(&browser).await?;
 
     let (status, _) = server.get(routes::SIGNOUT, Some(&token)).await;
@@ -187,7 +176,7 @@ async fn revoked_token_on_reload_returns_to_sign_in() -> Result<()> {
 async fn a_401_on_any_call_ends_the_session() -> Result<()> {
     let (server, browser) = start(TestServer::start().await).await?;
     server.signup("Ada", "ada@example.com", PASSWORD).await;
-    sign_in(&browser, "ada@example.com").await?;
+    browser.sign_in("ada@example.com", PASSWORD).await?;
     let token = stored_token(&browser).await?;
 
     let (status, _) = server.get(routes::SIGNOUT, Some(&token)).await;
@@ -213,7 +202,7 @@ async fn pending_user_waits_and_admin_approves() -> Result<()> {
         bob["role"]
     );
 
-    sign_in(&browser, "bob@example.com").await?;
+    browser.sign_in("bob@example.com", PASSWORD).await?;
     browser.wait_for_text("#user-role", "pending").await?;
     browser
         .wait_for_text("#pending-notice", "awaits approval by an admin")
@@ -225,7 +214,7 @@ async fn pending_user_waits_and_admin_approves() -> Result<()> {
     browser.click("#signout").await?;
     browser.wait_for_path("/login").await?;
 
-    sign_in(&browser, "ada@example.com").await?;
+    browser.sign_in("ada@example.com", PASSWORD).await?;
     browser.click("#nav-users").await?;
     browser.wait_for_path("/users").await?;
     browser.wait_for_text("#users", "bob@example.com").await?;
@@ -256,7 +245,7 @@ async fn expiring_token_shows_date_and_countdown() -> Result<()> {
         .await;
     let (server, browser) = start(server).await?;
     server.signup("Ada", "ada@example.com", PASSWORD).await;
-    sign_in(&browser, "ada@example.com").await?;
+    browser.sign_in("ada@example.com", PASSWORD).await?;
 
     let first = browser.wait_for_text("#token-expiry", "in ").await?;
     ensure!(!first.contains("never"), "expiry shows {first:?}");

@@ -5,14 +5,6 @@ use tessera_tests::server::TestServer;
 
 const PASSWORD: &str = "correct horse battery";
 
-async fn sign_in(browser: &Browser, email: &str) -> Result<()> {
-    browser.goto("/login").await?;
-    browser.fill("#email", email).await?;
-    browser.fill("#password", PASSWORD).await?;
-    browser.click("#signin-submit").await?;
-    browser.wait_for_path("/dashboard").await
-}
-
 #[tokio::test]
 async fn create_use_replace_and_revoke_a_key() -> Result<()> {
     require_dist()?;
@@ -22,7 +14,7 @@ async fn create_use_replace_and_revoke_a_key() -> Result<()> {
         .await;
     let ann = server.signup("Ann", "ann@example.com", PASSWORD).await;
     let browser = Browser::start(&server.url).await?;
-    sign_in(&browser, "ann@example.com").await?;
+    browser.sign_in("ann@example.com", PASSWORD).await?;
 
     browser.click("#nav-api-key").await?;
     browser.wait_for_path("/api-key").await?;
@@ -77,7 +69,7 @@ async fn without_the_switch_there_is_no_api_key_page_link() -> Result<()> {
     let server = TestServer::start().await;
     server.signup("Ann", "ann@example.com", PASSWORD).await;
     let browser = Browser::start(&server.url).await?;
-    sign_in(&browser, "ann@example.com").await?;
+    browser.sign_in("ann@example.com", PASSWORD).await?;
     browser
         .wait_for_text("#user-email", "ann@example.com")
         .await?;

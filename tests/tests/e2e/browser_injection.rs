@@ -430,7 +430,7 @@ async fn an_expired_injected_token_goes_to_the_configured_idp_page() -> Result<(
         .start()
         .await;
     let browser = Browser::start(&server.url).await?;
-    let token = idp.token("alice", json!({"exp": now() + 5}));
+    let token = idp.token("alice", json!({"exp": now() + 8}));
     browser.goto(&format!("/#auth_token={token}")).await?;
     browser
         .wait_for_text("#user-email", "alice@example.com")
@@ -496,7 +496,7 @@ async fn an_expired_injected_token_without_a_redirect_goes_to_sign_in() -> Resul
     let idp = Idp::start().await;
     let server = TestServer::builder().toml(&idp.toml()).start().await;
     let browser = Browser::start(&server.url).await?;
-    let token = idp.token("alice", json!({"exp": now() + 5}));
+    let token = idp.token("alice", json!({"exp": now() + 8}));
     browser.goto(&format!("/#auth_token={token}")).await?;
     browser
         .wait_for_text("#user-email", "alice@example.com")

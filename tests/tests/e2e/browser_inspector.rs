@@ -8,15 +8,6 @@ use tessera_tests::server::TestServer;
 
 const PASSWORD: &str = "correct horse battery";
 
-async fn sign_in(browser: &Browser, email: &str) -> Result<()> {
-    browser.goto("/login").await?;
-    browser.fill("#email", email).await?;
-    browser.fill("#password", PASSWORD).await?;
-    browser.click("#signin-submit").await?;
-    browser.wait_for_path("/dashboard").await?;
-    browser.wait_for_text("#user-email", email).await.map(drop)
-}
-
 /// The failed checks the page lists, by name.
 async fn failed_checks(browser: &Browser) -> Result<Vec<String>> {
     let names = browser
@@ -42,7 +33,7 @@ async fn inspector_explains_a_refusal_and_accepts_a_good_token() -> Result<()> {
         .await;
     server.signup("Ann", "ann@example.com", PASSWORD).await;
     let browser = Browser::start(&server.url).await?;
-    sign_in(&browser, "ann@example.com").await?;
+    browser.sign_in("ann@example.com", PASSWORD).await?;
     browser.click("#nav-inspector").await?;
     browser.wait_for_path("/inspector").await?;
 
@@ -92,7 +83,7 @@ async fn non_admins_have_no_inspector() -> Result<()> {
     server.signup("Ann", "ann@example.com", PASSWORD).await;
     server.signup("Bob", "bob@example.com", PASSWORD).await;
     let browser = Browser::start(&server.url).await?;
-    sign_in(&browser, "bob@example.com").await?;
+    browser.sign_in("bob@example.com", PASSWORD).await?;
     ensure!(
         !browser.exists("#nav-inspector").await?,
         "a user sees the inspector link"

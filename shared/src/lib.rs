@@ -10,6 +10,7 @@ pub mod auth;
 pub mod error;
 pub mod injection;
 pub mod inspect;
+pub mod oidc;
 pub mod public_config;
 pub mod routes;
 pub mod user;
@@ -19,5 +20,10 @@ pub use auth::{AuthMethod, LdapForm, SessionUser, SigninForm, SignupForm};
 pub use error::ErrorBody;
 pub use injection::Injected;
 pub use inspect::{InspectCheck, InspectForm, InspectReport};
+pub use oidc::{
+    CliFinishForm, CliStartForm, CliStarted, OauthCompleteForm, OauthTokenExchangeForm,
+    OidcProviderLink, OidcProviderSettings, OidcTestReport, OidcTestResultForm, OidcTestStarted,
+    ProviderKind, ResponseMode,
+};
 pub use public_config::PublicConfig;
 pub use user::{GroupInfo, Role, UpdateRoleForm, UserInfo};

@@ -33,4 +33,15 @@ pub struct PublicConfig {
     /// `[embed] always`: render without navigation chrome even without `?embed=1`.
     #[serde(default)]
     pub embed_always: bool,
+    /// One sign-in button per OAuth 2.0 / OIDC provider.
+    #[serde(default)]
+    pub oidc_providers: Vec<crate::oidc::OidcProviderLink>,
+    /// Whether the e-mail and password form is offered (`[password]
+    /// signin_enabled`); `/login?backup=1` shows it to the bootstrap admin anyway.
+    #[serde(default = "yes")]
+    pub password_signin: bool,
+}
+
+fn yes() -> bool {
+    true
 }

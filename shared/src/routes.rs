@@ -29,3 +29,29 @@ pub const PUBLIC_CONFIG: &str = "/api/config";
 pub const HEALTHZ: &str = "/healthz";
 /// `GET`: readiness (database reachable).
 pub const READYZ: &str = "/readyz";
+
+/// `GET`: start SSO sign-in at a provider (`?next=/path` optional).
+pub const OAUTH_LOGIN: &str = "/oauth/{provider}/login";
+/// `GET` (and `POST` for `response_mode=form_post`): the provider's redirect.
+pub const OAUTH_CALLBACK: &str = "/oauth/{provider}/callback";
+/// `POST`: the callback's one-time code for the session.
+pub const OAUTH_COMPLETE: &str = "/api/v1/auths/oauth/complete";
+/// `POST`: a provider access token for a Tessera session token.
+pub const OAUTH_TOKEN_EXCHANGE: &str = "/api/v1/auths/oauth/{provider}/token/exchange";
+/// `POST`: `tessera login` asks for the authorization URL.
+pub const OAUTH_CLI_START: &str = "/api/v1/auths/oauth/{provider}/cli/start";
+/// `POST`: `tessera login` hands over the callback's code.
+pub const OAUTH_CLI_FINISH: &str = "/api/v1/auths/oauth/{provider}/cli/finish";
+/// `GET` (admin): every provider's settings.
+pub const ADMIN_OIDC_PROVIDERS: &str = "/api/v1/admin/oidc_providers";
+/// `PUT` (admin) save, `DELETE` remove one provider's settings.
+pub const ADMIN_OIDC_PROVIDER: &str = "/api/v1/admin/oidc_providers/{name}";
+/// `POST` (admin): discovery for unsaved settings and a test round trip.
+pub const ADMIN_OIDC_TEST: &str = "/api/v1/admin/oidc_providers/test";
+/// `POST` (admin): the test round trip's report.
+pub const ADMIN_OIDC_TEST_RESULT: &str = "/api/v1/admin/oidc_providers/test/result";
+
+/// The path that starts SSO sign-in at `provider`.
+pub fn oauth_login(provider: &str) -> String {
+    OAUTH_LOGIN.replace("{provider}", provider)
+}

@@ -56,6 +56,8 @@ pub struct Config {
     pub api_keys: ApiKeysConfig,
     /// `[[issuers]]`: identity providers whose JWTs are accepted.
     pub issuers: Vec<crate::auth::idp::config::IssuerConfig>,
+    /// `[[oidc_providers]]`: SSO sign-in providers (OAuth 2.0 / OpenID Connect).
+    pub oidc_providers: Vec<crate::auth::oidc::config::OidcProviderConfig>,
     /// `[cache]`: the verified-token cache.
     pub cache: crate::auth::idp::config::CacheConfig,
     /// `[injection]`: tokens handed to the SPA by the page request or its URL.
@@ -628,6 +630,8 @@ impl Config {
             problems.push("server.name must not be empty".into());
         }
         crate::auth::idp::config::validate(&self.issuers, &self.session_issuer(), &mut problems);
+        let issuer_names: Vec<String> = self.issuers.iter().map(|i| i.name.clone()).collect();
+        crate::auth::oidc::config::validate(&self.oidc_providers, &issuer_names, &mut problems);
         if let Some(ldap) = &self.ldap {
             ldap.validate(&mut problems);
         }

@@ -47,6 +47,12 @@ pub enum Error {
     /// The request body was refused by the JSON extractor (400, 413, 415 or 422).
     #[error("rejected body: {0}")]
     Body(#[from] JsonRejection),
+    /// 422 with the given detail (settings that do not make sense).
+    #[error("unprocessable: {0}")]
+    Unprocessable(String),
+    /// 502 with the given detail (an upstream provider failed).
+    #[error("bad gateway: {0}")]
+    BadGateway(String),
     /// 503 with the given detail.
     #[error("unavailable: {0}")]
     Unavailable(&'static str),
@@ -72,6 +78,8 @@ impl Error {
             Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::Body(r) => r.status(),
+            Error::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::BadGateway(_) => StatusCode::BAD_GATEWAY,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Database(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -88,7 +96,7 @@ impl Error {
             | Error::Unavailable(d) => (*d).into(),
             Error::RateLimited { .. } => detail::RATE_LIMITED.into(),
             Error::MethodNotAllowed => "Method not allowed".into(),
-            Error::BadRequest(d) => d.clone(),
+            Error::BadRequest(d) | Error::Unprocessable(d) | Error::BadGateway(d) => d.clone(),
             Error::Body(r) => body_detail(r),
             Error::Database(_) | Error::Internal(_) => "Internal server error".into(),
         }

@@ -54,6 +54,8 @@ pub struct Inner {
     pub ldap: Option<LdapDirectory>,
     /// Proxy trust, when `[trusted_header]` is configured.
     pub trusted_header: Option<TrustedHeaders>,
+    /// SSO providers (`[[oidc_providers]]` and saved settings).
+    pub oidc: crate::auth::oidc::OidcProviders,
 }
 
 impl Deref for AppState {
@@ -101,7 +103,13 @@ impl AppState {
             .map(TrustedHeaders::new)
             .transpose()
             .context("[trusted_header]")?;
+        let oidc = crate::auth::oidc::OidcProviders::new(&config, &secret)
+            .context("[[oidc_providers]]")?;
+        oidc.reload(&db)
+            .await
+            .context("loading saved SSO providers")?;
         let state = AppState(Arc::new(Inner {
+            oidc,
             users: Users::new(db.clone(), 100_000),
             limiter: SigninLimiter::new(&config.rate_limit),
             spa: SpaShell::load(&config.server.static_dir, &config.embed),

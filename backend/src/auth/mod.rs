@@ -6,6 +6,7 @@ pub mod api_key;
 pub mod idp;
 pub mod ldap;
 pub mod mapping;
+pub mod oidc;
 pub mod password;
 pub mod rate_limit;
 pub mod revocation;

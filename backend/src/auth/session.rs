@@ -63,10 +63,26 @@ impl SessionKeys {
 
     /// A new token for `user_id` and its expiry.
     pub fn issue(&self, user_id: &str, now: i64) -> Result<(String, SessionClaims)> {
+        self.issue_until(user_id, now, None)
+    }
+
+    /// As [`SessionKeys::issue`], but the token never outlives `not_after`
+    /// (Unix seconds) when given: an SSO session ends with the provider's
+    /// access token.
+    pub fn issue_until(
+        &self,
+        user_id: &str,
+        now: i64,
+        not_after: Option<i64>,
+    ) -> Result<(String, SessionClaims)> {
         let (exp, single_use) = match self.lifetime {
             ExpiresIn::Never => (None, false),
             ExpiresIn::SingleUse => (Some(now + SINGLE_USE_TTL_SECS), true),
             ExpiresIn::For(d) => (Some(now.saturating_add(d.as_secs() as i64)), false),
+        };
+        let exp = match (exp, not_after) {
+            (Some(e), Some(n)) => Some(e.min(n)),
+            (e, n) => e.or(n),
         };
         let claims = SessionClaims {
             iss: self.issuer.clone(),
@@ -158,6 +174,18 @@ mod tests {
         assert_eq!(c.exp, Some(1060));
         assert_eq!(k.verify(&t, 1059).unwrap().sub, "u1");
         assert!(k.verify(&t, 1060).is_err(), "exp == now is expired");
+    }
+
+    #[test]
+    fn capped_sessions_end_with_the_provider_token() {
+        let k = keys(ExpiresIn::Never);
+        let (_, c) = k.issue_until("u1", 1000, Some(1300)).unwrap();
+        assert_eq!(c.exp, Some(1300));
+        let k = keys(ExpiresIn::For(Duration::from_secs(60)));
+        let (_, c) = k.issue_until("u1", 1000, Some(1300)).unwrap();
+        assert_eq!(c.exp, Some(1060), "the shorter of the two");
+        let (_, c) = k.issue_until("u1", 1000, None).unwrap();
+        assert_eq!(c.exp, Some(1060));
     }
 
     #[test]

@@ -64,8 +64,7 @@ pub async fn public_config(
         injection_expired_redirect: state.config.injection.expired_redirect.clone(),
         embed_allowed_origins: state.config.embed.allowed_origins.clone(),
         embed_always: state.config.embed.always,
-        // Filled by the OIDC module once providers exist.
-        oidc_providers: Vec::new(),
+        oidc_providers: state.oidc.links(),
         password_signin: true,
     }))
 }

@@ -6,6 +6,7 @@ pub mod extract;
 pub mod health;
 pub mod jwt;
 pub mod ldap;
+pub mod oidc;
 pub mod spa;
 pub mod users;
 
@@ -33,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ldap::router())
         .merge(users::router())
         .merge(jwt::router())
+        .merge(oidc::api_router())
         .route(routes::PUBLIC_CONFIG, get(health::public_config))
         .route("/api/{*rest}", any(api_not_found))
         .method_not_allowed_fallback(method_not_allowed)
@@ -41,6 +43,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(api)
+        .merge(oidc::browser_router())
         .merge(spa::router(&state))
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -1,6 +1,7 @@
 //! Persistence: the SQLite database (embedded by default) behind small
 //! per-concern modules.
 pub mod api_keys;
+pub mod oidc;
 pub mod revocations;
 pub mod users;
 

@@ -393,6 +393,68 @@ impl Users {
         Ok(user)
     }
 
+    /// Refreshes role, groups and (when given) avatar of an existing account
+    /// that an SSO identity is linked to (a merged local account). `None`
+    /// when the account no longer exists.
+    pub async fn sync_linked(
+        &self,
+        id: &str,
+        role: Role,
+        groups: &[String],
+        create_groups: bool,
+        now: i64,
+    ) -> Result<Option<Arc<User>>> {
+        let mut tx = self.db.pool().begin().await?;
+        let done = sqlx::query("UPDATE users SET role = ?, updated_at = ? WHERE id = ?")
+            .bind(role.as_str())
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        sqlx::query("DELETE FROM group_members WHERE user_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        for group in groups {
+            if create_groups {
+                sqlx::query("INSERT INTO groups (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING")
+                    .bind(uuid::Uuid::new_v4().to_string())
+                    .bind(group)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query("INSERT OR IGNORE INTO group_members (group_id, user_id) SELECT id, ? FROM groups WHERE name = ?")
+                .bind(id)
+                .bind(group)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        self.cache.invalidate(id);
+        self.synced.invalidate(id);
+        self.get(id).await
+    }
+
+    /// Sets the avatar URL of an account (from an SSO provider's picture claim).
+    pub async fn set_profile_image(&self, id: &str, url: &str) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE users SET profile_image_url = ? WHERE id = ? AND profile_image_url != ?",
+        )
+        .bind(url)
+        .bind(id)
+        .bind(url)
+        .execute(self.db.pool())
+        .await?;
+        if done.rows_affected() > 0 {
+            self.cache.invalidate(id);
+        }
+        Ok(())
+    }
+
     /// Every group with its member count.
     pub async fn groups(&self) -> Result<Vec<tessera_shared::GroupInfo>> {
         let rows: Vec<(String, String, i64)> = sqlx::query_as(

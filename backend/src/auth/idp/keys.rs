@@ -555,41 +555,41 @@ impl KeyStore {
 
     async fn get_json(&self, url: &str) -> Result<Value, String> {
         let client = self.client.as_ref().ok_or("no HTTP client")?;
-        let mut res = client
-            .get(url)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .send()
-            .await
-            .map_err(|e| format!("GET {url}: {e}"))?;
-        if !res.status().is_success() {
-            return Err(format!("GET {url}: status {}", res.status()));
-        }
-        if res
-            .content_length()
-            .is_some_and(|l| l > self.max_bytes as u64)
-        {
-            return Err(format!(
-                "GET {url}: document larger than {} bytes",
-                self.max_bytes
-            ));
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = res.chunk().await.map_err(|e| format!("GET {url}: {e}"))? {
-            if body.len() + chunk.len() > self.max_bytes {
-                return Err(format!(
-                    "GET {url}: document larger than {} bytes",
-                    self.max_bytes
-                ));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        serde_json::from_slice(&body).map_err(|e| format!("GET {url}: not JSON: {e}"))
+        get_json(client, url, self.max_bytes).await
     }
+}
+
+/// GETs a JSON document of at most `max_bytes` (discovery documents, JWKS).
+pub async fn get_json(
+    client: &reqwest::Client,
+    url: &str,
+    max_bytes: usize,
+) -> Result<Value, String> {
+    let mut res = client
+        .get(url)
+        .header(reqwest::header::ACCEPT, "application/json")
+        .send()
+        .await
+        .map_err(|e| format!("GET {url}: {e}"))?;
+    if !res.status().is_success() {
+        return Err(format!("GET {url}: status {}", res.status()));
+    }
+    if res.content_length().is_some_and(|l| l > max_bytes as u64) {
+        return Err(format!("GET {url}: document larger than {max_bytes} bytes"));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = res.chunk().await.map_err(|e| format!("GET {url}: {e}"))? {
+        if body.len() + chunk.len() > max_bytes {
+            return Err(format!("GET {url}: document larger than {max_bytes} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&body).map_err(|e| format!("GET {url}: not JSON: {e}"))
 }
 
 /// A client with timeouts, redirects only to the same origin (at most 3),
 /// and no proxy for loopback.
-fn http_client(url: &str, c: &IssuerConfig) -> Result<reqwest::Client, String> {
+pub fn http_client(url: &str, c: &IssuerConfig) -> Result<reqwest::Client, String> {
     let parsed = check_url(url, c.allow_insecure_http)?;
     let timeout = Duration::from_secs(c.http_timeout_seconds);
     let policy = reqwest::redirect::Policy::custom(|attempt| {

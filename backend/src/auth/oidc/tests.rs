@@ -1,0 +1,418 @@
+//! Unit tests of SSO sign-in without a provider: the ID token's checks with
+//! tokens signed by a key made here (through the IdP machinery), nonce
+//! replay, account linking, the settings round trip and the hand-over code.
+use super::config::OidcProviderConfig;
+use super::flow::{issuer_config, IdTokenVerifier};
+use super::provision::{provision, Asserted};
+use super::*;
+use crate::auth::idp::keys::KeyStore;
+use crate::clock::ManualClock;
+use crate::store::users::NewLocalUser;
+use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
+use base64::Engine;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::json;
+use tessera_shared::Role;
+
+const ISS: &str = "https://idp.test/realms/x";
+const CLIENT: &str = "tessera";
+const NOW: i64 = 1_700_000_000;
+
+struct Signer {
+    key: EncodingKey,
+    spki_pem: String,
+}
+
+fn signer() -> Signer {
+    let doc = Ed25519KeyPair::generate_pkcs8(&aws_lc_rs::rand::SystemRandom::new()).unwrap();
+    let pair = Ed25519KeyPair::from_pkcs8(doc.as_ref()).unwrap();
+    let mut spki = vec![
+        0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+    ];
+    spki.extend_from_slice(pair.public_key().as_ref());
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&spki);
+    Signer {
+        key: EncodingKey::from_ed_der(doc.as_ref()),
+        spki_pem: format!("-----BEGIN PUBLIC KEY-----\n{b64}\n-----END PUBLIC KEY-----\n"),
+    }
+}
+
+fn verifier(s: &Signer) -> IdTokenVerifier {
+    let mut cfg = OidcProviderConfig::new("kc");
+    cfg.client_id = CLIENT.into();
+    let mut ic = issuer_config(&cfg, ISS, None, vec!["EdDSA".into(), "RS256".into()]);
+    ic.decode_key_b64 = Some(Secret::new(
+        base64::engine::general_purpose::STANDARD.encode(&s.spki_pem),
+    ));
+    let keys = KeyStore::new(&ic).unwrap();
+    IdTokenVerifier::new(ic, Arc::new(keys))
+}
+
+fn claims() -> Value {
+    json!({"iss": ISS, "sub": "s1", "aud": CLIENT, "exp": NOW + 300, "iat": NOW, "nonce": "n-1"})
+}
+
+fn sign(s: &Signer, c: &Value) -> String {
+    jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), c, &s.key).unwrap()
+}
+
+async fn check(c: Value) -> std::result::Result<Map<String, Value>, &'static str> {
+    let s = signer();
+    verifier(&s).verify(&sign(&s, &c), NOW, Some("n-1")).await
+}
+
+#[tokio::test]
+async fn a_good_id_token_passes() {
+    let c = check(claims()).await.unwrap();
+    assert_eq!(c["sub"], "s1");
+}
+
+#[tokio::test]
+async fn nonce_must_match() {
+    let mut c = claims();
+    c["nonce"] = json!("n-2");
+    assert_eq!(
+        check(c).await.unwrap_err(),
+        "nonce does not match the sign-in"
+    );
+    let mut c = claims();
+    c.as_object_mut().unwrap().remove("nonce");
+    assert_eq!(
+        check(c).await.unwrap_err(),
+        "nonce missing from the ID token"
+    );
+}
+
+#[tokio::test]
+async fn aud_azp_iss_and_expiry_go_through_the_idp_checks() {
+    let mut c = claims();
+    c["aud"] = json!("another-client");
+    assert_eq!(
+        check(c).await.unwrap_err(),
+        "aud does not contain an accepted audience"
+    );
+    let mut c = claims();
+    c["aud"] = json!([CLIENT, "other"]);
+    assert_eq!(
+        check(c.clone()).await.unwrap_err(),
+        "azp missing while aud has several values"
+    );
+    c["azp"] = json!(CLIENT);
+    assert!(check(c).await.is_ok());
+    let mut c = claims();
+    c["azp"] = json!("other");
+    assert_eq!(check(c).await.unwrap_err(), "azp is not the client id");
+    let mut c = claims();
+    c["iss"] = json!("https://evil.test");
+    assert_eq!(check(c).await.unwrap_err(), "iss does not match the issuer");
+    let mut c = claims();
+    c["exp"] = json!(NOW - 61);
+    assert_eq!(check(c).await.unwrap_err(), "token expired");
+    let mut c = claims();
+    c.as_object_mut().unwrap().remove("iat");
+    assert_eq!(check(c).await.unwrap_err(), "a required claim is missing");
+}
+
+#[tokio::test]
+async fn forged_and_unsigned_tokens_are_refused() {
+    let s = signer();
+    let v = verifier(&s);
+    // another key
+    let other = signer();
+    assert_eq!(
+        v.verify(&sign(&other, &claims()), NOW, Some("n-1"))
+            .await
+            .unwrap_err(),
+        "bad signature"
+    );
+    // alg none
+    let b64 = |x: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(x);
+    let none = format!(
+        "{}.{}.",
+        b64(r#"{"alg":"none"}"#),
+        b64(&claims().to_string())
+    );
+    assert!(v.verify(&none, NOW, Some("n-1")).await.is_err());
+    // HS256 keyed with the public key (algorithm confusion)
+    let hs = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims(),
+        &EncodingKey::from_secret(s.spki_pem.as_bytes()),
+    )
+    .unwrap();
+    assert_eq!(
+        v.verify(&hs, NOW, Some("n-1")).await.unwrap_err(),
+        "alg not allowed for this issuer"
+    );
+}
+
+async fn app_state(clock: Arc<ManualClock>) -> (AppState, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = crate::Config::default();
+    config.server.data_dir = dir.path().to_path_buf();
+    config.server.public_url = Some("http://tessera.test".into());
+    let mut kc = OidcProviderConfig::new("kc");
+    kc.client_id = CLIENT.into();
+    kc.client_secret = Some(Secret::new("file-secret"));
+    kc.discovery_url = Some(format!("{ISS}/.well-known/openid-configuration"));
+    config.oidc_providers = vec![kc];
+    let state = AppState::build_with_clock(config, clock).await.unwrap();
+    (state, dir)
+}
+
+fn asserted(subject: &str, email: &str, verified: bool) -> Asserted {
+    Asserted {
+        subject: subject.into(),
+        username: Some("root".into()),
+        email: email.into(),
+        email_verified: verified,
+        name: "Admin".into(),
+        picture: None,
+        groups: vec!["staff".into()],
+    }
+}
+
+#[tokio::test]
+async fn merge_only_with_a_verified_email_and_never_by_username() {
+    let clock = Arc::new(ManualClock::new(NOW));
+    let (state, _dir) = app_state(clock).await;
+    let root = state
+        .users
+        .create_local(
+            NewLocalUser {
+                name: "root",
+                email: "root@example.com",
+                password_hash: "x",
+                role: Role::User,
+            },
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(root.role, Role::Admin);
+    let mut cfg = OidcProviderConfig::new("kc");
+    cfg.merge_accounts_by_email = true;
+    // username and name equal the root's; e-mail not verified: a new account
+    let u = provision(&state, &cfg, &asserted("s1", "root@example.com", false))
+        .await
+        .unwrap();
+    assert_ne!(u.id, root.id);
+    assert_eq!(u.role, Role::User);
+    // merging off: a verified e-mail does not link either
+    cfg.merge_accounts_by_email = false;
+    let u = provision(&state, &cfg, &asserted("s2", "ROOT@example.com", true))
+        .await
+        .unwrap();
+    assert_ne!(u.id, root.id);
+    // merging on and verified: linked to the local account, groups synced
+    cfg.merge_accounts_by_email = true;
+    cfg.admin_groups = vec!["Staff".into()];
+    let u = provision(&state, &cfg, &asserted("s3", "Root@Example.com", true))
+        .await
+        .unwrap();
+    assert_eq!(u.id, root.id);
+    assert_eq!(u.groups, vec!["staff"]);
+    // from then on linked by (provider, subject), whatever the e-mail says
+    let u = provision(&state, &cfg, &asserted("s3", "changed@example.com", false))
+        .await
+        .unwrap();
+    assert_eq!(u.id, root.id);
+    // an identity already known by subject is never re-linked by e-mail
+    let again = provision(&state, &cfg, &asserted("s1", "root@example.com", true))
+        .await
+        .unwrap();
+    assert_ne!(again.id, root.id);
+    // outside the allowed groups: refused
+    cfg.user_groups = vec!["trusted".into()];
+    cfg.admin_groups.clear();
+    assert!(matches!(
+        provision(&state, &cfg, &asserted("s4", "x@example.com", true)).await,
+        Err(Error::Forbidden(ACCESS_PROHIBITED))
+    ));
+}
+
+#[tokio::test]
+async fn settings_round_trip_keeps_and_never_returns_the_secret() {
+    let clock = Arc::new(ManualClock::new(NOW));
+    let (state, _dir) = app_state(clock).await;
+    let oidc = &state.oidc;
+    let listed = oidc.settings();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].source, "config");
+    assert!(listed[0].client_secret.is_none() && listed[0].client_secret_set);
+    // edit the file provider without a secret: the file's secret is kept
+    let mut s = listed[0].clone();
+    s.display_name = "Keycloak".into();
+    s.groups_claim = Some("/realm_access/roles".into());
+    let saved = oidc.save(&state, "kc", &s).await.unwrap();
+    assert_eq!(saved.source, "database");
+    assert_eq!(saved.display_name, "Keycloak");
+    assert!(saved.client_secret.is_none() && saved.client_secret_set);
+    assert_eq!(oidc.get("kc").unwrap().secret(), Some("file-secret"));
+    assert_eq!(oidc.links()[0].display_name, "Keycloak", "applies at once");
+    // a new secret replaces it; null keeps the new one
+    s.client_secret = Some("db-secret".into());
+    oidc.save(&state, "kc", &s).await.unwrap();
+    s.client_secret = None;
+    let saved = oidc.save(&state, "kc", &s).await.unwrap();
+    assert!(!serde_json::to_string(&saved).unwrap().contains("db-secret"));
+    assert_eq!(oidc.get("kc").unwrap().secret(), Some("db-secret"));
+    // invalid settings: 422 naming the field, nothing changes
+    let mut bad = s.clone();
+    bad.client_id.clear();
+    match oidc.save(&state, "kc", &bad).await {
+        Err(Error::Unprocessable(d)) => assert!(d.contains("client_id"), "{d}"),
+        other => panic!("expected 422, got {:?}", other.map(|_| ())),
+    }
+    let mut other = s.clone();
+    other.name = "other".into();
+    assert!(matches!(
+        oidc.save(&state, "kc", &other).await,
+        Err(Error::Unprocessable(_))
+    ));
+    // a database-only provider appears and disappears
+    let mut gh = OidcProviderSettings {
+        name: "gh".into(),
+        kind: ProviderKind::Github,
+        client_id: "id".into(),
+        client_secret: Some("gh-secret".into()),
+        ..OidcProviderSettings::default()
+    };
+    oidc.save(&state, "gh", &gh).await.unwrap();
+    assert_eq!(oidc.links().len(), 2);
+    gh.client_secret = None;
+    assert!(oidc.settings().iter().all(|p| p.client_secret.is_none()));
+    oidc.delete(&state, "gh").await.unwrap();
+    assert_eq!(oidc.links().len(), 1);
+    // deleting the saved settings of a file provider falls back to the file
+    oidc.delete(&state, "kc").await.unwrap();
+    assert_eq!(oidc.settings()[0].source, "config");
+    assert_eq!(oidc.get("kc").unwrap().secret(), Some("file-secret"));
+    assert!(matches!(
+        oidc.delete(&state, "kc").await,
+        Err(Error::NotFound(_))
+    ));
+}
+
+#[tokio::test]
+async fn the_hand_over_code_is_single_use_and_short_lived() {
+    let clock = Arc::new(ManualClock::new(NOW));
+    let (state, _dir) = app_state(clock.clone()).await;
+    let user = state
+        .users
+        .create_local(
+            NewLocalUser {
+                name: "ann",
+                email: "ann@example.com",
+                password_hash: "x",
+                role: Role::User,
+            },
+            NOW,
+        )
+        .await
+        .unwrap();
+    let session = state.oidc.session(&state, &user, Some(NOW + 120)).unwrap();
+    assert_eq!(
+        session.expires_at,
+        Some(NOW + 120),
+        "capped by the provider token"
+    );
+    state
+        .oidc
+        .codes
+        .insert("c1".into(), (NOW, Arc::new(session.clone())));
+    assert_eq!(state.oidc.complete(&state, "c1").unwrap().id, user.id);
+    assert!(state.oidc.complete(&state, "c1").is_err(), "single use");
+    state
+        .oidc
+        .codes
+        .insert("c2".into(), (NOW, Arc::new(session)));
+    clock.advance(CODE_TTL_SECS);
+    assert!(state.oidc.complete(&state, "c2").is_err(), "expired");
+}
+
+#[tokio::test]
+async fn callback_without_a_cookie_or_with_a_wrong_state_lands_on_signin() {
+    let clock = Arc::new(ManualClock::new(NOW));
+    let (state, _dir) = app_state(clock).await;
+    let params = CallbackParams {
+        code: Some("code".into()),
+        state: Some("st".into()),
+        ..CallbackParams::default()
+    };
+    let loc = state.oidc.callback(&state, "kc", &params, None).await;
+    assert!(loc.starts_with("/signin?error="), "{loc}");
+    let fs = FlowState {
+        provider: "kc".into(),
+        state: "the-state".into(),
+        nonce: "n".into(),
+        verifier: "v".into(),
+        next: None,
+        test: None,
+        exp: NOW + 600,
+    };
+    let sealed = state.oidc.key.seal(&fs);
+    let loc = state
+        .oidc
+        .callback(&state, "kc", &params, Some(&sealed))
+        .await;
+    assert!(loc.contains("does%20not%20belong"), "{loc}");
+    // the provider's error is shown, readable
+    let refused = CallbackParams {
+        error: Some("access_denied".into()),
+        error_description: Some("User cancelled".into()),
+        ..CallbackParams::default()
+    };
+    let loc = state
+        .oidc
+        .callback(&state, "kc", &refused, Some(&sealed))
+        .await;
+    assert!(loc.contains("access_denied"), "{loc}");
+    // a replayed state (the same response twice) is refused
+    let mut p = params.clone();
+    p.state = Some("the-state".into());
+    let _ = state.oidc.callback(&state, "kc", &p, Some(&sealed)).await;
+    let loc = state.oidc.callback(&state, "kc", &p, Some(&sealed)).await;
+    assert!(loc.contains("already%20completed"), "{loc}");
+}
+
+#[tokio::test]
+async fn replayed_nonces_and_bad_next_are_refused() {
+    let clock = Arc::new(ManualClock::new(NOW));
+    let (state, _dir) = app_state(clock).await;
+    assert!(state.oidc.first_use("n", "abc"));
+    assert!(
+        !state.oidc.first_use("n", "abc"),
+        "a replayed nonce is refused"
+    );
+    let f = state
+        .oidc
+        .login(&state, "kc", Some("//evil.example"), None)
+        .await
+        .unwrap_err();
+    assert!(f.reason.contains("path on this site"));
+    let f = state
+        .oidc
+        .login(&state, "nope", None, None)
+        .await
+        .unwrap_err();
+    assert_eq!(f.reason, "Unknown sign-in provider");
+}
+
+#[test]
+fn cli_redirect_uris_are_loopback_only() {
+    assert!(cli_redirect_uri("http://localhost:8250/oidc/callback").is_some());
+    assert!(cli_redirect_uri("http://127.0.0.1:8250/oidc/callback").is_some());
+    for bad in [
+        "https://localhost:8250/oidc/callback",
+        "http://localhost/oidc/callback",
+        "http://evil.example:8250/oidc/callback",
+        "http://localhost:8250/other",
+        "http://localhost:8250/oidc/callback?x=1",
+        "http://user@localhost:8250/oidc/callback",
+        "http://localhost.evil.example:8250/oidc/callback",
+        "http://[::1]:8250/oidc/callback",
+    ] {
+        assert!(cli_redirect_uri(bad).is_none(), "{bad}");
+    }
+}

@@ -7,6 +7,7 @@ pub mod idp;
 pub mod ldap;
 pub mod mapping;
 pub mod password;
+pub mod password_signin;
 pub mod rate_limit;
 pub mod revocation;
 pub mod session;

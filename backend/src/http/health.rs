@@ -66,6 +66,6 @@ pub async fn public_config(
         embed_always: state.config.embed.always,
         // Filled by the OIDC module once providers exist.
         oidc_providers: Vec::new(),
-        password_signin: true,
+        password_signin: state.config.password.signin_enabled,
     }))
 }

@@ -261,11 +261,18 @@ impl Default for RateLimitConfig {
 pub struct PasswordConfig {
     /// Minimum length in characters.
     pub min_length: usize,
+    /// Whether `POST /api/v1/auths/signin` signs people in. When false it
+    /// refuses everyone (403) except the bootstrap admin, so a broken SSO
+    /// set-up cannot lock the admin out. Sign-up follows `[signup]`.
+    pub signin_enabled: bool,
 }
 
 impl Default for PasswordConfig {
     fn default() -> Self {
-        Self { min_length: 8 }
+        Self {
+            min_length: 8,
+            signin_enabled: true,
+        }
     }
 }
 
@@ -850,6 +857,23 @@ mod tests {
             .merge(Toml::string(toml))
             .extract()
             .unwrap()
+    }
+
+    #[test]
+    fn password_signin_is_on_unless_turned_off() {
+        assert!(from_toml("").password.signin_enabled);
+        assert!(
+            from_toml("[password]\nmin_length = 10")
+                .password
+                .signin_enabled
+        );
+        let off = from_toml("[password]\nsignin_enabled = false");
+        assert!(!off.password.signin_enabled);
+        assert_eq!(off.password.min_length, 8);
+        assert_eq!(
+            section_key("password_signin_enabled").as_deref(),
+            Some("password.signin_enabled")
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! `main.rs` only bootstraps; tests build the app with [`app`] and call it
 //! without a socket, or [`serve`] it on `127.0.0.1:0`.
 pub mod auth;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod error;

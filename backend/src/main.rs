@@ -1,4 +1,5 @@
-//! The `tessera` binary: parses the command line, loads the config, serves.
+//! The `tessera` binary: parses the command line, loads the config, serves;
+//! `tessera login` is a client (backend/src/cli/).
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -18,7 +19,7 @@ CONFIGURATION
   [signup]     enabled (true), default_role (pending)
   [admin]      email, password, name: bootstrap admin (TESSERA_ADMIN_EMAIL, TESSERA_ADMIN_PASSWORD)
   [rate_limit] per_ip_per_minute (30), per_account_per_minute (10)
-  [password]   min_length (8)
+  [password]   min_length (8), signin_enabled (true: false refuses all but the bootstrap admin)
   [ldap]       url, ca_file, starttls, bind_dn, bind_password, search_base, username_attribute (uid),
                mail_attribute, name_attribute, search_filter, group_attribute (memberOf),
                create_groups, admin_groups, user_groups, default_role, *_timeout (5s)
@@ -31,38 +32,55 @@ CONFIGURATION
 #[derive(Parser, Debug)]
 #[command(name = "tessera", version, about, after_help = CONFIG_HELP)]
 struct Cli {
-    /// Config file (TOML). Default: ./tessera.toml when it exists.
-    #[arg(long, global = true, env = "TESSERA_CONFIG")]
-    config: Option<PathBuf>,
-    /// Address to listen on, e.g. 127.0.0.1:8080 (`[server] listen`).
-    #[arg(long, global = true)]
-    listen: Option<SocketAddr>,
-    /// Folder for the database and generated secrets (`[server] data_dir`).
-    #[arg(long, global = true)]
-    data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    serve: ServeArgs,
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+/// The server's options: before or after `serve`.
+#[derive(clap::Args, Debug)]
+struct ServeArgs {
+    /// Config file (TOML). Default: ./tessera.toml when it exists.
+    #[arg(long, env = "TESSERA_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on, e.g. 127.0.0.1:8080 (`[server] listen`).
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Folder for the database and generated secrets (`[server] data_dir`).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Start the server (the default).
-    Serve,
+    #[command(after_help = CONFIG_HELP)]
+    Serve(ServeArgs),
+    /// Sign in to a Tessera server through one of its OIDC providers from a
+    /// terminal (a browser completes the login) and print the session token.
+    Login(tessera::cli::login::LoginArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let serve = match cli.command {
+        None => cli.serve,
+        Some(Command::Serve(after)) => ServeArgs {
+            config: after.config.or(cli.serve.config),
+            listen: after.listen.or(cli.serve.listen),
+            data_dir: after.data_dir.or(cli.serve.data_dir),
+        },
+        Some(Command::Login(args)) => return tessera::cli::login::run(args),
+    };
     tessera::telemetry::init();
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => {}
-    }
-    let (file, required) = match cli.config {
+    let (file, required) = match serve.config {
         Some(path) => (path, true),
         None => (PathBuf::from("tessera.toml"), false),
     };
     let overrides = Overrides {
-        listen: cli.listen,
-        data_dir: cli.data_dir,
+        listen: serve.listen,
+        data_dir: serve.data_dir,
     };
     let config = match Config::load(&file, required, &overrides) {
         Ok(c) => c,
@@ -73,7 +91,7 @@ fn main() -> ExitCode {
     };
     for var in Config::unknown_env_vars()
         .into_iter()
-        .filter(|v| v != "TESSERA_CONFIG")
+        .filter(|v| v != "TESSERA_CONFIG" && v != "TESSERA_URL")
     {
         tracing::warn!(variable = %var, "unknown TESSERA_ variable ignored");
     }

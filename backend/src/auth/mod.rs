@@ -8,6 +8,7 @@ pub mod ldap;
 pub mod mapping;
 pub mod oidc;
 pub mod password;
+pub mod password_signin;
 pub mod rate_limit;
 pub mod revocation;
 pub mod session;

@@ -71,21 +71,9 @@ async fn signin(
 ) -> Result<Json<SessionUser>> {
     let email = normalise_local_email(&form.email);
     state.limiter.check(ip, &email)?;
-    let found = if form.password.len() <= crate::auth::password::MAX_PASSWORD_BYTES {
-        state.users.find_local_credentials(&email).await?
-    } else {
-        None
-    };
-    let (user, hash) = match &found {
-        Some((user, hash)) => (Some(user), Some(hash.as_str())),
-        None => (None, None),
-    };
-    if !state.passwords.verify(&form.password, hash).await? {
-        return Err(Error::InvalidCredentials);
-    }
-    let user = user.ok_or(Error::InvalidCredentials)?;
+    let user = crate::auth::password_signin::sign_in(&state, &email, &form.password).await?;
     tracing::info!(user = %user.id, "signed in");
-    Ok(Json(new_session(&state, user)?))
+    Ok(Json(new_session(&state, &user)?))
 }
 
 /// The caller's `SessionUser`. A caller signed in by a trusted proxy's

@@ -65,6 +65,6 @@ pub async fn public_config(
         embed_allowed_origins: state.config.embed.allowed_origins.clone(),
         embed_always: state.config.embed.always,
         oidc_providers: state.oidc.links(),
-        password_signin: true,
+        password_signin: state.config.password.signin_enabled,
     }))
 }

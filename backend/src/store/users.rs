@@ -268,6 +268,27 @@ impl Users {
         Ok(self.get(&id).await?.map(|u| (u, hash)))
     }
 
+    /// The id of the bootstrap admin: the local account with `admin_email`
+    /// (already normalised) or, when that is unset, the first account ever
+    /// created (insertion order breaks ties of `created_at`); `None` unless
+    /// that account is local and still an admin.
+    pub async fn bootstrap_admin_id(&self, admin_email: Option<&str>) -> Result<Option<String>> {
+        let query = match admin_email {
+            Some(_) => {
+                "SELECT id FROM users WHERE source = 'local' AND role = 'admin' AND email = ?"
+            }
+            None => {
+                "SELECT id FROM (SELECT id, source, role FROM users ORDER BY created_at, rowid LIMIT 1) \
+                 WHERE source = 'local' AND role = 'admin'"
+            }
+        };
+        let mut q = sqlx::query_scalar(query);
+        if let Some(email) = admin_email {
+            q = q.bind(email);
+        }
+        Ok(q.fetch_optional(self.db.pool()).await?)
+    }
+
     /// Every account, oldest first.
     pub async fn list(&self) -> Result<Vec<User>> {
         let rows = sqlx::query(&format!(
@@ -627,5 +648,72 @@ mod tests {
             users.create_local(new("b@x.io"), 1).await,
             Err(Error::Conflict(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn bootstrap_admin_is_the_configured_email_or_the_first_account() {
+        let (users, _dir) = users().await;
+        assert_eq!(users.bootstrap_admin_id(None).await.unwrap(), None);
+        let new = |email, role| NewLocalUser {
+            name: "N",
+            email,
+            password_hash: "h",
+            role,
+        };
+        // same created_at: insertion order decides
+        let first = users
+            .create_local(new("a@x.io", Role::Pending), 5)
+            .await
+            .unwrap();
+        let boot = users
+            .create_local(new("root@x.io", Role::Admin), 5)
+            .await
+            .unwrap();
+        assert_eq!(boot.role, Role::Admin);
+        assert_eq!(
+            users.bootstrap_admin_id(None).await.unwrap().as_deref(),
+            Some(first.id.as_str())
+        );
+        assert_eq!(
+            users
+                .bootstrap_admin_id(Some("root@x.io"))
+                .await
+                .unwrap()
+                .as_deref(),
+            Some(boot.id.as_str())
+        );
+        assert_eq!(
+            users.bootstrap_admin_id(Some("nobody@x.io")).await.unwrap(),
+            None
+        );
+        // a demoted account is no longer the bootstrap admin
+        users.set_role(&first.id, Role::User, 6).await.unwrap();
+        assert_eq!(users.bootstrap_admin_id(None).await.unwrap(), None);
+        users.set_role(&boot.id, Role::User, 6).await.unwrap();
+        assert_eq!(
+            users.bootstrap_admin_id(Some("root@x.io")).await.unwrap(),
+            None
+        );
+    }
+
+    #[tokio::test]
+    async fn an_external_first_account_is_no_bootstrap_admin() {
+        let (users, _dir) = users().await;
+        let mut e = ext(&[], false);
+        e.role = Role::Admin;
+        users.upsert_external(&e, 1).await.unwrap();
+        let local = NewLocalUser {
+            name: "N",
+            email: "a@example.com",
+            password_hash: "h",
+            role: Role::Admin,
+        };
+        users.create_local(local, 2).await.unwrap();
+        assert_eq!(users.bootstrap_admin_id(None).await.unwrap(), None);
+        assert!(users
+            .bootstrap_admin_id(Some("a@example.com"))
+            .await
+            .unwrap()
+            .is_some());
     }
 }

@@ -1,0 +1,2 @@
+//! Client subcommands of the `tessera` binary (the server is `tessera serve`).
+pub mod login;

@@ -593,7 +593,7 @@ fn ProviderForm(
                             id="oidc-groups-claim"
                             label="Groups"
                             value=draft.groups_claim
-                            placeholder="groups"
+                            placeholder="e.g. groups"
                             hint="Empty: no groups are read."
                         />
                     </div>
@@ -605,14 +605,14 @@ fn ProviderForm(
                             id="oidc-admin-groups"
                             label="Admin groups"
                             value=draft.admin_groups
-                            placeholder="admin"
+                            placeholder="e.g. admins"
                             hint="Members become admins. Comma- or space-separated; case-insensitive."
                         />
                         <TextField
                             id="oidc-user-groups"
                             label="Allowed groups"
                             value=draft.user_groups
-                            placeholder="trusted"
+                            placeholder="e.g. trusted, staff"
                             hint="When set, only members of these or the admin groups may sign in."
                         />
                         <div class="field">

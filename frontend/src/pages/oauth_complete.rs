@@ -17,6 +17,9 @@ use wasm_bindgen::JsValue;
 pub const NO_CODE: &str =
     "The single sign-on hand-over was incomplete or already used. Please sign in again.";
 
+/// Shown when the server has no hand-over endpoint.
+const NOT_OFFERED: &str = "This server does not offer single sign-on (404 Not found).";
+
 /// Exchanges the fragment's code, then goes to `next` or the dashboard; on
 /// failure, to the sign-in page with the reason.
 #[component]
@@ -40,6 +43,10 @@ pub fn OauthComplete() -> impl IntoView {
                     .next
                     .unwrap_or_else(|| Page::Dashboard.path().to_owned());
                 navigate(&next, replace);
+            }
+            Err(api::Error::Api { status: 404, .. }) => {
+                auth.sign_in_failed(NOT_OFFERED);
+                navigate(Page::SignIn.path(), replace);
             }
             Err(e) => {
                 auth.sign_in_failed(e.to_string());

@@ -2,8 +2,8 @@
 //! delete) and the "Test" round trip in a popup before saving; and the
 //! popup's landing page, which reports back to the settings page.
 use crate::api;
-use crate::auth::use_auth;
-use crate::components::{ErrorList, ErrorMessage, Loading, Notice, Shell};
+use crate::auth::{use_auth, Auth};
+use crate::components::{ErrorMessage, Loading, Notice, Shell};
 use crate::url;
 use leptos::ev;
 use leptos::prelude::*;
@@ -96,44 +96,45 @@ fn Providers() -> impl IntoView {
         list.refetch();
     });
     let table = move || {
-        Suspend::new(async move {
-            list.await.map(|providers| {
-                if providers.is_empty() {
-                    return view! {
-                        <p class="muted" id="oidc-none">
-                            "No single sign-on provider yet: people sign in with a password only."
-                        </p>
-                    }
-                    .into_any();
-                }
-                let rows = providers
-                    .into_iter()
-                    .map(
-                        |p| view! { <ProviderRow provider=p editing confirming deleting delete /> },
-                    )
-                    .collect_view();
-                view! {
-                    <div class="table-wrap">
-                        <table class="table" id="oidc-provider-list">
-                            <thead>
-                                <tr>
-                                    <th scope="col">"Name"</th>
-                                    <th scope="col">"Button"</th>
-                                    <th scope="col">"Kind"</th>
-                                    <th scope="col">"Source"</th>
-                                    <th scope="col">"Client secret"</th>
-                                    <th scope="col">
-                                        <span class="visually-hidden">"Actions"</span>
-                                    </th>
-                                </tr>
-                            </thead>
-                            <tbody>{rows}</tbody>
-                        </table>
-                    </div>
-                }
-                .into_any()
-            })
-        })
+        let providers = match list.get() {
+            None => return view! { <Loading label="Loading providers…" /> }.into_any(),
+            Some(Err(e)) => {
+                return view! { <ErrorMessage message=e.to_string() id="load-error" /> }.into_any()
+            }
+            Some(Ok(providers)) => providers,
+        };
+        if providers.is_empty() {
+            return view! {
+                <p class="muted" id="oidc-none">
+                    "No single sign-on provider yet: people sign in with a password only."
+                </p>
+            }
+            .into_any();
+        }
+        let rows = providers
+            .into_iter()
+            .map(|p| view! { <ProviderRow provider=p editing confirming deleting delete /> })
+            .collect_view();
+        view! {
+            <div class="table-wrap">
+                <table class="table" id="oidc-provider-list">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Name"</th>
+                            <th scope="col">"Button"</th>
+                            <th scope="col">"Kind"</th>
+                            <th scope="col">"Source"</th>
+                            <th scope="col">"Client secret"</th>
+                            <th scope="col">
+                                <span class="visually-hidden">"Actions"</span>
+                            </th>
+                        </tr>
+                    </thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            </div>
+        }
+        .into_any()
     };
     let form = move || {
         editing.get().map(|(settings, new)| {
@@ -160,9 +161,7 @@ fn Providers() -> impl IntoView {
             </p>
             {move || status.get().map(|message| view! { <Notice message id="oidc-status" /> })}
             {delete_error}
-            <Transition fallback=|| view! { <Loading label="Loading providers…" /> }>
-                <ErrorBoundary fallback=|errors| view! { <ErrorList errors /> }>{table}</ErrorBoundary>
-            </Transition>
+            {table}
             <p class="hint hint-left">
                 "Deleting a provider that is also in the config file restores the file’s settings. If a provider is misconfigured anyway, the bootstrap admin can sign in at "
                 <a href="/login?backup=1" rel="external">
@@ -513,14 +512,19 @@ fn ProviderForm(
                                     })}
                             </select>
                         </div>
-                        <Show when=move || draft.kind.get() == ProviderKind::Entra>
-                            <TextField
-                                id="oidc-tenant"
-                                label="Tenant (directory) id"
-                                value=draft.tenant
-                                placeholder="00000000-0000-0000-0000-000000000000"
-                            />
-                        </Show>
+                        {move || {
+                            (draft.kind.get() == ProviderKind::Entra)
+                                .then(|| {
+                                    view! {
+                                        <TextField
+                                            id="oidc-tenant"
+                                            label="Tenant (directory) id"
+                                            value=draft.tenant
+                                            placeholder="00000000-0000-0000-0000-000000000000"
+                                        />
+                                    }
+                                })
+                        }}
                         <TextField
                             id="oidc-discovery-url"
                             label="Discovery URL"
@@ -644,11 +648,13 @@ fn ProviderForm(
                         <input id="oidc-merge" type="checkbox" bind:checked=draft.merge_accounts_by_email />
                         "Link sign-ins to existing accounts with the same e-mail"
                     </label>
-                    <Show when=move || draft.merge_accounts_by_email.get()>
-                        <p class="alert alert-warning" id="oidc-merge-warning">
-                            "Only safe when the provider verifies e-mail addresses: Tessera links only when it asserts email_verified = true. A provider that lets people claim any address would let them take over accounts."
-                        </p>
-                    </Show>
+                    {move || {
+                        draft.merge_accounts_by_email.get().then(|| view! {
+                            <p class="alert alert-warning" id="oidc-merge-warning">
+                                "Only safe when the provider verifies e-mail addresses: Tessera links only when it asserts email_verified = true. A provider that lets people claim any address would let them take over accounts."
+                            </p>
+                        })
+                    }}
                     <label class="check">
                         <input id="oidc-verbose" type="checkbox" bind:checked=draft.verbose />
                         "Verbose: log the received claims (for setting up; turn off afterwards)"
@@ -814,34 +820,26 @@ fn TestReport(report: OidcTestReport) -> impl IntoView {
 pub fn SecurityTest() -> impl IntoView {
     let auth = use_auth();
     let code = take_code();
-    let result = LocalResource::new(move || {
-        let code = code.clone();
-        async move {
-            let code = code.ok_or_else(|| api::Error::Api {
-                status: 400,
-                detail: "There is no test result in this address (it may have been used already). Run the test again from Settings › Security.".into(),
-            })?;
-            let api = auth.api().map_err(|_| api::Error::Api {
-                status: 401,
-                detail: "Sign in as an admin in this browser, then run the test again.".into(),
-            })?;
-            let report = api.oidc_test_result(code).await?;
-            tell_opener(&report);
-            Ok::<_, api::Error>(report)
+    let result = RwSignal::new(None::<api::Result<OidcTestReport>>);
+    spawn_local(async move {
+        let report = fetch_report(auth, code).await;
+        if let Ok(report) = &report {
+            tell_opener(report);
         }
+        result.set(Some(report));
     });
-    let body = move || {
-        Suspend::new(async move { result.await.map(|report| view! { <TestReport report /> }) })
+    let body = move || match result.get() {
+        None => view! { <Loading label="Fetching the test result…" /> }.into_any(),
+        Some(Ok(report)) => view! { <TestReport report /> }.into_any(),
+        Some(Err(e)) => {
+            view! { <ErrorMessage message=e.to_string() id="oidc-test-error" /> }.into_any()
+        }
     };
     view! {
         <main class="page">
             <section class="card">
                 <h1>"Provider test"</h1>
-                <Transition fallback=|| view! { <Loading label="Fetching the test result…" /> }>
-                    <ErrorBoundary fallback=|errors| view! { <ErrorList errors id="oidc-test-error" /> }>
-                        {body}
-                    </ErrorBoundary>
-                </Transition>
+                {body}
                 <div class="actions">
                     <button class="button button-quiet" id="close-window" on:click=|_| {
                         let _ = window().close();
@@ -850,6 +848,19 @@ pub fn SecurityTest() -> impl IntoView {
             </section>
         </main>
     }
+}
+
+/// The report of the round trip that ended with `code`, with the admin's session.
+async fn fetch_report(auth: Auth, code: Option<String>) -> api::Result<OidcTestReport> {
+    let code = code.ok_or_else(|| api::Error::Api {
+        status: 400,
+        detail: "There is no test result in this address (it may have been used already). Run the test again from Settings › Security.".into(),
+    })?;
+    let api = auth.api().map_err(|_| api::Error::Api {
+        status: 401,
+        detail: "Sign in as an admin in this browser, then run the test again.".into(),
+    })?;
+    api.oidc_test_result(code).await
 }
 
 /// Reads `#code=...` and replaces the history entry with the bare path.

@@ -10,3 +10,4 @@ cargo build --release -p tessera
 cargo clippy --release --all-targets -- -D warnings
 cargo clippy --release -p tessera-frontend --target wasm32-unknown-unknown -- -D warnings
 cargo test --release
+cargo test --release -p tessera-frontend   # the SPA's pure helpers, natively

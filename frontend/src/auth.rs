@@ -37,6 +37,7 @@ pub struct Auth {
     check: RwSignal<Check>,
     notice: RwSignal<Option<String>>,
     refused: RwSignal<bool>,
+    error: RwSignal<Option<String>>,
     config: Config,
 }
 
@@ -48,6 +49,7 @@ pub fn provide_auth() -> Auth {
         check: RwSignal::new(Check::Done),
         notice: RwSignal::new(None),
         refused: RwSignal::new(false),
+        error: RwSignal::new(None),
         config: use_config(),
     };
     provide_context(auth);
@@ -115,6 +117,22 @@ impl Auth {
         self.refused.get()
     }
 
+    /// Why the last single sign-on attempt failed, for the sign-in page.
+    pub fn sign_in_error(self) -> Option<String> {
+        self.error.get()
+    }
+
+    /// A single sign-on attempt failed: the sign-in page shows `reason` as an error.
+    pub fn sign_in_failed(self, reason: impl Into<String>) {
+        self.error.set(Some(reason.into()));
+    }
+
+    /// Another sign-in attempt is under way: drops the sign-in error and notice.
+    pub fn attempt_started(self) {
+        self.error.set(None);
+        self.notice.set(None);
+    }
+
     /// The signed-in person, without tracking.
     pub fn user_untracked(self) -> Option<SessionUser> {
         self.user.get_untracked()
@@ -126,6 +144,7 @@ impl Auth {
             leptos::logging::warn!("could not persist the session: {e}");
         }
         self.notice.set(None);
+        self.error.set(None);
         self.check.set(Check::Done);
         self.user.set(Some(user));
     }

@@ -57,14 +57,6 @@ impl Config {
         })
     }
 
-    /// Whether LDAP sign-in is offered, reactively.
-    pub fn ldap_enabled(self) -> Signal<bool> {
-        Signal::derive(move || {
-            self.0
-                .with(|c| matches!(c, Some(Ok(config)) if config.ldap_enabled))
-        })
-    }
-
     /// `[embed] always`, reactively.
     pub fn embed_always(self) -> Signal<bool> {
         Signal::derive(move || {

@@ -8,6 +8,7 @@ mod config;
 mod injection;
 mod pages;
 mod routes;
+mod url;
 
 fn main() {
     console_error_panic_hook::set_once();

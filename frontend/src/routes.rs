@@ -1,11 +1,12 @@
 //! Every client-side route, named once.
+use crate::url;
 
 /// A page of the SPA.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Page {
     /// `/`: sends people to the dashboard or the sign-in page.
     Home,
-    /// The sign-in form.
+    /// The sign-in form and the SSO buttons (also at [`SIGN_IN_ALIAS`]).
     SignIn,
     /// The sign-up form.
     SignUp,
@@ -17,11 +18,20 @@ pub enum Page {
     ApiKey,
     /// Admins only: why an IdP token is accepted or refused.
     Inspector,
+    /// Where the SSO callback lands the browser (`#code=...&next=...`).
+    OauthComplete,
+    /// Admins only: Settings › Security, the SSO providers.
+    SecuritySettings,
+    /// The popup's landing page after a provider test round trip (`#code=...`).
+    SecurityTest,
 }
 
+/// `/signin`: the same page as [`Page::SignIn`]; the SSO callback sends
+/// failures here (`?error=<reason>`).
+pub const SIGN_IN_ALIAS: &str = "signin";
+
 impl Page {
-    /// The absolute path of the page. Each page but `Home` is one segment, so
-    /// the router matches it with `StaticSegment(page.path())`.
+    /// The absolute path of the page.
     pub const fn path(self) -> &'static str {
         match self {
             Page::Home => "/",
@@ -31,6 +41,77 @@ impl Page {
             Page::Users => "/users",
             Page::ApiKey => "/api-key",
             Page::Inspector => "/inspector",
+            Page::OauthComplete => "/oauth/complete",
+            Page::SecuritySettings => "/settings/security",
+            Page::SecurityTest => "/settings/security/test",
         }
+    }
+
+    /// The path's segments, for the router: `StaticSegment(segment)` each.
+    pub const fn segments(self) -> &'static [&'static str] {
+        match self {
+            Page::Home => &[""],
+            Page::SignIn => &["login"],
+            Page::SignUp => &["signup"],
+            Page::Dashboard => &["dashboard"],
+            Page::Users => &["users"],
+            Page::ApiKey => &["api-key"],
+            Page::Inspector => &["inspector"],
+            Page::OauthComplete => &["oauth", "complete"],
+            Page::SecuritySettings => &["settings", "security"],
+            Page::SecurityTest => &["settings", "security", "test"],
+        }
+    }
+}
+
+/// The sign-in page, remembering `next` (a local path) to return to
+/// afterwards; the dashboard and `/` need no reminder.
+pub fn sign_in_then(next: &str) -> String {
+    match url::local_path(next) {
+        Some(next) if next != Page::Dashboard.path() && next != Page::Home.path() => {
+            format!("{}?next={}", Page::SignIn.path(), url::encode(next))
+        }
+        _ => Page::SignIn.path().to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [Page; 10] = [
+        Page::Home,
+        Page::SignIn,
+        Page::SignUp,
+        Page::Dashboard,
+        Page::Users,
+        Page::ApiKey,
+        Page::Inspector,
+        Page::OauthComplete,
+        Page::SecuritySettings,
+        Page::SecurityTest,
+    ];
+
+    #[test]
+    fn segments_spell_the_path() {
+        for page in ALL {
+            assert_eq!(
+                format!("/{}", page.segments().join("/")),
+                page.path(),
+                "{page:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn sign_in_remembers_local_pages_only() {
+        assert_eq!(sign_in_then("/users"), "/login?next=%2Fusers");
+        assert_eq!(
+            sign_in_then("/settings/security"),
+            "/login?next=%2Fsettings%2Fsecurity"
+        );
+        assert_eq!(sign_in_then("/dashboard"), "/login");
+        assert_eq!(sign_in_then("/"), "/login");
+        assert_eq!(sign_in_then("//evil.example"), "/login");
     }
 }

@@ -12,6 +12,7 @@ use serde::Serialize;
 use std::rc::Rc;
 use tessera_shared::{
     routes, ApiKeyCreated, ApiKeyInfo, ErrorBody, InspectForm, InspectReport, LdapForm,
+    OauthCompleteForm, OidcProviderSettings, OidcTestReport, OidcTestResultForm, OidcTestStarted,
     PublicConfig, SessionUser, SigninForm, SignupForm, UpdateRoleForm, UserInfo,
 };
 
@@ -48,6 +49,12 @@ pub async fn signup(form: &SignupForm) -> Result<SessionUser> {
 /// `POST /api/v1/auths/token/exchange`: a Tessera session for an IdP `token`.
 pub async fn exchange(token: &str) -> Result<SessionUser> {
     read_json(send(Method::POST, routes::TOKEN_EXCHANGE, Some(token), None).await?).await
+}
+
+/// `POST /api/v1/auths/oauth/complete`: the SSO callback's one-time code for a session.
+pub async fn oauth_complete(code: String) -> Result<SessionUser> {
+    let body = Some(to_json(&OauthCompleteForm { code })?);
+    read_json(send(Method::POST, routes::OAUTH_COMPLETE, None, body).await?).await
 }
 
 /// A client that presents a bearer token.
@@ -130,6 +137,56 @@ impl AuthorizedApi {
         .await
     }
 
+    /// `GET /api/v1/admin/oidc_providers` (admin).
+    pub async fn oidc_providers(&self) -> Result<Vec<OidcProviderSettings>> {
+        read_json(
+            self.call(Method::GET, routes::ADMIN_OIDC_PROVIDERS, None)
+                .await?,
+        )
+        .await
+    }
+
+    /// `PUT /api/v1/admin/oidc_providers/{name}` (admin): the saved settings.
+    pub async fn save_oidc_provider(
+        &self,
+        settings: &OidcProviderSettings,
+    ) -> Result<OidcProviderSettings> {
+        let body = to_json(settings)?;
+        let path = oidc_provider_path(&settings.name);
+        read_json(self.call(Method::PUT, &path, Some(body)).await?).await
+    }
+
+    /// `DELETE /api/v1/admin/oidc_providers/{name}` (admin).
+    pub async fn delete_oidc_provider(&self, name: &str) -> Result<()> {
+        let path = oidc_provider_path(name);
+        self.call(Method::DELETE, &path, None).await.map(drop)
+    }
+
+    /// `POST /api/v1/admin/oidc_providers/test` (admin): discovery for
+    /// unsaved settings, and where to start the test round trip.
+    pub async fn test_oidc_provider(
+        &self,
+        settings: &OidcProviderSettings,
+    ) -> Result<OidcTestStarted> {
+        let body = to_json(settings)?;
+        read_json(
+            self.call(Method::POST, routes::ADMIN_OIDC_TEST, Some(body))
+                .await?,
+        )
+        .await
+    }
+
+    /// `POST /api/v1/admin/oidc_providers/test/result` (admin): the report of
+    /// the round trip that ended with `code`.
+    pub async fn oidc_test_result(&self, code: String) -> Result<OidcTestReport> {
+        let body = to_json(&OidcTestResultForm { code })?;
+        read_json(
+            self.call(Method::POST, routes::ADMIN_OIDC_TEST_RESULT, Some(body))
+                .await?,
+        )
+        .await
+    }
+
     async fn call(&self, method: Method, path: &str, body: Option<String>) -> Result<Response> {
         let result = send(method, path, Some(&self.token), body).await;
         if matches!(&result, Err(e) if e.is_unauthorized()) {
@@ -180,6 +237,10 @@ async fn read_json<T: DeserializeOwned>(response: Response) -> Result<T> {
 
 fn to_json(body: &impl Serialize) -> Result<String> {
     serde_json::to_string(body).map_err(|e| Error::Network(e.to_string()))
+}
+
+fn oidc_provider_path(name: &str) -> String {
+    routes::ADMIN_OIDC_PROVIDER.replace("{name}", &crate::url::encode(name))
 }
 
 fn network(e: gloo_net::Error) -> Error {

@@ -55,6 +55,9 @@ fn TopBar() -> impl IntoView {
                         <A href=Page::Inspector.path() attr:id="nav-inspector">
                             "Token inspector"
                         </A>
+                        <A href=Page::SecuritySettings.path() attr:id="nav-settings">
+                            "Settings"
+                        </A>
                     </Show>
                 </nav>
                 <div class="top-bar-user">

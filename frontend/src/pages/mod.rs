@@ -4,6 +4,8 @@ mod dashboard;
 mod home;
 mod inspector;
 mod not_found;
+mod oauth_complete;
+mod security;
 mod signin;
 mod signup;
 mod users;
@@ -13,20 +15,32 @@ pub use dashboard::Dashboard;
 pub use home::Home;
 pub use inspector::Inspector;
 pub use not_found::NotFound;
+pub use oauth_complete::OauthComplete;
+pub use security::{SecuritySettings, SecurityTest};
 pub use signin::SignIn;
 pub use signup::SignUp;
 pub use users::Users;
 
 use crate::auth::use_auth;
 use crate::routes::Page;
+use crate::url;
 use leptos::prelude::*;
 use leptos_router::components::Redirect;
+use leptos_router::hooks::use_query_map;
 
-/// Sends a signed-in person from an auth page to the dashboard.
+/// Sends a signed-in person from an auth page to `?next=` (when it is a
+/// local path) or the dashboard.
 #[component]
 fn LeaveWhenSignedIn() -> impl IntoView {
     let auth = use_auth();
+    let query = use_query_map();
     move || {
-        (auth.signed_in() == Some(true)).then(|| view! { <Redirect path=Page::Dashboard.path() /> })
+        (auth.signed_in() == Some(true)).then(|| {
+            let next = query
+                .with_untracked(|q| q.get("next"))
+                .filter(|n| url::local_path(n).is_some())
+                .unwrap_or_else(|| Page::Dashboard.path().to_owned());
+            view! { <Redirect path=next /> }
+        })
     }
 }

@@ -1,20 +1,135 @@
-//! The sign-in form, and the LDAP one when the server offers it.
+//! The sign-in page: one button per SSO provider, the e-mail and password
+//! form (unless password sign-in is off and this is not `/login?backup=1`),
+//! and the LDAP form when the server offers it.
 use super::LeaveWhenSignedIn;
 use crate::api;
 use crate::auth::use_auth;
-use crate::components::{AuthCard, ErrorMessage, Notice};
+use crate::components::{AuthCard, ErrorMessage, Loading, Notice};
 use crate::config::use_config;
-use crate::routes::Page;
+use crate::routes::{Page, SIGN_IN_ALIAS};
+use crate::url;
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos_router::components::A;
-use tessera_shared::{LdapForm, SigninForm};
+use leptos_router::hooks::use_query_map;
+use tessera_shared::{routes, LdapForm, OidcProviderLink, PublicConfig, SigninForm};
+use wasm_bindgen::JsValue;
 
-/// Email and password; links to sign-up when it is offered.
+/// SSO buttons, then e-mail and password; links to sign-up when it is offered.
 #[component]
 pub fn SignIn() -> impl IntoView {
     let auth = use_auth();
     let config = use_config();
+    if let Some(reason) = take_error_from_url() {
+        auth.sign_in_failed(reason);
+    }
+    let query = use_query_map();
+    let backup = Memo::new(move |_| query.with(|q| q.get("backup").as_deref() == Some("1")));
+    let next = Memo::new(move |_| {
+        query
+            .with(|q| q.get("next"))
+            .filter(|n| url::local_path(n).is_some())
+    });
+    let body = move || match config.get() {
+        None => view! { <Loading /> }.into_any(),
+        Some(loaded) => {
+            // Without the configuration, offer the password form as before.
+            let c = loaded.unwrap_or_else(|_| fallback_config());
+            view! { <Methods config=c backup=backup.get() next=next.get() /> }.into_any()
+        }
+    };
+    view! {
+        <LeaveWhenSignedIn />
+        <AuthCard title="Sign in">
+            {move || {
+                auth.sign_in_error()
+                    .map(|message| view! { <ErrorMessage message id="signin-error" /> })
+            }}
+            {move || {
+                auth.notice()
+                    .map(|message| {
+                        view! { <Notice message=message warning=auth.notice_is_refusal() /> }
+                    })
+            }}
+            {body}
+        </AuthCard>
+    }
+}
+
+/// What the configuration offers: SSO buttons, "or", the password form, LDAP, sign-up.
+#[component]
+fn Methods(config: PublicConfig, backup: bool, next: Option<String>) -> impl IntoView {
+    let password = config.password_signin || backup;
+    let backup_note = (backup && !config.password_signin).then(|| {
+        view! {
+            <p class="alert alert-info" id="backup-note">
+                "Backup sign-in: for the bootstrap administrator while single sign-on is not working."
+            </p>
+        }
+    });
+    let signup = config.password_signin.then(|| signup_hint(&config));
+    let providers = config.oidc_providers;
+    let has_sso = !providers.is_empty();
+    let buttons = has_sso.then(|| {
+        let buttons = providers
+            .into_iter()
+            .map(|p| view! { <ProviderButton provider=p next=next.clone() /> })
+            .collect_view();
+        view! { <div class="sso-buttons" id="oidc-providers">{buttons}</div> }
+    });
+    let others = password || config.ldap_enabled;
+    let divider = (has_sso && others).then(|| {
+        view! {
+            <div class="divider" role="separator">
+                <span>"or"</span>
+            </div>
+        }
+    });
+    let nothing = (!has_sso && !others).then(|| {
+        view! {
+            <p class="muted" id="no-signin-method">
+                "Password sign-in is disabled and no single sign-on provider is configured. Ask an administrator."
+            </p>
+        }
+    });
+    view! {
+        {backup_note}
+        {buttons}
+        {divider}
+        {password.then(|| view! { <PasswordSignIn /> })}
+        {config.ldap_enabled.then(|| view! { <LdapSignIn with_password=password /> })}
+        {nothing}
+        {signup}
+    }
+}
+
+/// "Continue with …": a full page load of `/oauth/{name}/login`, with the
+/// page to return to.
+#[component]
+fn ProviderButton(provider: OidcProviderLink, next: Option<String>) -> impl IntoView {
+    let mut href = routes::oauth_login(&url::encode(&provider.name));
+    if let Some(next) = next {
+        href.push_str("?next=");
+        href.push_str(&url::encode(&next));
+    }
+    view! {
+        <a
+            class="button button-quiet button-wide button-sso"
+            id=format!("oidc-{}", provider.name)
+            data-test="oidc-provider"
+            data-provider=provider.name
+            href=href
+            rel="external"
+        >
+            {format!("Continue with {}", provider.display_name)}
+        </a>
+    }
+}
+
+/// E-mail and password (`POST /api/v1/auths/signin`).
+#[component]
+fn PasswordSignIn() -> impl IntoView {
+    let auth = use_auth();
     let email = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let submit = Action::new_local(move |form: &SigninForm| {
@@ -35,85 +150,121 @@ pub fn SignIn() -> impl IntoView {
     };
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
+        auth.attempt_started();
         submit.dispatch_local(SigninForm {
             email: email.get_untracked(),
             password: password.get_untracked(),
         });
     };
-    let signup_hint = move || {
-        config.get().and_then(Result::ok).map(|c| {
-            if c.first_user {
-                view! {
-                    <p class="hint" id="first-user-hint">
-                        "No account exists yet. "
-                        <A href=Page::SignUp.path() attr:id="signup-link">"Create the first account"</A>
-                        " — it becomes the administrator."
-                    </p>
-                }
-                .into_any()
-            } else if c.signup_enabled {
-                view! {
-                    <p class="hint">
-                        "New here? "
-                        <A href=Page::SignUp.path() attr:id="signup-link">"Create an account"</A>
-                    </p>
-                }
-                .into_any()
-            } else {
-                ().into_any()
-            }
-        })
-    };
     view! {
-        <LeaveWhenSignedIn />
-        <AuthCard title="Sign in">
-            {move || {
-                auth.notice()
-                    .filter(|_| submit.value().with(Option::is_none))
-                    .map(|message| {
-                        view! { <Notice message=message warning=auth.notice_is_refusal() /> }
-                    })
-            }}
-            <form class="form" on:submit=on_submit>
-                <label for="email">"Email"</label>
-                <input
-                    id="email"
-                    name="email"
-                    type="email"
-                    autocomplete="username"
-                    required
-                    bind:value=email
-                />
-                <label for="password">"Password"</label>
-                <input
-                    id="password"
-                    name="password"
-                    type="password"
-                    autocomplete="current-password"
-                    required
-                    bind:value=password
-                />
-                {error}
-                <button
-                    id="signin-submit"
-                    type="submit"
-                    class="button button-primary button-wide"
-                    disabled=move || pending.get()
-                >
-                    {move || if pending.get() { "Signing in…" } else { "Sign in" }}
-                </button>
-            </form>
-            <Show when=move || config.ldap_enabled().get()>
-                <LdapSignIn />
-            </Show>
-            {signup_hint}
-        </AuthCard>
+        <form class="form" id="signin-form" on:submit=on_submit>
+            <label for="email">"Email"</label>
+            <input
+                id="email"
+                name="email"
+                type="email"
+                autocomplete="username"
+                required
+                bind:value=email
+            />
+            <label for="password">"Password"</label>
+            <input
+                id="password"
+                name="password"
+                type="password"
+                autocomplete="current-password"
+                required
+                bind:value=password
+            />
+            {error}
+            <button
+                id="signin-submit"
+                type="submit"
+                class="button button-primary button-wide"
+                disabled=move || pending.get()
+            >
+                {move || if pending.get() { "Signing in…" } else { "Sign in" }}
+            </button>
+        </form>
     }
+}
+
+fn signup_hint(config: &PublicConfig) -> AnyView {
+    if config.first_user {
+        view! {
+            <p class="hint" id="first-user-hint">
+                "No account exists yet. "
+                <A href=Page::SignUp.path() attr:id="signup-link">"Create the first account"</A>
+                " — it becomes the administrator."
+            </p>
+        }
+        .into_any()
+    } else if config.signup_enabled {
+        view! {
+            <p class="hint">
+                "New here? "
+                <A href=Page::SignUp.path() attr:id="signup-link">"Create an account"</A>
+            </p>
+        }
+        .into_any()
+    } else {
+        ().into_any()
+    }
+}
+
+/// The configuration assumed when `/api/config` cannot be read: the password
+/// form alone, as before single sign-on existed.
+fn fallback_config() -> PublicConfig {
+    PublicConfig {
+        name: String::new(),
+        signup_enabled: false,
+        first_user: false,
+        api_keys_enabled: false,
+        ldap_enabled: false,
+        injection_exchange: false,
+        injection_query_param: false,
+        injection_expired_redirect: None,
+        embed_allowed_origins: Vec::new(),
+        embed_always: false,
+        oidc_providers: Vec::new(),
+        password_signin: true,
+    }
+}
+
+/// Reads `?error=<reason>` (the SSO callback's failure) and removes it from
+/// the address bar and the history entry at once; other parameters stay.
+fn take_error_from_url() -> Option<String> {
+    let location = window().location();
+    let path = location.pathname().ok()?;
+    let here = path == Page::SignIn.path() || path.strip_prefix('/') == Some(SIGN_IN_ALIAS);
+    if !here {
+        return None;
+    }
+    let search = location.search().unwrap_or_default();
+    let reason = url::param(&search, "error")?;
+    let rest = url::without(&search, &["error"]);
+    let mut clean = path;
+    if !rest.is_empty() {
+        clean.push('?');
+        clean.push_str(&rest);
+    }
+    let replaced = window()
+        .history()
+        .and_then(|h| h.replace_state_with_url(&JsValue::NULL, "", Some(&clean)));
+    if replaced.is_err() {
+        leptos::logging::warn!("could not remove the error from the address bar");
+    }
+    let reason = reason.trim().to_owned();
+    Some(if reason.is_empty() {
+        "Single sign-on failed.".to_owned()
+    } else {
+        reason
+    })
 }
 
 /// Directory user name and password (`POST /api/v1/auths/ldap`).
 #[component]
-fn LdapSignIn() -> impl IntoView {
+fn LdapSignIn(with_password: bool) -> impl IntoView {
     let auth = use_auth();
     let user = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
@@ -135,14 +286,20 @@ fn LdapSignIn() -> impl IntoView {
     };
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
+        auth.attempt_started();
         submit.dispatch_local(LdapForm {
             user: user.get_untracked(),
             password: password.get_untracked(),
         });
     };
+    let lead = if with_password {
+        "Or with your directory (LDAP) account:"
+    } else {
+        "With your directory (LDAP) account:"
+    };
     view! {
         <form class="form" id="ldap-form" on:submit=on_submit>
-            <p class="hint">"Or with your directory (LDAP) account:"</p>
+            <p class="hint">{lead}</p>
             <label for="ldap-user">"User name"</label>
             <input
                 id="ldap-user"

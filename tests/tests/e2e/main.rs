@@ -9,3 +9,4 @@ mod browser;
 mod browser_api_key;
 mod browser_injection;
 mod browser_inspector;
+mod oidc_harness;

@@ -12,6 +12,7 @@
 // The spec (every key but `clients` and `accounts` optional):
 //   {
 //     "port": 0,
+//     "issuer_host": "127.0.0.1",   // or "localhost": another site than 127.0.0.1
 //     "id_token_ttl": 3600, "access_token_ttl": 3600,   // seconds, >= 1
 //     "claims_in_id_token": true,   // false: claims only from userinfo
 //     "clients": [{
@@ -338,7 +339,11 @@ async function main() {
     server.listen(wanted, '127.0.0.1', resolve);
   });
   const { port } = server.address();
-  const issuer = `http://127.0.0.1:${port}`;
+  // `issuer_host: "localhost"` puts the provider on another site than a
+  // Tessera on 127.0.0.1, as in real life (SameSite cookies see the difference)
+  const host = spec.issuer_host ?? '127.0.0.1';
+  if (!['127.0.0.1', 'localhost'].includes(host)) throw new Error('issuer_host: 127.0.0.1 or localhost');
+  const issuer = `http://${host}:${port}`;
 
   provider = new Provider(issuer, configuration);
   provider.proxy = false;

@@ -179,6 +179,10 @@ pub struct ProviderSpec {
     /// `false`: the ID token carries only `sub` (and the protocol claims);
     /// the rest comes from userinfo.
     pub claims_in_id_token: bool,
+    /// `127.0.0.1` (default) or `localhost`: the host in the issuer URL, so a
+    /// browser can see the provider as another site than Tessera.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer_host: Option<String>,
 }
 
 impl Default for ProviderSpec {
@@ -189,6 +193,7 @@ impl Default for ProviderSpec {
             id_token_ttl: 3600,
             access_token_ttl: 3600,
             claims_in_id_token: true,
+            issuer_host: None,
         }
     }
 }
@@ -220,6 +225,12 @@ impl ProviderSpec {
     /// Sets the access token lifetime.
     pub fn access_token_ttl(mut self, seconds: u64) -> Self {
         self.access_token_ttl = seconds;
+        self
+    }
+
+    /// The issuer is `http://localhost:<port>`: another site than Tessera on 127.0.0.1.
+    pub fn on_localhost(mut self) -> Self {
+        self.issuer_host = Some("localhost".into());
         self
     }
 
@@ -488,6 +499,30 @@ pub async fn sign_in_via_provider(
     login: &str,
     password: &str,
 ) -> Result<String> {
+    drive(client, start_url, login, password, false).await
+}
+
+/// Like [`sign_in_via_provider`] from Tessera's `/oauth/{p}/login`, but stops
+/// at the provider's redirect to Tessera's callback and returns that URL
+/// (`.../oauth/{p}/callback?code=...&state=...`) without visiting it, so a
+/// test can tamper with it, replay it or deliver it from another client.
+/// Query response mode only.
+pub async fn drive_to_callback(
+    client: &reqwest::Client,
+    start_url: &str,
+    login: &str,
+    password: &str,
+) -> Result<String> {
+    drive(client, start_url, login, password, true).await
+}
+
+async fn drive(
+    client: &reqwest::Client,
+    start_url: &str,
+    login: &str,
+    password: &str,
+    stop_at_callback: bool,
+) -> Result<String> {
     let start = Url::parse(start_url).with_context(|| format!("start URL {start_url}"))?;
     let tessera = is_tessera_oauth_step(&start).then(|| origin(&start));
     let mut provider: Option<String> = None;
@@ -522,6 +557,9 @@ pub async fn sign_in_via_provider(
             let next_origin = origin(&next);
             let on_tessera = tessera.as_deref() == Some(next_origin.as_str());
             let on_provider = provider.as_deref() == Some(next_origin.as_str());
+            if on_tessera && stop_at_callback && next.path().ends_with("/callback") {
+                return Ok(next.to_string());
+            }
             let go_on = if on_tessera {
                 is_tessera_oauth_step(&next)
             } else {

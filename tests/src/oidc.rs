@@ -556,6 +556,10 @@ async fn drive(
                 .with_context(|| format!("Location {location}"))?;
             let next_origin = origin(&next);
             let on_tessera = tessera.as_deref() == Some(next_origin.as_str());
+            if !on_tessera && provider.is_none() {
+                // Tessera's login sends the browser to the provider
+                provider = Some(next_origin.clone());
+            }
             let on_provider = provider.as_deref() == Some(next_origin.as_str());
             if on_tessera && stop_at_callback && next.path().ends_with("/callback") {
                 return Ok(next.to_string());

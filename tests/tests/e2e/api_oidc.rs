@@ -537,7 +537,12 @@ async fn every_bad_callback_is_refused() {
 
     // still fine for an honest sign-in
     sso_session(&server, IDP, "alice-sub", "alice-password").await;
-    assert!(!server.log().contains(SECRET));
+    let log = server.log();
+    assert!(!log.contains(SECRET), "the client secret is in the log");
+    assert!(
+        !log.contains(&code),
+        "a provider authorization code is in the log"
+    );
 }
 
 #[tokio::test]
@@ -664,9 +669,27 @@ async fn merge_by_verified_email_only() {
     let linked = sso_session(&server, IDP, "erin-sub", "pw").await;
     assert_eq!(linked["id"], erin["id"], "merged by verified e-mail");
 
-    // an unverified e-mail that matches the root admin's: refused
+    // an unverified e-mail that matches the root admin's is never merged:
+    // refused, or (the issue leaves room for it) a separate, powerless account
     let url_m = sign_in_at(&server, IDP, "mallory", "pw").await;
-    assert_refused(&server, &url_m, "unverified e-mail");
+    if url_m.path() == "/oauth/complete" {
+        let (status, mallory) = complete(&server, &url_m).await;
+        if status == 200 {
+            assert_ne!(
+                mallory["id"], root_me["id"],
+                "merged on an unverified e-mail"
+            );
+            assert_ne!(mallory["role"], "admin", "{mallory}");
+        }
+    } else {
+        assert_refused(&server, &url_m, "unverified e-mail");
+    }
+    // and the root admin's own account is untouched by it
+    let (_, root_after) = server.get(routes::SESSION, Some(&root_token)).await;
+    assert_eq!(root_after["email"], ROOT_EMAIL);
+    assert_eq!(root_after["role"], "admin");
+    let (status, _) = server.signin(ROOT_EMAIL, ROOT_PASSWORD).await;
+    assert_eq!(status, 200);
 
     // without merging, the same verified e-mail does not take the account over
     let url_n = sign_in_at(&server, "nomerge", "erin-sub", "pw").await;
@@ -1127,4 +1150,147 @@ async fn cli_login_with_skip_browser() {
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
     assert!(!out.stderr.is_empty());
+}
+
+#[tokio::test]
+async fn the_session_does_not_outlive_the_access_token() {
+    let (_provider, server) = sso_from(
+        ProviderSpec::new().access_token_ttl(4),
+        vec![alice()],
+        |c| c,
+        "",
+        "",
+    )
+    .await;
+    root(&server).await;
+    let before = tessera_tests::keyserver::now();
+    let user = sso_session(&server, IDP, "alice-sub", "alice-password").await;
+    let expires = user["expires_at"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("a session without expiry outlives the access token: {user}"));
+    assert!(
+        expires <= before + 6,
+        "expires_at {expires}, access token gone at ~{}",
+        before + 4
+    );
+    let (status, _) = server.get(routes::SESSION, Some(&token(&user))).await;
+    assert_eq!(status, 200);
+    let wait = (expires - tessera_tests::keyserver::now() + 2).max(0) as u64;
+    tokio::time::sleep(Duration::from_secs(wait)).await;
+    let (status, _) = server.get(routes::SESSION, Some(&token(&user))).await;
+    assert_eq!(
+        status, 401,
+        "the session outlived the provider's access token"
+    );
+}
+
+#[tokio::test]
+async fn the_test_round_trip_checks_unsaved_settings_and_signs_no_one_in() {
+    let accounts = vec![
+        alice(),
+        Account::new("tom", "pw-tom")
+            .email("tom@example.com", true)
+            .groups(&["trusted"]),
+    ];
+    let (provider, server) = sso(accounts, |c| c, "", "").await;
+    let admin = root(&server).await;
+    let saved = settings_of(&server, &admin, IDP).await;
+
+    let issuer = provider.issuer().to_owned();
+    let run = |draft: Value, login: &'static str, password: &'static str| {
+        let server = &server;
+        let admin = admin.clone();
+        let issuer = issuer.clone();
+        async move {
+            let (status, started) = server
+                .post(routes::ADMIN_OIDC_TEST, Some(&admin), &draft)
+                .await;
+            assert_eq!(status, 200, "{started}\n{}", server.log());
+            assert_eq!(started["issuer"], issuer);
+            let login_url = started["login_url"].as_str().expect("login_url");
+            assert!(
+                login_url.starts_with(&format!("/oauth/{IDP}/login?test=")),
+                "{login_url}"
+            );
+            let location =
+                sign_in_via_provider(&driver_client(), &server.at(login_url), login, password)
+                    .await
+                    .expect("the test round trip");
+            let url = Url::parse(&location).expect("url");
+            assert_eq!(url.path(), "/settings/security/test", "{url}");
+            let code = fragment(&url, "code").expect("code");
+            // only an admin may read the report
+            let (status, _) = server
+                .post(
+                    routes::ADMIN_OIDC_TEST_RESULT,
+                    None,
+                    &json!({ "code": code }),
+                )
+                .await;
+            assert_eq!(status, 401);
+            let (status, report) = server
+                .post(
+                    routes::ADMIN_OIDC_TEST_RESULT,
+                    Some(&admin),
+                    &json!({ "code": code }),
+                )
+                .await;
+            assert_eq!(status, 200, "{report}");
+            report
+        }
+    };
+
+    // a draft restricted to a group: tom passes, alice would be refused
+    let mut draft = saved.clone();
+    draft["groups_claim"] = json!("groups");
+    draft["user_groups"] = json!(["trusted"]);
+    let report = run(draft.clone(), "tom", "pw-tom").await;
+    assert_eq!(report["ok"], true, "{report}");
+    assert_eq!(report["role"], "user");
+    assert_eq!(report["claims"]["email"], "tom@example.com");
+    assert!(
+        report["groups"]
+            .as_array()
+            .is_some_and(|g| g.iter().any(|g| g == "trusted")),
+        "{report}"
+    );
+    let report = run(draft, "alice-sub", "alice-password").await;
+    assert_eq!(report["ok"], false, "{report}");
+    assert!(
+        report["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Access prohibited"),
+        "{report}"
+    );
+
+    // nothing was saved, nobody was provisioned
+    assert_eq!(settings_of(&server, &admin, IDP).await, saved);
+    let (_, users) = server.get(routes::USERS, Some(&admin)).await;
+    assert!(!users.to_string().contains("tom@example.com"), "{users}");
+
+    // a discovery that fails is reported at once
+    let mut broken = saved.clone();
+    broken["discovery_url"] = json!(format!(
+        "{}/nowhere/.well-known/openid-configuration",
+        provider.issuer()
+    ));
+    let (status, body) = server
+        .post(routes::ADMIN_OIDC_TEST, Some(&admin), &broken)
+        .await;
+    assert!(status == 502 || status == 422, "{status} {body}");
+    assert!(
+        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "{body}"
+    );
+    // and it is for admins only
+    let alice_session = sso_session(&server, IDP, "alice-sub", "alice-password").await;
+    let (status, _) = server
+        .post(
+            routes::ADMIN_OIDC_TEST,
+            Some(&token(&alice_session)),
+            &saved,
+        )
+        .await;
+    assert_eq!(status, 403);
 }

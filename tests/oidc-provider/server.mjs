@@ -24,7 +24,8 @@
 //       "faults": {                  // a misbehaving provider, for refusal tests
 //         "id_token_audience": "someone-else",
 //         "id_token_nonce": "not-the-one-you-sent",
-//         "id_token_expired_by": 600
+//         "id_token_expired_by": 600,
+//         "id_token_azp": "another-client"
 //       }
 //     }],
 //     "accounts": [{
@@ -301,7 +302,8 @@ async function routes(ctx, next) {
   ctx.throw(405, 'method not allowed');
 }
 
-// Faults for the refusal tests: wrong `aud`, a different `nonce`, an expired ID token.
+// Faults for the refusal tests: wrong `aud`, a different `nonce`, an expired
+// ID token, an `azp` naming another client.
 function installFaults() {
   const { IdToken } = provider;
   const issue = IdToken.prototype.issue;
@@ -318,6 +320,9 @@ function installFaults() {
       const exp = now - faults.id_token_expired_by;
       this.set('iat', exp - 300);
       opts = { ...options, expiresAt: exp };
+    }
+    if (typeof faults.id_token_azp === 'string') {
+      this.set('azp', faults.id_token_azp);
     }
     if (typeof faults.id_token_audience === 'string') {
       // the ID token names another client as its audience

@@ -64,6 +64,9 @@ pub struct Faults {
     /// The ID token's `exp` lies this many seconds in the past.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_token_expired_by: Option<u64>,
+    /// The ID token carries this `azp` (authorized party).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token_azp: Option<String>,
 }
 
 impl ClientSpec {

@@ -355,6 +355,9 @@ async fn next_stays_on_tessera() {
     }
 }
 
+/// Providers in Tessera whose client at the provider issues bad ID tokens.
+const FAULTY: [&str; 4] = ["badaud", "badnonce", "expired", "badazp"];
+
 #[tokio::test]
 async fn every_bad_callback_is_refused() {
     let url = reserve_url();
@@ -387,21 +390,36 @@ async fn every_bad_callback_is_refused() {
                     ..Faults::default()
                 },
             ))
+            .client(with(
+                "badazp",
+                Faults {
+                    id_token_azp: Some("another-client".into()),
+                    ..Faults::default()
+                },
+            ))
             .account(alice()),
     )
     .await;
     let d = provider.discovery_url();
     let mut toml = provider_toml(IDP, LABEL, &d, CLIENT_ID, "");
-    for name in ["badaud", "badnonce", "expired"] {
+    for name in FAULTY {
         toml.push_str(&provider_toml(name, name, &d, name, ""));
     }
     let server = tessera_at(&url, &toml).await;
     let login = server.at(&routes::oauth_login(IDP));
 
-    // the misbehaving provider's ID tokens: wrong aud, another nonce, expired
-    for name in ["badaud", "badnonce", "expired"] {
+    // the misbehaving provider's ID tokens: wrong aud, another nonce,
+    // expired, azp naming another client
+    for name in FAULTY {
         let url = sign_in_at(&server, name, "alice-sub", "alice-password").await;
         assert_refused(&server, &url, name);
+    }
+    // the same clients without their faults work: the fault was the reason
+    for name in FAULTY {
+        provider
+            .put_client(&ClientSpec::new(name, SECRET).redirect_uri(&callback(&url, name)))
+            .await;
+        sso_session(&server, name, "alice-sub", "alice-password").await;
     }
 
     // a tampered state

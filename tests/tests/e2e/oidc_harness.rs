@@ -202,7 +202,13 @@ async fn faults_make_bad_id_tokens_on_purpose() {
             id_token_expired_by: Some(600),
             ..Faults::default()
         });
-    for c in [&aud, &nonce, &expired] {
+    let azp = ClientSpec::new("azp", "s")
+        .redirect_uri(REDIRECT)
+        .faults(Faults {
+            id_token_azp: Some("another-client".into()),
+            ..Faults::default()
+        });
+    for c in [&aud, &nonce, &expired, &azp] {
         provider.put_client(c).await;
     }
     let id_token = |tokens: Value| tokens["id_token"].as_str().unwrap_or("").to_owned();
@@ -220,6 +226,13 @@ async fn faults_make_bad_id_tokens_on_purpose() {
         .await
         .expect("nonce client");
     assert_eq!(payload(&id_token(t))["nonce"], "stale");
+
+    let t = provider
+        .code_flow(&azp, REDIRECT, "alice", "pw", true)
+        .await
+        .expect("azp client");
+    let claims = verified_claims(&provider, &id_token(t), "azp").await;
+    assert_eq!(claims["azp"], "another-client");
 
     let t = provider
         .code_flow(&expired, REDIRECT, "alice", "pw", true)

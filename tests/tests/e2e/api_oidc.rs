@@ -214,6 +214,19 @@ fn resolve(base: &str, location: &str) -> Url {
         .expect("location")
 }
 
+/// `/oauth/{name}/login` of a provider Tessera does not know starts nothing:
+/// 404, or a refusal on the sign-in page.
+async fn assert_no_such_provider(server: &TestServer, name: &str) {
+    let (status, location) =
+        get_raw(&driver_client(), &server.at(&routes::oauth_login(name))).await;
+    if status == 303 {
+        let url = resolve(&server.url, &location.unwrap_or_default());
+        assert_refused(server, &url, &format!("unknown provider {name}"));
+    } else {
+        assert_eq!(status, 404, "unknown provider {name}");
+    }
+}
+
 #[tokio::test]
 async fn sign_in_with_pkce_lands_signed_in() {
     // the provider refuses any authorization request without PKCE
@@ -540,18 +553,7 @@ async fn every_bad_callback_is_refused() {
         "provider error",
     );
 
-    // an unknown provider starts nothing
-    let (status, location) =
-        get_raw(&driver_client(), &server.at(&routes::oauth_login("nope"))).await;
-    if status == 303 {
-        assert_refused(
-            &server,
-            &resolve(&server.url, &location.unwrap_or_default()),
-            "unknown provider",
-        );
-    } else {
-        assert_eq!(status, 404, "unknown provider");
-    }
+    assert_no_such_provider(&server, "nope").await;
 
     // still fine for an honest sign-in
     sso_session(&server, IDP, "alice-sub", "alice-password").await;
@@ -867,8 +869,62 @@ async fn settings_change_at_runtime_without_lock_out() {
     assert_eq!(s["source"], "config");
     assert_eq!(s["user_groups"], json!([]));
     sso_session(&server, IDP, "alice-sub", "alice-password").await;
-    assert!(!server.log().contains(SECRET));
-    assert!(!server.log().contains("not-the-secret"));
+
+    // a provider that exists only in the database: added, used, removed
+    provider
+        .put_client(
+            &ClientSpec::new("second", "second-secret-77")
+                .redirect_uri(&callback(&server.url, "second")),
+        )
+        .await;
+    let second = json!({
+        "name": "second",
+        "display_name": "Second IdP",
+        "discovery_url": provider.discovery_url(),
+        "client_id": "second",
+        "client_secret": "second-secret-77",
+    });
+    let (status, body) = put_settings(&server, &admin, &second).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(!body.contains("second-secret-77"), "{body}");
+    let listed = settings_of(&server, &admin, "second").await;
+    assert_eq!(listed["source"], "database");
+    assert_eq!(listed["client_secret_set"], true);
+    let (_, config) = server.get(routes::PUBLIC_CONFIG, None).await;
+    assert!(
+        config["oidc_providers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|p| p["name"] == "second" && p["display_name"] == "Second IdP"),
+        "{config}"
+    );
+    let via_second = sso_session(&server, "second", "tom", "pw-tom").await;
+    assert_eq!(via_second["email"], "tom@example.com");
+    let res = client()
+        .delete(server.at(&routes::ADMIN_OIDC_PROVIDER.replace("{name}", "second")))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(res.status(), 204);
+    let (_, config) = server.get(routes::PUBLIC_CONFIG, None).await;
+    assert!(
+        !config["oidc_providers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|p| p["name"] == "second"),
+        "{config}"
+    );
+    assert_no_such_provider(&server, "second").await;
+    let (status, _) = server.get(routes::SESSION, Some(&token(&via_second))).await;
+    assert_eq!(status, 200, "a session outlives its provider's settings");
+
+    let log = server.log();
+    for secret in [SECRET, "not-the-secret", "second-secret-77"] {
+        assert!(!log.contains(secret), "{secret} is in the log");
+    }
 }
 
 #[tokio::test]

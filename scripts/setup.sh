@@ -37,4 +37,24 @@ if [ "${1:-}" = "--test" ]; then
     $SUDO apt-get update -q
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${need[@]}"
   fi
+
+  # The real OpenID provider of the SSO tests: the npm package oidc-provider,
+  # pinned by tests/oidc-provider/package-lock.json. Node.js from Debian unless
+  # one is installed already (NodeSource's package bundles npm).
+  provider_dir="$(dirname "$0")/../tests/oidc-provider"
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    step "installing Debian packages: nodejs npm"
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+    $SUDO apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends nodejs npm
+  fi
+  if ! node -e 'process.exit(typeof require("node:crypto").hash === "function" ? 0 : 1)'; then
+    echo "oidc-provider 9 needs Node.js >= 20.12 (found $(node --version)); Debian 12 ships 18: use Debian 13 or NodeSource" >&2
+    exit 1
+  fi
+  if ! cmp -s "$provider_dir/package-lock.json" "$provider_dir/node_modules/.tessera-installed-lock"; then
+    step "installing the test OpenID provider (npm ci in tests/oidc-provider)"
+    npm ci --prefix "$provider_dir" --no-audit --no-fund
+    cp "$provider_dir/package-lock.json" "$provider_dir/node_modules/.tessera-installed-lock"
+  fi
 fi

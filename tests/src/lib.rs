@@ -3,6 +3,7 @@
 pub mod browser;
 pub mod keyserver;
 pub mod nginx;
+pub mod oidc;
 pub mod server;
 pub mod slapd;
 

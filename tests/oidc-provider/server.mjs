@@ -1,0 +1,373 @@
+// A real OpenID provider for Tessera's end-to-end tests: the certified
+// `oidc-provider` package on 127.0.0.1, plain http, with the clients and
+// accounts of a JSON spec written by the test.
+//
+//   node server.mjs SPEC.json
+//
+// Once listening it prints one JSON line on stdout:
+//   {"issuer":"http://127.0.0.1:PORT","port":PORT,"control_token":"..."}
+// and exits when its stdin closes (the test harness holds the other end), so
+// a test that dies never leaves a provider behind.
+//
+// The spec (every key but `clients` and `accounts` optional):
+//   {
+//     "port": 0,
+//     "issuer_host": "127.0.0.1",   // or "localhost": another site than 127.0.0.1
+//     "id_token_ttl": 3600, "access_token_ttl": 3600,   // seconds, >= 1
+//     "claims_in_id_token": true,   // false: claims only from userinfo
+//     "clients": [{
+//       "client_id": "tessera", "client_secret": "...",
+//       "redirect_uris": ["http://127.0.0.1:8080/oauth/idp/callback"],
+//       "token_endpoint_auth_method": "client_secret_basic",  // _post | none
+//       "application_type": "web",   // native: loopback redirect URIs match any port
+//       "require_pkce": false,
+//       "faults": {                  // a misbehaving provider, for refusal tests
+//         "id_token_audience": "someone-else",
+//         "id_token_nonce": "not-the-one-you-sent",
+//         "id_token_expired_by": 600,
+//         "id_token_azp": "another-client"
+//       }
+//     }],
+//     "accounts": [{
+//       "sub": "alice", "password": "...",
+//       "claims": {"email": "...", "email_verified": true, "name": "...",
+//                  "preferred_username": "...", "picture": "...", "groups": ["..."]}
+//     }]
+//   }
+//
+// Accounts sign in with their `sub` or their e-mail and their password.
+// Test control (bearer control_token, JSON body):
+//   PUT /__test/accounts/{sub}   an account as above (created or replaced)
+//   PUT /__test/clients/{id}     a client as above (created or replaced)
+//   GET /__test/health
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import Provider from 'oidc-provider';
+
+const specPath = process.argv[2];
+if (!specPath) {
+  console.error('usage: node server.mjs SPEC.json');
+  process.exit(2);
+}
+const spec = JSON.parse(readFileSync(specPath, 'utf8'));
+
+const controlToken = randomBytes(24).toString('base64url');
+const accounts = new Map();
+const clientSpecs = new Map();
+
+const CLAIMS = ['email', 'email_verified', 'name', 'preferred_username', 'picture', 'groups'];
+
+function putAccount(account) {
+  if (typeof account?.sub !== 'string' || !account.sub) throw new Error('an account needs a `sub`');
+  if (typeof account.password !== 'string') throw new Error(`account ${account.sub} needs a \`password\``);
+  accounts.set(account.sub, { sub: account.sub, password: account.password, claims: account.claims ?? {} });
+}
+
+function clientMetadata(c) {
+  const metadata = {
+    client_id: c.client_id,
+    redirect_uris: c.redirect_uris ?? [],
+    response_types: ['code'],
+    grant_types: ['authorization_code', 'refresh_token'],
+    token_endpoint_auth_method: c.token_endpoint_auth_method ?? 'client_secret_basic',
+    application_type: c.application_type ?? 'web',
+  };
+  if (c.client_secret !== undefined && c.client_secret !== null) metadata.client_secret = c.client_secret;
+  return metadata;
+}
+
+let provider;
+
+async function putClient(c) {
+  if (typeof c?.client_id !== 'string' || !c.client_id) throw new Error('a client needs a `client_id`');
+  const metadata = clientMetadata(c);
+  await provider.Client.validate(metadata);
+  await provider.Client.adapter.upsert(c.client_id, metadata);
+  clientSpecs.set(c.client_id, { requirePkce: Boolean(c.require_pkce), faults: c.faults ?? {} });
+}
+
+const claimsInIdToken = spec.claims_in_id_token !== false;
+
+const configuration = {
+  findAccount(ctx, sub) {
+    const account = accounts.get(sub);
+    if (!account) return undefined;
+    return {
+      accountId: sub,
+      async claims() {
+        // read at issue time, so an account changed through the control API
+        // shows its new claims on the next sign-in
+        const current = accounts.get(sub) ?? account;
+        const claims = { sub };
+        for (const key of CLAIMS) {
+          if (current.claims[key] !== undefined) claims[key] = current.claims[key];
+        }
+        return claims;
+      },
+    };
+  },
+  claims: {
+    openid: ['sub'],
+    email: ['email', 'email_verified'],
+    profile: ['name', 'preferred_username', 'picture', 'groups'],
+    groups: ['groups'],
+  },
+  scopes: ['openid', 'offline_access', 'email', 'profile', 'groups'],
+  conformIdTokenClaims: !claimsInIdToken,
+  pkce: {
+    required(ctx, client) {
+      return clientSpecs.get(client.clientId)?.requirePkce ?? false;
+    },
+  },
+  features: {
+    devInteractions: { enabled: false },
+    userinfo: { enabled: true },
+  },
+  interactions: {
+    url(ctx, interaction) {
+      return `/interaction/${interaction.uid}`;
+    },
+  },
+  cookies: { keys: [randomBytes(32).toString('base64url')] },
+  ttl: {
+    IdToken: spec.id_token_ttl ?? 3600,
+    AccessToken: spec.access_token_ttl ?? 3600,
+    AuthorizationCode: 60,
+    Interaction: 600,
+    Session: 3600,
+    Grant: 3600,
+  },
+  // one provider per test: keep nothing that could outlive it
+  renderError(ctx, out) {
+    ctx.type = 'html';
+    ctx.body = page('Error', `<p id="error">${escape(out.error)}: ${escape(out.error_description ?? '')}</p>`);
+  },
+};
+
+function escape(text) {
+  return String(text)
+    .replaceAll('&', '&amp;')
+    .replaceAll('<', '&lt;')
+    .replaceAll('>', '&gt;')
+    .replaceAll('"', '&quot;')
+    .replaceAll("'", '&#39;');
+}
+
+function page(title, body) {
+  return `<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>${escape(title)} · Test OpenID Provider</title></head>
+<body><h1>${escape(title)}</h1>
+${body}
+</body></html>`;
+}
+
+function loginPage(uid, clientId, error) {
+  return page('Sign in', `<p>Sign in to continue to <code id="client">${escape(clientId)}</code>.</p>
+${error ? `<p id="error">${escape(error)}</p>` : ''}
+<form id="login-form" method="post" action="/interaction/${escape(uid)}/login" autocomplete="off">
+  <label>Login <input id="login" name="login" type="text" required autofocus></label>
+  <label>Password <input id="password" name="password" type="password" required></label>
+  <button id="submit" type="submit">Sign in</button>
+</form>
+<p><a id="abort" href="/interaction/${escape(uid)}/abort">Cancel</a></p>`);
+}
+
+function consentPage(uid, clientId, scopes) {
+  return page('Authorize', `<p><code id="client">${escape(clientId)}</code> asks for: <span id="scopes">${escape(scopes)}</span></p>
+<form id="consent-form" method="post" action="/interaction/${escape(uid)}/confirm">
+  <button id="confirm" type="submit">Continue</button>
+</form>
+<p><a id="abort" href="/interaction/${escape(uid)}/abort">Cancel</a></p>`);
+}
+
+async function readForm(ctx, limit = 64 * 1024) {
+  let body = '';
+  for await (const chunk of ctx.req) {
+    body += chunk;
+    if (body.length > limit) ctx.throw(413, 'body too large');
+  }
+  return body;
+}
+
+function sameSecret(given, expected) {
+  const a = Buffer.from(String(given));
+  const b = Buffer.from(String(expected));
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function findByLogin(login) {
+  if (accounts.has(login)) return accounts.get(login);
+  for (const account of accounts.values()) {
+    if (account.claims.email !== undefined && account.claims.email === login) return account;
+  }
+  return undefined;
+}
+
+// The interaction pages and the test control API, in front of the provider's routes.
+async function routes(ctx, next) {
+  const path = ctx.path;
+
+  if (path.startsWith('/__test/')) {
+    const auth = ctx.get('authorization');
+    if (!sameSecret(auth, `Bearer ${controlToken}`)) {
+      ctx.status = 401;
+      ctx.body = { error: 'control token required' };
+      return;
+    }
+    if (ctx.method === 'GET' && path === '/__test/health') {
+      ctx.body = { ok: true };
+      return;
+    }
+    const m = /^\/__test\/(accounts|clients)\/([^/]+)$/.exec(path);
+    if (ctx.method === 'PUT' && m) {
+      try {
+        const value = JSON.parse(await readForm(ctx));
+        const id = decodeURIComponent(m[2]);
+        if (m[1] === 'accounts') putAccount({ ...value, sub: id });
+        else await putClient({ ...value, client_id: id });
+        ctx.status = 204;
+      } catch (e) {
+        ctx.status = 400;
+        ctx.body = { error: String(e?.message ?? e) };
+      }
+      return;
+    }
+    ctx.status = 404;
+    return;
+  }
+
+  const m = /^\/interaction\/([^/]+)(?:\/(login|confirm|abort))?$/.exec(path);
+  if (!m) return next();
+  const [, , action] = m;
+  ctx.set('cache-control', 'no-store');
+  const details = await provider.interactionDetails(ctx.req, ctx.res);
+  const { uid, prompt, params } = details;
+
+  if (!action && ctx.method === 'GET') {
+    ctx.type = 'html';
+    if (prompt.name === 'login') {
+      ctx.body = loginPage(uid, params.client_id);
+    } else if (prompt.name === 'consent') {
+      ctx.body = consentPage(uid, params.client_id, params.scope);
+    } else {
+      ctx.throw(501, `prompt ${prompt.name} not implemented`);
+    }
+    return;
+  }
+
+  if (action === 'login' && ctx.method === 'POST') {
+    if (prompt.name !== 'login') ctx.throw(400, 'not at the login prompt');
+    const form = new URLSearchParams(await readForm(ctx));
+    const account = findByLogin(form.get('login') ?? '');
+    if (!account || !sameSecret(form.get('password') ?? '', account.password)) {
+      ctx.status = 200;
+      ctx.type = 'html';
+      ctx.body = loginPage(uid, params.client_id, 'Invalid login or password.');
+      return;
+    }
+    await provider.interactionFinished(ctx.req, ctx.res, {
+      login: { accountId: account.sub },
+    }, { mergeWithLastSubmission: false });
+    return;
+  }
+
+  if (action === 'confirm' && ctx.method === 'POST') {
+    if (prompt.name !== 'consent') ctx.throw(400, 'not at the consent prompt');
+    await readForm(ctx);
+    const { grantId, session } = details;
+    const grant = grantId
+      ? await provider.Grant.find(grantId)
+      : new provider.Grant({ accountId: session.accountId, clientId: params.client_id });
+    const missing = prompt.details;
+    if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+    if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+    if (missing.missingResourceScopes) {
+      for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes)) {
+        grant.addResourceScope(indicator, scopes.join(' '));
+      }
+    }
+    const result = { consent: { grantId: await grant.save() } };
+    await provider.interactionFinished(ctx.req, ctx.res, result, { mergeWithLastSubmission: true });
+    return;
+  }
+
+  if (action === 'abort' && ctx.method === 'GET') {
+    await provider.interactionFinished(ctx.req, ctx.res, {
+      error: 'access_denied',
+      error_description: 'End-User aborted interaction',
+    }, { mergeWithLastSubmission: false });
+    return;
+  }
+
+  ctx.throw(405, 'method not allowed');
+}
+
+// Faults for the refusal tests: wrong `aud`, a different `nonce`, an expired
+// ID token, an `azp` naming another client.
+function installFaults() {
+  const { IdToken } = provider;
+  const issue = IdToken.prototype.issue;
+  IdToken.prototype.issue = async function issueWithFaults(options = {}) {
+    const faults = options.use === 'idtoken'
+      ? clientSpecs.get(this.client?.clientId)?.faults ?? {}
+      : {};
+    let opts = options;
+    if (typeof faults.id_token_nonce === 'string') {
+      this.set('nonce', faults.id_token_nonce);
+    }
+    if (Number.isInteger(faults.id_token_expired_by) && faults.id_token_expired_by > 0) {
+      const now = Math.floor(Date.now() / 1000);
+      const exp = now - faults.id_token_expired_by;
+      this.set('iat', exp - 300);
+      opts = { ...options, expiresAt: exp };
+    }
+    if (typeof faults.id_token_azp === 'string') {
+      this.set('azp', faults.id_token_azp);
+    }
+    if (typeof faults.id_token_audience === 'string') {
+      // the ID token names another client as its audience
+      this.client = Object.create(this.client, {
+        clientId: { value: faults.id_token_audience },
+      });
+    }
+    return issue.call(this, opts);
+  };
+}
+
+async function main() {
+  const { port: wanted = 0 } = spec;
+  // bind first: the issuer must name the real port
+  const { createServer } = await import('node:http');
+  const server = createServer();
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(wanted, '127.0.0.1', resolve);
+  });
+  const { port } = server.address();
+  // `issuer_host: "localhost"` puts the provider on another site than a
+  // Tessera on 127.0.0.1, as in real life (SameSite cookies see the difference)
+  const host = spec.issuer_host ?? '127.0.0.1';
+  if (!['127.0.0.1', 'localhost'].includes(host)) throw new Error('issuer_host: 127.0.0.1 or localhost');
+  const issuer = `http://${host}:${port}`;
+
+  provider = new Provider(issuer, configuration);
+  provider.proxy = false;
+  provider.on('server_error', (ctx, err) => console.error('server_error', err));
+  installFaults();
+  provider.use(routes);
+
+  for (const account of spec.accounts ?? []) putAccount(account);
+  for (const client of spec.clients ?? []) await putClient(client);
+
+  server.on('request', provider.callback());
+  process.stdout.write(`${JSON.stringify({ issuer, port, control_token: controlToken })}\n`);
+
+  process.stdin.on('end', () => process.exit(0));
+  process.stdin.on('error', () => process.exit(0));
+  process.stdin.resume();
+}
+
+main().catch((e) => {
+  console.error(`oidc provider failed to start: ${e?.stack ?? e}`);
+  process.exit(1);
+});

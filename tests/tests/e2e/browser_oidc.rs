@@ -1,0 +1,200 @@
+//! SSO sign-in (issue #7) in headless Chromium: from the sign-in page's
+//! provider button through the real OpenID provider's login and consent
+//! pages to the dashboard; refusals shown on the sign-in page; `form_post`
+//! across sites; the backup password form.
+use crate::api_oidc::{alice, sso_from, LABEL};
+use anyhow::{bail, Context, Result};
+use fantoccini::Locator;
+use serde_json::Value;
+use std::time::{Duration, Instant};
+use tessera_shared::routes;
+use tessera_tests::browser::{require_dist, Browser, WAIT};
+use tessera_tests::oidc::{Account, ProviderSpec};
+use tessera_tests::server::TestServer;
+
+const STORAGE_KEY: &str = "tessera.user";
+const ROOT_EMAIL: &str = "root@example.com";
+const ROOT_PASSWORD: &str = "correct horse battery";
+
+/// Clicks the `a` or `button` whose text contains `label`.
+async fn click_provider_button(browser: &Browser, label: &str) -> Result<()> {
+    let xpath = format!("//a[contains(normalize-space(.), '{label}')] | //button[contains(normalize-space(.), '{label}')]");
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let found = browser.client().find_all(Locator::XPath(&xpath)).await?;
+        if let Some(button) = found.into_iter().next() {
+            return button.click().await.context("clicking the provider button");
+        }
+        if Instant::now() > deadline {
+            bail!("no sign-in button labelled {label:?} within {WAIT:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// On the provider's pages: signs in and consents.
+async fn provider_login(browser: &Browser, login: &str, password: &str) -> Result<()> {
+    browser.fill("#login", login).await?;
+    browser.fill("#password", password).await?;
+    browser.click("#submit").await?;
+    browser.click("#confirm").await
+}
+
+async fn current_url(browser: &Browser) -> Result<String> {
+    Ok(browser.client().current_url().await?.to_string())
+}
+
+/// Waits until the SPA's sign-in page (`/signin` or its alias `/login`) shows.
+async fn wait_for_signin_page(browser: &Browser) -> Result<()> {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let path = browser.path().await?;
+        if path == "/signin" || path == "/login" {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("expected the sign-in page, at {path}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn start(
+    spec: ProviderSpec,
+    accounts: Vec<Account>,
+    extra: &str,
+    server_toml: &str,
+) -> Result<(tessera_tests::oidc::OidcProvider, TestServer, Browser)> {
+    require_dist()?;
+    // the provider on another site (localhost) than Tessera (127.0.0.1)
+    let (provider, server) =
+        sso_from(spec.on_localhost(), accounts, |c| c, extra, server_toml).await;
+    let browser = Browser::start(&server.url).await?;
+    Ok((provider, server, browser))
+}
+
+#[tokio::test]
+async fn from_the_sign_in_button_to_the_dashboard() -> Result<()> {
+    let (_provider, server, browser) = start(ProviderSpec::new(), vec![alice()], "", "").await?;
+    server.signup("Root", ROOT_EMAIL, ROOT_PASSWORD).await;
+
+    browser.goto("/signin").await?;
+    click_provider_button(&browser, LABEL).await?;
+    provider_login(&browser, "alice-sub", "alice-password").await?;
+    browser.wait_for_path("/dashboard").await?;
+    browser
+        .wait_for_text("#user-email", "alice@example.com")
+        .await?;
+    let url = current_url(&browser).await?;
+    assert!(
+        !url.contains("code="),
+        "the one-time code stayed in the URL: {url}"
+    );
+
+    let stored = browser
+        .local_storage(STORAGE_KEY)
+        .await?
+        .context("no stored user")?;
+    let user: Value = serde_json::from_str(&stored)?;
+    let token = user["token"].as_str().context("no token")?;
+    let (status, me) = server.get(routes::SESSION, Some(token)).await;
+    assert_eq!(status, 200);
+    assert_eq!(me["email"], "alice@example.com");
+
+    browser.reload().await?;
+    browser
+        .wait_for_text("#user-email", "alice@example.com")
+        .await?;
+    browser.close().await
+}
+
+#[tokio::test]
+async fn a_refusal_shows_its_reason_on_the_sign_in_page() -> Result<()> {
+    let carl = Account::new("carl", "pw-carl")
+        .email("carl@example.com", true)
+        .groups(&["untrusted"]);
+    let (_provider, server, browser) = start(
+        ProviderSpec::new(),
+        vec![carl],
+        "groups_claim = \"groups\"\nuser_groups = [\"trusted\"]",
+        "",
+    )
+    .await?;
+    server.signup("Root", ROOT_EMAIL, ROOT_PASSWORD).await;
+
+    browser.goto("/signin").await?;
+    click_provider_button(&browser, LABEL).await?;
+    provider_login(&browser, "carl", "pw-carl").await?;
+    wait_for_signin_page(&browser).await?;
+    browser
+        .wait_for_text("[role=alert]", "Access prohibited")
+        .await?;
+    let url = current_url(&browser).await?;
+    assert!(
+        !url.contains("error="),
+        "the reason stayed in the URL: {url}"
+    );
+    assert!(browser.local_storage(STORAGE_KEY).await?.is_none());
+    browser.close().await
+}
+
+#[tokio::test]
+async fn form_post_across_sites() -> Result<()> {
+    let (_provider, server, browser) = start(
+        ProviderSpec::new(),
+        vec![alice()],
+        "response_mode = \"form_post\"",
+        "",
+    )
+    .await?;
+    server.signup("Root", ROOT_EMAIL, ROOT_PASSWORD).await;
+
+    browser.goto("/signin").await?;
+    click_provider_button(&browser, LABEL).await?;
+    provider_login(&browser, "alice-sub", "alice-password").await?;
+    browser.wait_for_path("/dashboard").await?;
+    browser
+        .wait_for_text("#user-email", "alice@example.com")
+        .await?;
+    browser.close().await
+}
+
+#[tokio::test]
+async fn backup_login_when_password_sign_in_is_off() -> Result<()> {
+    let (_provider, _server, browser) = start(
+        ProviderSpec::new(),
+        vec![alice()],
+        "",
+        &format!("[password]\nsignin_enabled = false\n\n[admin]\nemail = \"{ROOT_EMAIL}\"\npassword = \"{ROOT_PASSWORD}\"\n"),
+    )
+    .await?;
+
+    // the sign-in page offers the provider, not the password form
+    browser.goto("/signin").await?;
+    let xpath = format!("//a[contains(., '{LABEL}')] | //button[contains(., '{LABEL}')]");
+    let deadline = Instant::now() + WAIT;
+    while browser
+        .client()
+        .find_all(Locator::XPath(&xpath))
+        .await?
+        .is_empty()
+    {
+        if Instant::now() > deadline {
+            bail!("no provider button");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        !browser.exists("#password").await?,
+        "the password form is offered though disabled"
+    );
+
+    // the backup form signs the bootstrap admin in
+    browser.goto("/login?backup=1").await?;
+    browser.fill("#email", ROOT_EMAIL).await?;
+    browser.fill("#password", ROOT_PASSWORD).await?;
+    browser.click("#signin-submit").await?;
+    browser.wait_for_path("/dashboard").await?;
+    browser.wait_for_text("#user-email", ROOT_EMAIL).await?;
+    browser.close().await
+}

@@ -195,7 +195,11 @@ impl OidcProviderConfig {
             discovery_url: opt(&s.discovery_url),
             tenant: opt(&s.tenant),
             client_id: s.client_id.clone(),
-            client_secret: s.client_secret.clone().map(Secret::new),
+            client_secret: s
+                .client_secret
+                .clone()
+                .filter(|x| !x.is_empty())
+                .map(Secret::new),
             client_secret_file: None,
             scopes: s.scopes.iter().filter(|x| !x.is_empty()).cloned().collect(),
             username_claim: opt(&s.username_claim),
@@ -442,6 +446,50 @@ mod tests {
         c.client_secret = Some(Secret::new("s"));
         c.response_mode = ResponseMode::FormPost;
         assert!(first_problem(&c).contains("form_post"));
+    }
+
+    #[test]
+    fn a_config_file_table_parses_and_unknown_keys_are_refused() {
+        use figment::providers::{Format, Toml};
+        let toml = r#"
+            [[oidc_providers]]
+            name = "kc"
+            display_name = "Company"
+            discovery_url = "https://kc.example/realms/x/.well-known/openid-configuration"
+            client_id = "tessera"
+            client_secret = "s"
+            groups_claim = "/realm_access/roles"
+            admin_groups = ["admin"]
+            user_groups = ["trusted"]
+            default_role = "pending"
+            merge_accounts_by_email = true
+            response_mode = "form_post"
+            verbose = true
+
+            [[oidc_providers]]
+            name = "gh"
+            kind = "github"
+            client_id = "id"
+            client_secret = "s"
+        "#;
+        let c: crate::Config = figment::Figment::from(Toml::string(toml))
+            .extract()
+            .unwrap();
+        assert_eq!(c.oidc_providers.len(), 2);
+        assert_eq!(c.oidc_providers[0].response_mode, ResponseMode::FormPost);
+        assert_eq!(c.oidc_providers[1].kind, ProviderKind::Github);
+        assert!(c.validate().is_ok(), "{:?}", c.validate());
+        let bad = "[[oidc_providers]]\nname = \"kc\"\nclient_idd = \"x\"\n";
+        assert!(figment::Figment::from(Toml::string(bad))
+            .extract::<crate::Config>()
+            .is_err());
+        let mut c = c;
+        c.oidc_providers[0].client_id.clear();
+        let err = c.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("oidc_providers `kc`: set `client_id`"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -326,8 +326,11 @@ impl OidcProviders {
         c.name = name.to_owned();
         let file = self.file.iter().find(|f| f.name == name);
         self.inherit(&mut c, file);
-        if c.client_secret.is_none() {
-            c.client_secret = self.get(name).and_then(|p| p.secret.clone());
+        match s.client_secret.as_deref() {
+            // keep the stored secret (or, once a saved one is removed, the file's)
+            None => c.client_secret = self.get(name).and_then(|p| p.secret.clone()),
+            Some("") => c.client_secret = file.and_then(|f| f.secret().ok().flatten()),
+            Some(_) => {}
         }
         let mut problems = Vec::new();
         config::validate(std::slice::from_ref(&c), &self.issuer_names, &mut problems);

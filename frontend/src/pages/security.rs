@@ -741,13 +741,19 @@ fn listen_for_report(test: RwSignal<Test>) {
                 "The test window sent an unreadable report.".into(),
             )),
         }
+        // The report renders below the long form: bring it into view.
+        request_animation_frame(|| {
+            if let Some(outcome) = document().get_element_by_id("oidc-test-outcome") {
+                outcome.scroll_into_view();
+            }
+        });
     });
     on_cleanup(move || handle.remove());
 }
 
 #[component]
 fn TestOutcome(test: RwSignal<Test>) -> impl IntoView {
-    move || {
+    let outcome = move || {
         match test.get() {
         Test::Idle => ().into_any(),
         Test::Starting => view! { <Loading label="Running discovery…" /> }.into_any(),
@@ -765,7 +771,8 @@ fn TestOutcome(test: RwSignal<Test>) -> impl IntoView {
         .into_any(),
         Test::Done(report) => view! { <TestReport report /> }.into_any(),
     }
-    }
+    };
+    view! { <div id="oidc-test-outcome">{outcome}</div> }
 }
 
 /// The outcome of a test round trip.

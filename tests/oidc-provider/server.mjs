@@ -137,7 +137,7 @@ const configuration = {
     Session: 3600,
     Grant: 3600,
   },
-  // one provider per test: keep nothing that could outlive it
+  // errors the provider cannot redirect (unknown client, bad redirect_uri): a plain page
   renderError(ctx, out) {
     ctx.type = 'html';
     ctx.body = page('Error', `<p id="error">${escape(out.error)}: ${escape(out.error_description ?? '')}</p>`);

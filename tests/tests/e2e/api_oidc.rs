@@ -1051,11 +1051,16 @@ async fn claims_from_userinfo_when_the_id_token_lacks_them() {
             .account(alice()),
     )
     .await;
-    let server = tessera_at(
-        &url,
-        &provider_toml(IDP, LABEL, &provider.discovery_url(), CLIENT_ID, ""),
-    )
-    .await;
+    // the secret from `client_secret_file` this time
+    let secrets = tempfile::tempdir().expect("temp dir");
+    let secret_file = secrets.path().join("client-secret");
+    std::fs::write(&secret_file, format!("{SECRET}\n")).expect("secret file");
+    let toml = format!(
+        "[[oidc_providers]]\nname = \"{IDP}\"\ndisplay_name = \"{LABEL}\"\ndiscovery_url = \"{}\"\nclient_id = \"{CLIENT_ID}\"\nclient_secret_file = {:?}\n",
+        provider.discovery_url(),
+        secret_file
+    );
+    let server = tessera_at(&url, &toml).await;
     let user = sso_session(&server, IDP, "alice-sub", "alice-password").await;
     assert_eq!(user["email"], "alice@example.com");
     assert_eq!(user["name"], "Alice Liddell");

@@ -208,6 +208,12 @@ pub async fn strip_untrusted(
     mut req: Request,
     next: Next,
 ) -> Response {
+    strip_untrusted_headers(&state, &mut req);
+    next.run(req).await
+}
+
+/// What [`strip_untrusted`] does, for a middleware that does more.
+pub fn strip_untrusted_headers(state: &AppState, req: &mut Request) {
     if let Some(th) = &state.trusted_header {
         let trusted = req
             .extensions()
@@ -221,7 +227,6 @@ pub async fn strip_untrusted(
             headers.remove("x-forwarded-for");
         }
     }
-    next.run(req).await
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ CONNS=${CONNS:-32}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 cargo build --release -q -p tessera --bin tessera --example bench_tools
-BIN=$CARGO_TARGET_DIR/release/tessera
+BIN=${BIN:-$CARGO_TARGET_DIR/release/tessera} # BIN=... measures another build
 TOOLS=$CARGO_TARGET_DIR/release/examples/bench_tools
 WORK=$(mktemp -d)
 PIDS=()

@@ -114,7 +114,7 @@ impl AppState {
             limiter: SigninLimiter::new(&config.rate_limit),
             spa: SpaShell::load(&config.server.static_dir, &config.embed),
             authenticators: vec![
-                Box::new(SessionAuthenticator),
+                Box::new(SessionAuthenticator::new(config.cache.verified_tokens)?),
                 Box::new(ApiKeyAuthenticator),
                 Box::new(idp.clone()),
             ],

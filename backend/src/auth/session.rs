@@ -1,18 +1,61 @@
 //! Tessera's own session tokens: HS256 JWTs signed with the session secret,
 //! carrying `iss`, `sub` (user id), `iat`, `exp` where it applies and a unique
-//! `jti`. The header's `kid` marks them as Tessera's.
+//! `jti`. The header's `kid` marks them as Tessera's: every session token
+//! starts with the same encoded header, so recognising one is a prefix
+//! compare. A token that passed every check is kept in a verified-token cache
+//! (by the SHA-256 of the whole token, until its `exp`), so a repeated token
+//! costs a hash and a look-up instead of the HMAC and the claim parse; a hit
+//! still re-checks time, revocation and the user.
 use super::{BearerAuthenticator, Principal};
 use crate::config::ExpiresIn;
 use crate::error::{Error, Result};
 use crate::state::AppState;
+use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use moka::sync::Cache;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::time::Duration;
 use tessera_shared::AuthMethod;
 
 /// The `kid` in every session token's header.
 pub const SESSION_KID: &str = "tessera-session";
 /// A single-use token must be used within this many seconds.
 pub const SINGLE_USE_TTL_SECS: i64 = 300;
+/// How far in the future `iat` may be (clock skew between replicas).
+const IAT_SKEW_SECS: i64 = 60;
+
+/// The header of every session token.
+fn session_header() -> Header {
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = Some(SESSION_KID.into());
+    header
+}
+
+/// The first segment of every session token and its dot, encoded exactly as
+/// [`SessionKeys::issue`] encodes it.
+pub fn session_token_prefix() -> Result<String> {
+    let json = serde_json::to_vec(&session_header())
+        .map_err(|e| anyhow::anyhow!("encoding the session token header: {e}"))?;
+    Ok(format!(
+        "{}.",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+    ))
+}
+
+/// The time checks of a session token, the same on a cache hit as on a full
+/// verification: not expired (`exp` == now is expired, no leeway), not issued
+/// in the future beyond the skew.
+fn check_time(exp: Option<i64>, iat: i64, now: i64) -> Result<()> {
+    if exp.is_some_and(|exp| now >= exp) {
+        return Err(Error::InvalidToken("session token expired"));
+    }
+    if iat > now.saturating_add(IAT_SKEW_SECS) {
+        return Err(Error::InvalidToken("session token issued in the future"));
+    }
+    Ok(())
+}
 
 /// The claims of a session token. Every field is typed: a token whose claim
 /// has the wrong JSON type fails to decode.
@@ -92,9 +135,7 @@ impl SessionKeys {
             jti: uuid::Uuid::new_v4().to_string(),
             single_use,
         };
-        let mut header = Header::new(Algorithm::HS256);
-        header.kid = Some(SESSION_KID.into());
-        let token = jsonwebtoken::encode(&header, &claims, &self.encoding)
+        let token = jsonwebtoken::encode(&session_header(), &claims, &self.encoding)
             .map_err(|e| anyhow::anyhow!("signing a session token: {e}"))?;
         Ok((token, claims))
     }
@@ -109,29 +150,119 @@ impl SessionKeys {
         if claims.iss != self.issuer {
             return Err(Error::InvalidToken("session token from another issuer"));
         }
-        if let Some(exp) = claims.exp {
-            if now >= exp {
-                return Err(Error::InvalidToken("session token expired"));
-            }
-        }
-        if claims.iat > now + 60 {
-            return Err(Error::InvalidToken("session token issued in the future"));
-        }
+        check_time(claims.exp, claims.iat, now)?;
         Ok(claims)
     }
 }
 
+/// A session token that passed every check, as kept in the verified-token
+/// cache. Single-use tokens are never kept.
+#[derive(Debug)]
+struct Verified {
+    sub: String,
+    jti: String,
+    iat: i64,
+    exp: Option<i64>,
+    single_use: bool,
+}
+
+impl From<SessionClaims> for Verified {
+    fn from(c: SessionClaims) -> Self {
+        Self {
+            sub: c.sub,
+            jti: c.jti,
+            iat: c.iat,
+            exp: c.exp,
+            single_use: c.single_use,
+        }
+    }
+}
+
+/// Expires a cache entry with its token (after an hour for tokens without `exp`).
+struct UntilExpiry;
+
+impl moka::Expiry<[u8; 32], Arc<Verified>> for UntilExpiry {
+    fn expire_after_create(
+        &self,
+        _: &[u8; 32],
+        v: &Arc<Verified>,
+        _: std::time::Instant,
+    ) -> Option<Duration> {
+        let now = crate::clock::Clock::now(&crate::clock::SystemClock);
+        Some(match v.exp {
+            Some(exp) => Duration::from_secs(exp.saturating_sub(now).clamp(1, 86_400) as u64),
+            None => Duration::from_secs(3600),
+        })
+    }
+}
+
 /// Authenticates Tessera session tokens.
-pub struct SessionAuthenticator;
+pub struct SessionAuthenticator {
+    prefix: String,
+    cache: Option<Cache<[u8; 32], Arc<Verified>>>,
+}
+
+impl SessionAuthenticator {
+    /// With a cache of `cache_entries` verified tokens (0: none).
+    pub fn new(cache_entries: u64) -> Result<Self> {
+        Ok(Self {
+            prefix: session_token_prefix()?,
+            cache: (cache_entries > 0).then(|| {
+                Cache::builder()
+                    .max_capacity(cache_entries)
+                    .expire_after(UntilExpiry)
+                    .build()
+            }),
+        })
+    }
+
+    /// The verified claims of `credential`: from the cache when it passed
+    /// every check before (time re-checked here), else fully verified. With
+    /// the claims comes the cache key when the token is to be remembered once
+    /// every other check passes (never for a single-use token).
+    fn verified(
+        &self,
+        credential: &str,
+        state: &AppState,
+        now: i64,
+    ) -> Result<(Arc<Verified>, Option<[u8; 32]>)> {
+        let Some(cache) = &self.cache else {
+            return Ok((
+                Arc::new(state.sessions.verify(credential, now)?.into()),
+                None,
+            ));
+        };
+        let key: [u8; 32] = Sha256::digest(credential.as_bytes()).into();
+        if let Some(v) = cache.get(&key) {
+            if let Err(e) = check_time(v.exp, v.iat, now) {
+                cache.invalidate(&key);
+                return Err(e);
+            }
+            return Ok((v, None));
+        }
+        let v: Verified = state.sessions.verify(credential, now)?.into();
+        let remember = (!v.single_use).then_some(key);
+        Ok((Arc::new(v), remember))
+    }
+}
+
+#[cfg(test)]
+impl SessionAuthenticator {
+    fn is_cached(&self, credential: &str) -> bool {
+        let key: [u8; 32] = Sha256::digest(credential.as_bytes()).into();
+        self.cache.as_ref().is_some_and(|c| c.contains_key(&key))
+    }
+}
 
 #[async_trait::async_trait]
 impl BearerAuthenticator for SessionAuthenticator {
     fn recognises(&self, credential: &str) -> bool {
-        jsonwebtoken::decode_header(credential).is_ok_and(|h| h.kid.as_deref() == Some(SESSION_KID))
+        credential.starts_with(&self.prefix)
     }
 
     async fn authenticate(&self, credential: &str, state: &AppState) -> Result<Principal> {
-        let claims = state.sessions.verify(credential, state.clock.now())?;
+        let now = state.clock.now();
+        let (claims, remember) = self.verified(credential, state, now)?;
         if state.revocations.is_revoked(&claims.jti) {
             return Err(Error::InvalidToken("session token revoked"));
         }
@@ -143,11 +274,14 @@ impl BearerAuthenticator for SessionAuthenticator {
         if claims.single_use && !state.revocations.revoke(&claims.jti, claims.exp).await? {
             return Err(Error::InvalidToken("single-use session token already used"));
         }
+        if let (Some(cache), Some(key)) = (&self.cache, remember) {
+            cache.insert(key, claims.clone());
+        }
         Ok(Principal {
             user,
             method: AuthMethod::Session,
             token: credential.to_owned(),
-            jti: Some(claims.jti),
+            jti: Some(claims.jti.clone()),
             expires_at: claims.exp,
             issuer: None,
             subject: None,
@@ -253,5 +387,183 @@ mod tests {
     fn base64_url(s: &str) -> String {
         use base64::Engine;
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s)
+    }
+
+    #[test]
+    fn issued_tokens_start_with_the_prefix_and_only_they_are_recognised() {
+        let auth = SessionAuthenticator::new(10).unwrap();
+        for lifetime in [
+            ExpiresIn::Never,
+            ExpiresIn::SingleUse,
+            ExpiresIn::For(Duration::from_secs(60)),
+        ] {
+            let (t, _) = keys(lifetime).issue("u1", 1000).unwrap();
+            assert!(auth.recognises(&t), "{t}");
+        }
+        // the same header fields in another order, or another kid, are not ours
+        for header in [
+            r#"{"alg":"HS256","typ":"JWT","kid":"tessera-session"}"#,
+            r#"{"typ":"JWT","alg":"HS256","kid":"someone-else"}"#,
+            r#"{"typ":"JWT","alg":"RS256","kid":"tessera-session"}"#,
+        ] {
+            assert!(!auth.recognises(&format!("{}.e30.sig", base64_url(header))));
+        }
+        assert!(!auth.recognises("sk-abc"));
+        assert!(!auth.recognises(""));
+    }
+
+    mod cache {
+        use super::*;
+        use crate::clock::{Clock, ManualClock};
+        use crate::config::Config;
+        use crate::store::users::NewLocalUser;
+        use tessera_shared::Role;
+
+        const NOW: i64 = 1_900_000_000;
+
+        struct Fixture {
+            state: AppState,
+            clock: Arc<ManualClock>,
+            auth: SessionAuthenticator,
+            user_id: String,
+            _dir: tempfile::TempDir,
+        }
+
+        async fn fixture(lifetime: ExpiresIn, cache_entries: u64) -> Fixture {
+            let dir = tempfile::tempdir().unwrap();
+            let mut config = Config::default();
+            config.server.data_dir = dir.path().to_path_buf();
+            config.session.expires_in = lifetime;
+            let clock = Arc::new(ManualClock::new(NOW));
+            let state = AppState::build_with_clock(config, clock.clone())
+                .await
+                .unwrap();
+            for (name, email) in [("Ann", "ann@example.com"), ("Bob", "bob@example.com")] {
+                state
+                    .users
+                    .create_local(
+                        NewLocalUser {
+                            name,
+                            email,
+                            password_hash: "x",
+                            role: Role::User,
+                        },
+                        NOW,
+                    )
+                    .await
+                    .unwrap();
+            }
+            let (bob, _) = state
+                .users
+                .find_local_credentials("bob@example.com")
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(bob.role, Role::User);
+            Fixture {
+                state,
+                clock,
+                auth: SessionAuthenticator::new(cache_entries).unwrap(),
+                user_id: bob.id.clone(),
+                _dir: dir,
+            }
+        }
+
+        impl Fixture {
+            /// A token for Bob, used twice so the second use is a cache hit.
+            async fn cached_token(&self) -> (String, SessionClaims) {
+                let (t, c) = self
+                    .state
+                    .sessions
+                    .issue(&self.user_id, self.clock.now())
+                    .unwrap();
+                for _ in 0..2 {
+                    let p = self.auth.authenticate(&t, &self.state).await.unwrap();
+                    assert_eq!(p.user.id, self.user_id);
+                    assert_eq!(p.jti.as_deref(), Some(c.jti.as_str()));
+                }
+                assert!(self.auth.is_cached(&t));
+                (t, c)
+            }
+
+            async fn refused(&self, token: &str) -> bool {
+                matches!(
+                    self.auth.authenticate(token, &self.state).await,
+                    Err(Error::InvalidToken(_))
+                )
+            }
+        }
+
+        #[tokio::test]
+        async fn a_cached_token_is_refused_once_revoked() {
+            let f = fixture(ExpiresIn::Never, 100).await;
+            let (t, c) = f.cached_token().await;
+            f.state.revocations.revoke(&c.jti, c.exp).await.unwrap();
+            assert!(f.refused(&t).await);
+        }
+
+        #[tokio::test]
+        async fn a_cached_token_is_refused_once_expired() {
+            let f = fixture(ExpiresIn::For(Duration::from_secs(60)), 100).await;
+            let (t, _) = f.cached_token().await;
+            f.clock.advance(59);
+            assert!(f.auth.authenticate(&t, &f.state).await.is_ok());
+            f.clock.advance(1);
+            assert!(f.refused(&t).await, "exp == now is expired, cached or not");
+            assert!(!f.auth.is_cached(&t), "an expired entry is dropped");
+        }
+
+        #[tokio::test]
+        async fn a_cached_token_is_refused_once_its_user_is_deleted() {
+            let f = fixture(ExpiresIn::Never, 100).await;
+            let (t, _) = f.cached_token().await;
+            assert!(f.state.users.delete(&f.user_id).await.unwrap());
+            assert!(f.refused(&t).await);
+        }
+
+        #[tokio::test]
+        async fn a_cached_token_carries_the_current_role() {
+            let f = fixture(ExpiresIn::Never, 100).await;
+            let (t, _) = f.cached_token().await;
+            f.state
+                .users
+                .set_role(&f.user_id, Role::Pending, NOW)
+                .await
+                .unwrap();
+            let p = f.auth.authenticate(&t, &f.state).await.unwrap();
+            assert_eq!(p.user.role, Role::Pending, "the role extractors see");
+        }
+
+        #[tokio::test]
+        async fn single_use_tokens_are_never_cached() {
+            let f = fixture(ExpiresIn::SingleUse, 100).await;
+            let (t, _) = f.state.sessions.issue(&f.user_id, f.clock.now()).unwrap();
+            assert!(f.auth.authenticate(&t, &f.state).await.is_ok());
+            assert!(!f.auth.is_cached(&t));
+            assert!(f.refused(&t).await, "a second use is refused");
+        }
+
+        #[tokio::test]
+        async fn refused_tokens_are_not_cached_and_the_cache_can_be_off() {
+            let f = fixture(ExpiresIn::Never, 100).await;
+            let (t, c) = f.state.sessions.issue(&f.user_id, f.clock.now()).unwrap();
+            f.state.revocations.revoke(&c.jti, c.exp).await.unwrap();
+            assert!(f.refused(&t).await);
+            assert!(!f.auth.is_cached(&t));
+            // a tampered signature on a token whose twin is cached
+            let (good, _) = f.cached_token().await;
+            let mut forged = good.clone().into_bytes();
+            let i = forged.len() - 5; // a data character of the signature
+            forged[i] = if forged[i] == b'A' { b'B' } else { b'A' };
+            let forged = String::from_utf8(forged).unwrap();
+            assert!(f.refused(&forged).await);
+
+            let off = fixture(ExpiresIn::Never, 0).await;
+            let (t, c) = off.state.sessions.issue(&off.user_id, NOW).unwrap();
+            assert!(off.auth.authenticate(&t, &off.state).await.is_ok());
+            assert!(!off.auth.is_cached(&t));
+            off.state.revocations.revoke(&c.jti, c.exp).await.unwrap();
+            assert!(off.refused(&t).await);
+        }
     }
 }

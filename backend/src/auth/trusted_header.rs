@@ -2,7 +2,7 @@
 //! (an SSO gateway behind nginx's `auth_request`, oauth2-proxy, ...).
 //!
 //! The headers are honoured only when the TCP peer is one of
-//! `trusted_proxies`; from anyone else they are removed by [`strip_untrusted`]
+//! `trusted_proxies`; from anyone else they are removed by [`strip_untrusted_headers`]
 //! before any handler runs. A request that carries no bearer credential but
 //! the email header from a trusted proxy is that person: created on first
 //! sight (source `trusted_header`, subject the lower-cased e-mail) with the
@@ -13,11 +13,9 @@ use crate::config::TrustedHeaderConfig;
 use crate::error::{Error, Result};
 use crate::state::AppState;
 use crate::store::users::{external_id, ExternalUser};
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
-use axum::middleware::Next;
-use axum::response::Response;
 use ipnet::IpNet;
 use std::net::{IpAddr, SocketAddr};
 use tessera_shared::AuthMethod;
@@ -200,14 +198,10 @@ fn decode(v: &HeaderValue) -> Option<String> {
     (!s.is_empty()).then(|| s.to_owned())
 }
 
-/// Middleware: removes the identity headers and `X-Forwarded-For` from
-/// requests whose TCP peer is not a trusted proxy, so nothing downstream can
-/// read a spoofed one.
-pub async fn strip_untrusted(
-    State(state): State<AppState>,
-    mut req: Request,
-    next: Next,
-) -> Response {
+/// Removes the identity headers and `X-Forwarded-For` from a request whose
+/// TCP peer is not a trusted proxy, so nothing downstream can read a spoofed
+/// one. Called by the edge middleware (`http::edge`).
+pub fn strip_untrusted_headers(state: &AppState, req: &mut Request) {
     if let Some(th) = &state.trusted_header {
         let trusted = req
             .extensions()
@@ -221,7 +215,6 @@ pub async fn strip_untrusted(
             headers.remove("x-forwarded-for");
         }
     }
-    next.run(req).await
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
 use tessera_shared::routes;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 /// Largest request body accepted, in bytes.
@@ -39,21 +40,17 @@ pub fn router(state: AppState) -> Router {
         .route("/api/{*rest}", any(api_not_found))
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(middleware::from_fn(no_store));
+        // API answers carry tokens and personal data: never cache them
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ));
     Router::new()
         .merge(health::router())
         .merge(api)
         .merge(oidc::browser_router())
         .merge(spa::router(&state))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            api_key_endpoints,
-        ))
-        .layer(middleware::from_fn(security_headers))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            crate::auth::trusted_header::strip_untrusted,
-        ))
+        .layer(middleware::from_fn_with_state(state.clone(), edge))
         .layer(TraceLayer::new_for_http().make_span_with(crate::telemetry::request_span))
         .with_state(state)
 }
@@ -66,17 +63,23 @@ async fn method_not_allowed() -> Error {
     Error::MethodNotAllowed
 }
 
-/// API answers carry tokens and personal data: never cache them.
-async fn no_store(req: Request, next: Next) -> Response {
-    let mut res = next.run(req).await;
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+/// What every request passes, in one layer (one boxed future, not three):
+/// identity headers from an untrusted peer removed, API keys kept to their
+/// endpoints, security headers added to every answer.
+async fn edge(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    crate::auth::trusted_header::strip_untrusted_headers(&state, &mut req);
+    let mut res = if api_key_endpoint_allowed(&state, &req) {
+        next.run(req).await
+    } else {
+        Error::Forbidden(api_key::ENDPOINT_NOT_ALLOWED).into_response()
+    };
+    security_headers(&mut res);
     res
 }
 
 /// An API key may call only `[api_keys] allowed_endpoints` when restricted;
 /// checked before routing, on the decoded, canonical path.
-async fn api_key_endpoints(State(state): State<AppState>, req: Request, next: Next) -> Response {
+fn api_key_endpoint_allowed(state: &AppState, req: &Request) -> bool {
     let is_key = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -85,15 +88,11 @@ async fn api_key_endpoints(State(state): State<AppState>, req: Request, next: Ne
         .is_some_and(|(scheme, cred)| {
             scheme.eq_ignore_ascii_case("bearer") && cred.starts_with(api_key::PREFIX)
         });
-    if is_key && !api_key::endpoint_allowed(&state.config.api_keys, req.uri().path()) {
-        return Error::Forbidden(api_key::ENDPOINT_NOT_ALLOWED).into_response();
-    }
-    next.run(req).await
+    !is_key || api_key::endpoint_allowed(&state.config.api_keys, req.uri().path())
 }
 
 /// Headers for every response.
-async fn security_headers(req: Request, next: Next) -> Response {
-    let mut res = next.run(req).await;
+fn security_headers(res: &mut Response) {
     let frameable = res.extensions().get::<spa::AllowFraming>().is_some();
     let h = res.headers_mut();
     h.insert(
@@ -112,5 +111,4 @@ async fn security_headers(req: Request, next: Next) -> Response {
         .or_insert(HeaderValue::from_static(
             "default-src 'none'; frame-ancestors 'none'",
         ));
-    res
 }

@@ -725,3 +725,92 @@ async fn password_signin_is_on_by_default() {
         "Invalid credentials",
     );
 }
+
+/// A session token used again and again is served from the verified-token
+/// cache; each of sign-out, demotion, deletion and expiry still refuses it on
+/// the very next request, with the cache on (the default) and off.
+#[tokio::test]
+async fn repeated_session_tokens_are_refused_once_they_should_be() {
+    for cache in ["10000", "0"] {
+        let server = TestServer::builder()
+            .env("TESSERA_CACHE_VERIFIED_TOKENS", cache)
+            .env("TESSERA_SESSION_EXPIRES_IN", "5s")
+            .toml("[signup]\ndefault_role = \"user\"")
+            .start()
+            .await;
+        server.signup("Ann", "ann@example.com", PW).await;
+        let bob = server.signup("Bob", "bob@example.com", PW).await;
+        // a fresh admin token for each admin call: a loaded machine is slow
+        let admin = || async { server.signin("ann@example.com", PW).await.1 };
+        let hammer = |t: String| {
+            let server = &server;
+            async move {
+                for _ in 0..3 {
+                    assert_eq!(server.get("/api/v1/groups/", Some(&t)).await.0, 200);
+                }
+            }
+        };
+
+        // sign-out
+        let (_, s) = server.signin("bob@example.com", PW).await;
+        hammer(token(&s).to_owned()).await;
+        assert_eq!(
+            server.get("/api/v1/auths/signout", Some(token(&s))).await.0,
+            200
+        );
+        assert_detail(
+            server.get("/api/v1/groups/", Some(token(&s))).await,
+            401,
+            "Invalid token",
+        );
+
+        // demotion to pending, then deletion
+        let (_, s) = server.signin("bob@example.com", PW).await;
+        hammer(token(&s).to_owned()).await;
+        let (status, _) = server
+            .post(
+                "/api/v1/users/update/role",
+                Some(token(&admin().await)),
+                &json!({"id": bob["id"], "role": "pending"}),
+            )
+            .await;
+        assert_eq!(status, 200);
+        assert_detail(
+            server.get("/api/v1/groups/", Some(token(&s))).await,
+            403,
+            "Access prohibited",
+        );
+        assert_eq!(
+            server.get("/api/v1/auths/", Some(token(&s))).await.1["role"],
+            "pending"
+        );
+        let res = client()
+            .delete(server.at(&format!("/api/v1/users/{}", bob["id"].as_str().unwrap())))
+            .bearer_auth(token(&admin().await))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        assert_detail(
+            server.get("/api/v1/auths/", Some(token(&s))).await,
+            401,
+            "Invalid token",
+        );
+
+        // expiry
+        let s = admin().await;
+        hammer(token(&s).to_owned()).await;
+        let exp = s["expires_at"].as_i64().unwrap();
+        let wait = exp * 1000 + 100
+            - std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis() as i64;
+        tokio::time::sleep(Duration::from_millis(wait.max(0) as u64)).await;
+        assert_detail(
+            server.get("/api/v1/auths/", Some(token(&s))).await,
+            401,
+            "Invalid token",
+        );
+    }
+}

@@ -163,6 +163,12 @@ impl Idp {
             return Err("no trusted issuers are configured");
         }
         let parsed = token::parse(token, self.0.max_token_bytes)?;
+        // Tessera's own `kid` is never an IdP's: such a token is a session
+        // token that is not one (session tokens are recognised by their
+        // exact header)
+        if parsed.header.kid.as_deref() == Some(super::session::SESSION_KID) {
+            return Err("a session token's kid on a token that is not a session token");
+        }
         let iss = parsed.registered.iss.as_deref().ok_or("iss missing")?;
         let mut last = "iss matches no trusted issuer";
         for (idx, issuer) in self.0.issuers.iter().enumerate() {

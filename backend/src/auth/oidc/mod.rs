@@ -94,6 +94,8 @@ impl From<Failure> for Error {
         tracing::debug!(reason = %f.reason, detail = %f.detail, "SSO sign-in failed");
         if f.reason == ACCESS_PROHIBITED {
             Error::Forbidden(ACCESS_PROHIBITED)
+        } else if f.reason == provision::UNVERIFIED_EMAIL {
+            Error::Forbidden(provision::UNVERIFIED_EMAIL)
         } else {
             Error::BadRequest(f.reason)
         }
@@ -785,6 +787,10 @@ impl OidcProviders {
             Err(Error::Forbidden(ACCESS_PROHIBITED)) => Err(fail(
                 ACCESS_PROHIBITED,
                 format!("subject {} is in none of the allowed groups", a.subject),
+            )),
+            Err(Error::Forbidden(provision::UNVERIFIED_EMAIL)) => Err(fail(
+                provision::UNVERIFIED_EMAIL,
+                format!("subject {}: e-mail not verified by the provider", a.subject),
             )),
             Err(e) => {
                 tracing::error!(error = %e, "provisioning an SSO user failed");

@@ -122,6 +122,11 @@ pub fn role(cfg: &OidcProviderConfig, a: &Asserted) -> Result<Role> {
         .ok_or(Error::Forbidden(ACCESS_PROHIBITED))
 }
 
+/// The refusal when merging by e-mail is on and the provider did not verify
+/// an e-mail that an existing account has.
+pub const UNVERIFIED_EMAIL: &str =
+    "The provider did not verify this e-mail address, which belongs to an existing account";
+
 /// Creates or updates the account of `a` at provider `cfg`.
 pub async fn provision(
     state: &AppState,
@@ -153,6 +158,18 @@ pub async fn provision(
                 }
                 None => None,
             }
+        }
+        // Merging is on but the provider does not vouch for the e-mail: an
+        // account with it exists, so this is either its owner at an IdP that
+        // does not verify e-mails or someone claiming it. Refuse rather than
+        // create a look-alike account with the same address.
+        None if cfg.merge_accounts_by_email && !a.email.is_empty() => {
+            let email = crate::auth::password::normalise_local_email(&a.email);
+            if state.users.find_local_credentials(&email).await?.is_some() {
+                tracing::debug!(provider = %cfg.name, "SSO e-mail matches a local account but is not verified: refused");
+                return Err(Error::Forbidden(UNVERIFIED_EMAIL));
+            }
+            None
         }
         None => None,
     };

@@ -4,11 +4,14 @@
 # runs under valgrind; for each variant a keep-alive client sends WARM requests,
 # the counters are zeroed, N more requests are sent and the counters dumped.
 #   scripts/callgrind.sh [N, default 2000]
+# CACHE=0 runs the server with `[cache] verified_tokens = 0` and measures the
+# RS256 token only (the no-cache path).
 # Writes a Markdown table to stdout; the dumps (for callgrind_annotate) stay in
 # $OUT (default: a temporary folder, printed).
 set -euo pipefail
 N=${1:-2000}
 WARM=${WARM:-200}
+CACHE=${CACHE:-10000}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 CARGO_PROFILE_RELEASE_DEBUG=line-tables-only \
@@ -33,7 +36,7 @@ listen = "127.0.0.1:$PORT"
 data_dir = "$WORK/data"
 static_dir = "$WORK/dist"
 [cache]
-verified_tokens = 10000
+verified_tokens = $CACHE
 [api_keys]
 enabled = true
 [[issuers]]
@@ -72,10 +75,12 @@ c.close()
 PY
 }
 
+VARIANTS=("healthz|/healthz|" "session|/api/v1/auths/|$SESSION"
+  "api-key|/api/v1/auths/|$APIKEY" "rs256-cache|/api/v1/auths/|$RS")
+[ "$CACHE" = 0 ] && VARIANTS=("rs256-nocache|/api/v1/auths/|$RS")
 echo "| variant | instructions / request |"
 echo "|---|---:|"
-for v in "healthz|/healthz|" "session|/api/v1/auths/|$SESSION" \
-  "api-key|/api/v1/auths/|$APIKEY" "rs256-cache|/api/v1/auths/|$RS"; do
+for v in "${VARIANTS[@]}"; do
   IFS='|' read -r name path token <<<"$v"
   send "$WARM" "$path" "$token"
   callgrind_control -z "$VG" >/dev/null 2>&1

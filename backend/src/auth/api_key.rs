@@ -200,7 +200,7 @@ impl BearerAuthenticator for ApiKeyAuthenticator {
         Ok(Principal {
             user,
             method: AuthMethod::ApiKey,
-            token: credential.to_owned(),
+            token: Arc::from(credential),
             jti: None,
             expires_at: None,
             issuer: None,

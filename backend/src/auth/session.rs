@@ -280,7 +280,7 @@ impl BearerAuthenticator for SessionAuthenticator {
         Ok(Principal {
             user,
             method: AuthMethod::Session,
-            token: credential.to_owned(),
+            token: Arc::from(credential),
             jti: Some(claims.jti.clone()),
             expires_at: claims.exp,
             issuer: None,

@@ -157,7 +157,7 @@ impl TrustedHeaders {
         Ok(Some(Principal {
             user,
             method: AuthMethod::TrustedHeader,
-            token: String::new(),
+            token: "".into(),
             jti: None,
             expires_at: None,
             issuer: None,

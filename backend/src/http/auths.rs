@@ -1,7 +1,7 @@
 //! `/api/v1/auths/*`: sign-up, sign-in, the current session, sign-out.
 use super::extract::{AppJson, ClientIp};
 use crate::auth::password::{is_plausible_email, normalise_local_email};
-use crate::auth::{session_user, AuthUser};
+use crate::auth::{session_user, AuthUser, SessionUserRef};
 use crate::error::{Error, Result};
 use crate::state::AppState;
 use crate::store::users::{NewLocalUser, User};
@@ -87,15 +87,15 @@ async fn current(State(state): State<AppState>, AuthUser(principal): AuthUser) -
         body.auth_method = AuthMethod::TrustedHeader;
         return Ok(Json(body).into_response());
     }
-    session_answer(&principal.session_user())
+    session_answer(&principal.session_user_ref())
 }
 
-/// The JSON answer of [`current`], on the hot path of every SPA: serialised
-/// into a buffer sized for it at once (axum's `Json` starts at 128 bytes and
-/// grows, and this body carries the token). Same bytes, same content type.
-fn session_answer(body: &SessionUser) -> Result<Response> {
-    let mut buf = Vec::with_capacity(512 + body.token.len());
-    serde_json::to_writer(&mut buf, body)
+/// The JSON answer of [`current`], on the hot path of every SPA: written
+/// from the principal without copying it into a `SessionUser` (same bytes,
+/// see [`SessionUserRef::to_json`]), same content type as `Json`.
+fn session_answer(body: &SessionUserRef<'_>) -> Result<Response> {
+    let buf = body
+        .to_json()
         .map_err(|e| anyhow::anyhow!("encoding the session answer: {e}"))?;
     Ok((
         [(

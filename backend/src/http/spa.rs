@@ -154,7 +154,7 @@ async fn injected_token(parts: &Parts, state: &AppState) -> Option<Injected> {
             }
         }
     } else {
-        principal.token.clone()
+        principal.token.to_string()
     };
     tracing::info!(user = %principal.user.id, method = ?principal.method, exchanged = state.config.injection.exchange, "token handed to the page");
     Some(Injected {

@@ -99,8 +99,16 @@ pub fn external_id(source: &str, subject: &str) -> String {
         .chain_update([0u8])
         .chain_update(subject.as_bytes())
         .finalize();
-    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
-    format!("ext-{hex}")
+    // lowercase hex of the first 16 bytes, written directly (on the path of
+    // every uncached IdP token)
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut id = String::with_capacity(4 + 32);
+    id.push_str("ext-");
+    for b in digest.iter().take(16) {
+        id.push(char::from(HEX[usize::from(b >> 4)]));
+        id.push(char::from(HEX[usize::from(b & 0x0f)]));
+    }
+    id
 }
 
 /// The user directory.
@@ -581,6 +589,23 @@ mod tests {
             "subjects are never case-folded"
         );
         assert_ne!(external_id("k", "cs-1"), external_id("kc", "s-1"));
+    }
+
+    /// Stored ids never change: the first 16 bytes of SHA-256(source, 0,
+    /// subject), lowercase hex.
+    #[test]
+    fn external_ids_are_stable() {
+        use sha2::{Digest, Sha256};
+        for (source, subject) in [("kc", "s-1"), ("", ""), ("ldap", "cn=ü,dc=x")] {
+            let d = Sha256::new()
+                .chain_update(source.as_bytes())
+                .chain_update([0u8])
+                .chain_update(subject.as_bytes())
+                .finalize();
+            let hex: String = d.iter().take(16).map(|b| format!("{b:02x}")).collect();
+            assert_eq!(external_id(source, subject), format!("ext-{hex}"));
+        }
+        assert_eq!(external_id("kc", "s-1").len(), 36, "ext- and 32 hex digits");
     }
 
     #[tokio::test]

@@ -257,7 +257,7 @@ impl Idp {
         Principal {
             user,
             method: AuthMethod::Jwt,
-            token: credential.to_owned(),
+            token: Arc::from(credential),
             jti: v.jti.clone(),
             expires_at: v.exp,
             issuer: self
@@ -280,8 +280,13 @@ impl BearerAuthenticator for Idp {
     #[tracing::instrument(skip_all)]
     async fn authenticate(&self, credential: &str, state: &AppState) -> Result<Principal> {
         let now = state.clock.now();
-        let key: [u8; 32] = Sha256::digest(credential.as_bytes()).into();
-        if let Some(hit) = self.cached(&key, now) {
+        // the cache key; no hashing of every token when there is no cache
+        let key: Option<[u8; 32]> = self
+            .0
+            .cache
+            .is_some()
+            .then(|| Sha256::digest(credential.as_bytes()).into());
+        if let Some(hit) = key.as_ref().and_then(|key| self.cached(key, now)) {
             let v = hit.map_err(Error::InvalidToken)?;
             if v.jti
                 .as_deref()
@@ -349,7 +354,7 @@ impl BearerAuthenticator for Idp {
             metadata: Arc::new(id.metadata.clone()),
         };
         let principal = self.principal(credential, user, &verified);
-        if let Some(cache) = &self.0.cache {
+        if let (Some(cache), Some(key)) = (&self.0.cache, key) {
             cache.insert(key, Arc::new(verified));
         }
         Ok(principal)

@@ -192,8 +192,16 @@ async fn merge_only_with_a_verified_email_and_never_by_username() {
     assert_eq!(root.role, Role::Admin);
     let mut cfg = OidcProviderConfig::new("kc");
     cfg.merge_accounts_by_email = true;
-    // username and name equal the root's; e-mail not verified: a new account
-    let u = provision(&state, &cfg, &asserted("s1", "root@example.com", false))
+    // username and name equal the root's; e-mail not verified: refused,
+    // neither linked nor given a look-alike account
+    let refused = provision(&state, &cfg, &asserted("s1", "root@example.com", false)).await;
+    assert!(
+        matches!(refused, Err(Error::Forbidden(d)) if d == provision::UNVERIFIED_EMAIL),
+        "{refused:?}"
+    );
+    assert_eq!(state.users.count().await.unwrap(), 1);
+    // an unverified e-mail nobody has: a new account of the provider's
+    let u = provision(&state, &cfg, &asserted("s0", "someone@example.com", false))
         .await
         .unwrap();
     assert_ne!(u.id, root.id);
@@ -218,7 +226,7 @@ async fn merge_only_with_a_verified_email_and_never_by_username() {
         .unwrap();
     assert_eq!(u.id, root.id);
     // an identity already known by subject is never re-linked by e-mail
-    let again = provision(&state, &cfg, &asserted("s1", "root@example.com", true))
+    let again = provision(&state, &cfg, &asserted("s0", "root@example.com", true))
         .await
         .unwrap();
     assert_ne!(again.id, root.id);

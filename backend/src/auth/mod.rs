@@ -13,6 +13,7 @@ pub mod rate_limit;
 pub mod revocation;
 pub mod session;
 pub mod trusted_header;
+pub mod verified_cache;
 
 use crate::error::{Error, Result};
 use crate::state::AppState;

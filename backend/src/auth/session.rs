@@ -16,7 +16,6 @@ use moka::sync::Cache;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
-use std::time::Duration;
 use tessera_shared::AuthMethod;
 
 /// The `kid` in every session token's header.
@@ -178,21 +177,9 @@ impl From<SessionClaims> for Verified {
     }
 }
 
-/// Expires a cache entry with its token (after an hour for tokens without `exp`).
-struct UntilExpiry;
-
-impl moka::Expiry<[u8; 32], Arc<Verified>> for UntilExpiry {
-    fn expire_after_create(
-        &self,
-        _: &[u8; 32],
-        v: &Arc<Verified>,
-        _: std::time::Instant,
-    ) -> Option<Duration> {
-        let now = crate::clock::Clock::now(&crate::clock::SystemClock);
-        Some(match v.exp {
-            Some(exp) => Duration::from_secs(exp.saturating_sub(now).clamp(1, 86_400) as u64),
-            None => Duration::from_secs(3600),
-        })
+impl super::verified_cache::Expires for Verified {
+    fn ends_at(&self) -> Option<i64> {
+        self.exp
     }
 }
 
@@ -210,7 +197,7 @@ impl SessionAuthenticator {
             cache: (cache_entries > 0).then(|| {
                 Cache::builder()
                     .max_capacity(cache_entries)
-                    .expire_after(UntilExpiry)
+                    .expire_after(super::verified_cache::UntilExpiry)
                     .build()
             }),
         })

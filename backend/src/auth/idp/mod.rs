@@ -18,7 +18,6 @@ use moka::sync::Cache;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 use tessera_shared::AuthMethod;
 use token::Reason;
 use verify::{Checks, Identity, IssuerRules};
@@ -74,22 +73,9 @@ struct IdpInner {
     max_token_bytes: usize,
 }
 
-/// Expires a cache entry with its token (or after an hour for tokens without `exp`).
-struct UntilExpiry;
-
-impl moka::Expiry<[u8; 32], Arc<Verified>> for UntilExpiry {
-    fn expire_after_create(
-        &self,
-        _: &[u8; 32],
-        v: &Arc<Verified>,
-        _: std::time::Instant,
-    ) -> Option<Duration> {
-        let now = crate::clock::Clock::now(&crate::clock::SystemClock);
-        let end = [v.exp, v.not_after].into_iter().flatten().min();
-        Some(match end {
-            Some(end) => Duration::from_secs(end.saturating_sub(now).clamp(1, 86_400) as u64),
-            None => Duration::from_secs(3600),
-        })
+impl crate::auth::verified_cache::Expires for Verified {
+    fn ends_at(&self) -> Option<i64> {
+        [self.exp, self.not_after].into_iter().flatten().min()
     }
 }
 
@@ -117,7 +103,7 @@ impl Idp {
         let cache = (cache_entries > 0 && !issuers.is_empty()).then(|| {
             Cache::builder()
                 .max_capacity(cache_entries)
-                .expire_after(UntilExpiry)
+                .expire_after(crate::auth::verified_cache::UntilExpiry)
                 .build()
         });
         Ok(Idp(Arc::new(IdpInner {

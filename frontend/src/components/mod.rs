@@ -2,11 +2,13 @@
 mod alert;
 mod auth_card;
 mod expiry;
+mod form;
 mod session_check;
 mod top_bar;
 
 pub use alert::{ErrorList, ErrorMessage, Loading, Notice};
 pub use auth_card::AuthCard;
 pub use expiry::TokenExpiry;
+pub use form::{action_error, AdminOnly, Field, SubmitButton};
 pub use session_check::SessionCheck;
 pub use top_bar::{RoleBadge, Shell};

@@ -3,7 +3,7 @@
 //! popup's landing page, which reports back to the settings page.
 use crate::api;
 use crate::auth::{use_auth, Auth};
-use crate::components::{ErrorMessage, Loading, Notice, Shell};
+use crate::components::{AdminOnly, ErrorMessage, Loading, Notice};
 use crate::url;
 use leptos::ev;
 use leptos::prelude::*;
@@ -28,23 +28,10 @@ const ROLES: [Role; 3] = [Role::Pending, Role::User, Role::Admin];
 /// The SSO provider settings, or a refusal for non-admins.
 #[component]
 pub fn SecuritySettings() -> impl IntoView {
-    let auth = use_auth();
     view! {
-        <Shell>
-            <Show
-                when=move || auth.is_admin()
-                fallback=|| {
-                    view! {
-                        <section class="card">
-                            <h1>"Security"</h1>
-                            <ErrorMessage message="Only admins can change the security settings." />
-                        </section>
-                    }
-                }
-            >
-                <Providers />
-            </Show>
-        </Shell>
+        <AdminOnly title="Security" refusal="Only admins can change the security settings.">
+            <Providers />
+        </AdminOnly>
     }
 }
 

@@ -4,7 +4,9 @@
 use super::LeaveWhenSignedIn;
 use crate::api;
 use crate::auth::use_auth;
-use crate::components::{AuthCard, ErrorMessage, Loading, Notice};
+use crate::components::{
+    action_error, AuthCard, ErrorMessage, Field, Loading, Notice, SubmitButton,
+};
 use crate::config::use_config;
 use crate::routes::{Page, SIGN_IN_ALIAS};
 use crate::url;
@@ -140,14 +142,7 @@ fn PasswordSignIn() -> impl IntoView {
             Ok::<_, api::Error>(())
         }
     });
-    let pending = submit.pending();
-    let error = move || {
-        submit
-            .value()
-            .get()
-            .and_then(Result::err)
-            .map(|e| view! { <ErrorMessage message=e.to_string() /> })
-    };
+    let error = action_error(submit, "error");
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         auth.attempt_started();
@@ -158,33 +153,22 @@ fn PasswordSignIn() -> impl IntoView {
     };
     view! {
         <form class="form" id="signin-form" on:submit=on_submit>
-            <label for="email">"Email"</label>
-            <input
-                id="email"
-                name="email"
-                type="email"
-                autocomplete="username"
-                required
-                bind:value=email
-            />
-            <label for="password">"Password"</label>
-            <input
+            <Field id="email" label="Email" kind="email" autocomplete="username" value=email />
+            <Field
                 id="password"
-                name="password"
-                type="password"
+                label="Password"
+                kind="password"
                 autocomplete="current-password"
-                required
-                bind:value=password
+                value=password
             />
             {error}
-            <button
+            <SubmitButton
                 id="signin-submit"
-                type="submit"
-                class="button button-primary button-wide"
-                disabled=move || pending.get()
-            >
-                {move || if pending.get() { "Signing in…" } else { "Sign in" }}
-            </button>
+                label="Sign in"
+                busy="Signing in…"
+                pending=submit.pending()
+                primary=true
+            />
         </form>
     }
 }
@@ -276,14 +260,7 @@ fn LdapSignIn(with_password: bool) -> impl IntoView {
             Ok::<_, api::Error>(())
         }
     });
-    let pending = submit.pending();
-    let error = move || {
-        submit
-            .value()
-            .get()
-            .and_then(Result::err)
-            .map(|e| view! { <ErrorMessage message=e.to_string() id="ldap-error" /> })
-    };
+    let error = action_error(submit, "ldap-error");
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         auth.attempt_started();
@@ -293,40 +270,30 @@ fn LdapSignIn(with_password: bool) -> impl IntoView {
         });
     };
     let lead = if with_password {
-        "Or with your directory (LDAP) account:"
+        "or with your directory (LDAP) account"
     } else {
-        "With your directory (LDAP) account:"
+        "with your directory (LDAP) account"
     };
     view! {
         <form class="form" id="ldap-form" on:submit=on_submit>
-            <p class="hint">{lead}</p>
-            <label for="ldap-user">"User name"</label>
-            <input
-                id="ldap-user"
-                name="ldap-user"
-                type="text"
-                autocomplete="username"
-                required
-                bind:value=user
-            />
-            <label for="ldap-password">"Password"</label>
-            <input
+            <div class="divider" role="separator">
+                <span>{lead}</span>
+            </div>
+            <Field id="ldap-user" label="User name" autocomplete="username" value=user />
+            <Field
                 id="ldap-password"
-                name="ldap-password"
-                type="password"
+                label="Password"
+                kind="password"
                 autocomplete="current-password"
-                required
-                bind:value=password
+                value=password
             />
             {error}
-            <button
+            <SubmitButton
                 id="ldap-submit"
-                type="submit"
-                class="button button-wide"
-                disabled=move || pending.get()
-            >
-                {move || if pending.get() { "Signing in…" } else { "Sign in with LDAP" }}
-            </button>
+                label="Sign in with LDAP"
+                busy="Signing in…"
+                pending=submit.pending()
+            />
         </form>
     }
 }

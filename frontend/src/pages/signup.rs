@@ -2,7 +2,7 @@
 use super::LeaveWhenSignedIn;
 use crate::api;
 use crate::auth::use_auth;
-use crate::components::{AuthCard, ErrorList, ErrorMessage, Loading};
+use crate::components::{action_error, AuthCard, ErrorList, Field, Loading, SubmitButton};
 use crate::config::use_config;
 use crate::routes::Page;
 use leptos::ev::SubmitEvent;
@@ -60,14 +60,7 @@ fn SignupForm(config: PublicConfig) -> impl IntoView {
             Ok::<_, api::Error>(())
         }
     });
-    let pending = submit.pending();
-    let error = move || {
-        submit
-            .value()
-            .get()
-            .and_then(Result::err)
-            .map(|e| view! { <ErrorMessage message=e.to_string() /> })
-    };
+    let error = action_error(submit, "error");
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         submit.dispatch_local(SignupForm {
@@ -87,35 +80,23 @@ fn SignupForm(config: PublicConfig) -> impl IntoView {
                 }
             })}
         <form class="form" on:submit=on_submit>
-            <label for="name">"Name"</label>
-            <input id="name" name="name" type="text" autocomplete="name" required bind:value=name />
-            <label for="email">"Email"</label>
-            <input
-                id="email"
-                name="email"
-                type="email"
-                autocomplete="email"
-                required
-                bind:value=email
-            />
-            <label for="password">"Password"</label>
-            <input
+            <Field id="name" label="Name" autocomplete="name" value=name />
+            <Field id="email" label="Email" kind="email" autocomplete="email" value=email />
+            <Field
                 id="password"
-                name="password"
-                type="password"
+                label="Password"
+                kind="password"
                 autocomplete="new-password"
-                required
-                bind:value=password
+                value=password
             />
             {error}
-            <button
+            <SubmitButton
                 id="signup-submit"
-                type="submit"
-                class="button button-primary button-wide"
-                disabled=move || pending.get()
-            >
-                {move || if pending.get() { "Creating account…" } else { "Create account" }}
-            </button>
+                label="Create account"
+                busy="Creating account…"
+                pending=submit.pending()
+                primary=true
+            />
         </form>
     }
 }

@@ -1,7 +1,7 @@
 //! Admins only: every user, with a selector to change their role.
 use crate::api;
 use crate::auth::use_auth;
-use crate::components::{ErrorList, ErrorMessage, Loading, Notice, RoleBadge, Shell};
+use crate::components::{AdminOnly, ErrorList, ErrorMessage, Loading, Notice, RoleBadge};
 use leptos::prelude::*;
 use tessera_shared::{Role, UpdateRoleForm, UserInfo};
 
@@ -10,23 +10,10 @@ const ROLES: [Role; 3] = [Role::Pending, Role::User, Role::Admin];
 /// The user list, or a refusal for non-admins.
 #[component]
 pub fn Users() -> impl IntoView {
-    let auth = use_auth();
     view! {
-        <Shell>
-            <Show
-                when=move || auth.is_admin()
-                fallback=|| {
-                    view! {
-                        <section class="card">
-                            <h1>"Users"</h1>
-                            <ErrorMessage message="Only admins can manage users." />
-                        </section>
-                    }
-                }
-            >
-                <UserTable />
-            </Show>
-        </Shell>
+        <AdminOnly title="Users" refusal="Only admins can manage users.">
+            <UserTable />
+        </AdminOnly>
     }
 }
 

@@ -916,6 +916,49 @@ mod tests {
     }
 
     #[test]
+    fn database_urls_are_checked_and_never_shown_with_their_password() {
+        let problems = |toml: &str| match from_toml(toml).validate() {
+            Err(ConfigError::Invalid(p)) => p.join("\n"),
+            _ => String::new(),
+        };
+        assert_eq!(
+            problems("[database]\nurl = \"postgresql://t:pw-1@db/t\""),
+            ""
+        );
+        let p = problems("[database]\nurl = \"mysql://t:pw-1@db/t\"");
+        assert!(p.contains("only sqlite:, postgres: and postgresql:"), "{p}");
+        assert!(
+            p.contains("mysql://t:***@db/t") && !p.contains("pw-1"),
+            "{p}"
+        );
+        let p = problems("[database]\nurl = \"sqlite://x.db\"\nurl_file = \"/f\"\nmax_connections = 0\nconnect_timeout_seconds = 0");
+        for key in ["url_file", "max_connections", "connect_timeout_seconds"] {
+            assert!(p.contains(&format!("database.{key}")), "{key}: {p}");
+        }
+        let c = from_toml("[database]\nurl = \"postgres://t:pw-1@db/t\"");
+        assert!(!format!("{c:?}").contains("pw-1"));
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("db-url");
+        std::fs::write(&file, "postgres://t:pw-2@db/t\n").unwrap();
+        let c = from_toml(&format!("[database]\nurl_file = {file:?}"));
+        assert_eq!(c.database_url().unwrap().expose(), "postgres://t:pw-2@db/t");
+        std::fs::write(&file, "mysql://t:pw-2@db/t").unwrap();
+        let e = format!("{:#}", c.database_url().unwrap_err());
+        assert!(e.contains("only sqlite:") && !e.contains("pw-2"), "{e}");
+        let c = from_toml("[server]\ndata_dir = \"/d\"");
+        assert_eq!(
+            c.database_url().unwrap().expose(),
+            "sqlite:///d/tessera.db?mode=rwc"
+        );
+        assert_eq!(
+            c.database_pool(crate::store::Backend::Postgres)
+                .max_connections,
+            10
+        );
+    }
+
+    #[test]
     fn password_signin_is_on_unless_turned_off() {
         assert!(from_toml("").password.signin_enabled);
         assert!(

@@ -111,6 +111,12 @@ impl Builder {
             _postgres: self.postgres.map(|(pg, _)| pg),
         };
         server.launch().await;
+        if server._postgres.is_some() {
+            assert!(
+                !server.dir.path().join("data/tessera.db").exists(),
+                "a server told to use PostgreSQL made a SQLite database"
+            );
+        }
         server
     }
 }

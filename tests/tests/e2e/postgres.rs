@@ -90,16 +90,16 @@ tessera_tests::on_both_databases! {
 }
 
 /// Two replicas (separate data folders, one session secret) on one
-/// PostgreSQL see each other's users, accept each other's tokens, and a
-/// sign-out on one is refused by the other once it reloads revocations.
+/// PostgreSQL see each other's users, accept each other's tokens and API keys,
+/// and a sign-out on one is refused by the other once it reloads revocations.
 #[tokio::test]
 async fn two_servers_share_one_postgres() {
     let pg = PgServer::shared();
     let url = pg.create_database();
     let replica = || {
-        Builder::default()
-            .postgres(pg.clone(), &url)
-            .toml(&format!("[session]\nsecret = \"{SECRET}\""))
+        Builder::default().postgres(pg.clone(), &url).toml(&format!(
+            "[session]\nsecret = \"{SECRET}\"\n[api_keys]\nenabled = true"
+        ))
     };
     let a = replica().start().await;
     let mut b = replica().start().await;
@@ -140,9 +140,25 @@ async fn two_servers_share_one_postgres() {
         a.get("/api/v1/auths/signout", Some(token(&ann))).await.0,
         200
     );
+    // replicas share the API-key secret too (here: b gets a's generated one)
+    b.stop().await;
+    std::fs::copy(
+        a.dir.path().join("data/api_key.secret"),
+        b.dir.path().join("data/api_key.secret"),
+    )
+    .expect("copy api_key.secret");
     b.restart().await;
     assert_eq!(b.get("/api/v1/auths/", Some(token(&ann))).await.0, 401);
     assert_eq!(b.get("/api/v1/auths/", Some(token(&second))).await.0, 200);
+
+    // a key made on a after b started is found in the shared database
+    let (status, key) = a
+        .post("/api/v1/auths/api_key", Some(token(&second)), &json!({}))
+        .await;
+    assert_eq!(status, 200, "{key}");
+    let key = key["api_key"].as_str().unwrap_or_default();
+    let (status, me) = b.get("/api/v1/auths/", Some(key)).await;
+    assert_eq!((status, me["id"].clone()), (200, ann["id"].clone()));
     assert_eq!(
         pg.psql(db_name(&url), "SELECT count(*) FROM revoked_tokens"),
         Ok("1".into())

@@ -21,8 +21,9 @@ pub struct PgServer {
     /// Its TCP port on 127.0.0.1.
     pub port: u16,
     bin: PathBuf,
+    owner: Option<(u32, u32)>,
     dir: TempDir,
-    child: Option<Child>,
+    child: Mutex<Option<Child>>,
 }
 
 /// Debian's binaries: `/usr/lib/postgresql/<newest>/bin`, or `PG_BIN`.
@@ -129,18 +130,34 @@ impl PgServer {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        let port = crate::free_port();
-        let log = dir.path().join("postgres.log");
-        let log_file = std::fs::File::create(&log).expect("log file");
-        if let Some((uid, gid)) = owner {
+        let pg = PgServer {
+            port: crate::free_port(),
+            bin,
+            owner,
+            dir,
+            child: Mutex::new(None),
+        };
+        pg.launch();
+        pg
+    }
+
+    /// Starts the postmaster on the cluster and waits until it answers.
+    fn launch(&self) {
+        let log = self.dir.path().join("postgres.log");
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("log file");
+        if let Some((uid, gid)) = self.owner {
             std::os::unix::fs::chown(&log, Some(uid), Some(gid)).expect("chown log");
         }
-        let child = command(bin.join("postgres"), owner)
+        let child = command(self.bin.join("postgres"), self.owner)
             .arg("-D")
-            .arg(&data)
-            .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+            .arg(self.dir.path().join("data"))
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
             .arg("-k")
-            .arg(dir.path())
+            .arg(self.dir.path())
             .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
             .args(["-c", "full_page_writes=off", "-c", "max_connections=200"])
             .stdin(Stdio::null())
@@ -148,24 +165,47 @@ impl PgServer {
             .stderr(log_file)
             .spawn()
             .expect("spawn postgres");
-        let pg = PgServer {
-            port,
-            bin,
-            dir,
-            child: Some(child),
-        };
+        *self.child.lock().unwrap_or_else(|e| e.into_inner()) = Some(child);
         let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if pg.psql("postgres", "SELECT 1").is_ok() {
-                return pg;
-            }
+        while self.psql("postgres", "SELECT 1").is_err() {
             assert!(
                 Instant::now() < deadline,
                 "postgres did not start; its log:\n{}",
-                pg.log()
+                self.log()
             );
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// Stops the server (fast shutdown: clients are cut off, committed data
+    /// kept); [`PgServer::restart`] brings it back on the same port.
+    pub fn stop(&self) {
+        self.shutdown("-INT");
+    }
+
+    /// Sends the postmaster `signal`; SIGKILL if it has not gone within 10 s.
+    fn shutdown(&self, signal: &str) {
+        let child = self.child.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(mut child) = child {
+            let _ = Command::new("kill")
+                .args([signal, &child.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the stopped server again.
+    pub fn restart(&self) {
+        self.stop();
+        self.launch();
     }
 
     /// Runs one SQL command with `psql` as the superuser.
@@ -211,21 +251,7 @@ impl PgServer {
 
 impl Drop for PgServer {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            // SIGQUIT: immediate shutdown, shared memory released; SIGKILL if
-            // it does not go within 10 s
-            let _ = Command::new("kill")
-                .args(["-QUIT", &child.id().to_string()])
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        // SIGQUIT: immediate shutdown (nothing is kept), shared memory released
+        self.shutdown("-QUIT");
     }
 }

@@ -4,6 +4,7 @@
 //! never show the password. (The core of api_auth and api_keys also runs on
 //! both databases: their `::postgres` tests.)
 use serde_json::{json, Value};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tessera_tests::keyserver::{now, KeyServer, KeyType, TestKey};
 use tessera_tests::postgres::{PgServer, PASSWORD};
@@ -169,6 +170,42 @@ async fn two_servers_share_one_postgres() {
             "the database password never reaches the log"
         );
     }
+}
+
+/// A PostgreSQL that goes away makes `/readyz` say so and requests that need
+/// it fail with 5xx, quickly; once it is back, the pool reconnects without a
+/// restart of Tessera.
+#[tokio::test]
+async fn a_database_outage_is_reported_and_survived() {
+    let pg = Arc::new(PgServer::start());
+    let url = pg.create_database();
+    let server = Builder::default()
+        .postgres(pg.clone(), &url)
+        .env("TESSERA_DATABASE_CONNECT_TIMEOUT_SECONDS", "2")
+        .start()
+        .await;
+    server.signup("Ann", "ann@example.com", PW).await;
+    assert_eq!(server.get("/readyz", None).await.0, 200);
+
+    pg.stop();
+    let started = Instant::now();
+    let (status, body) = server.get("/readyz", None).await;
+    assert_eq!(
+        (status, body["database"].as_str()),
+        (503, Some("unreachable"))
+    );
+    let (status, body) = server.signin("ann@example.com", PW).await;
+    assert!(status >= 500, "{status} {body}");
+    assert!(started.elapsed() < Duration::from_secs(15), "fails fast");
+
+    pg.restart();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while server.get("/readyz", None).await.0 != 200 {
+        assert!(Instant::now() < deadline, "{}", server.log());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(server.signin("ann@example.com", PW).await.0, 200);
+    assert!(!server.log().contains(PASSWORD));
 }
 
 /// `TESSERA_DATABASE_URL` and `database.url_file` select PostgreSQL too.

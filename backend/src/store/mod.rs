@@ -27,7 +27,10 @@
 //! case-sensitive text comparison and ordering (SQLite's `BINARY` collation;
 //! `COLLATE "C"` on every PostgreSQL text column, whatever the server's
 //! locale). SQLite's implicit `rowid` (insertion order) is an identity column
-//! named `rowid` in PostgreSQL, so that query too is shared.
+//! named `rowid` in PostgreSQL, so that query too is shared. The one
+//! statement only PostgreSQL runs is the table lock that makes "the first
+//! account becomes admin" atomic across replicas (SQLite has one writer at a
+//! time anyway).
 pub mod api_keys;
 pub mod oidc;
 pub mod revocations;

@@ -1,7 +1,7 @@
 //! Users, their local passwords and groups, behind an in-memory cache so the
 //! per-request lookup of a known user needs no database round trip. Every
 //! write goes through [`Users`], which keeps the cache in step.
-use super::{on_pool, Db};
+use super::{on_pool, Backend, Db};
 use crate::error::{Error, Result};
 use moka::sync::Cache;
 use std::sync::Arc;
@@ -253,8 +253,16 @@ impl Users {
     /// (decided atomically by the insert itself). 409 when the e-mail is taken.
     pub async fn create_local(&self, new: NewLocalUser<'_>, now: i64) -> Result<Arc<User>> {
         let id = uuid::Uuid::new_v4().to_string();
+        let postgres = self.db.backend() == Backend::Postgres;
         on_pool!(self.db, pool => {
             let mut tx = pool.begin().await?;
+            if postgres {
+                // SQLite runs one writer at a time; on PostgreSQL two replicas'
+                // concurrent first sign-ups would both count no account
+                sqlx::query("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE")
+                    .execute(&mut *tx)
+                    .await?;
+            }
             let inserted = sqlx::query(
                 "INSERT INTO users (id, email, name, role, source, created_at, updated_at) \
                  VALUES ($1, $2, $3, CASE WHEN (SELECT COUNT(*) FROM users) = 0 THEN 'admin' ELSE $4 END, 'local', $5, $6)",

@@ -299,3 +299,43 @@ async fn database_problems_fail_start_up_clearly() {
         "{out}"
     );
 }
+
+/// Concurrent first sign-ups on two replicas make exactly one admin: the
+/// "first account" insert is serialised on PostgreSQL as SQLite serialises
+/// every write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_first_signups_make_one_admin() {
+    let pg = PgServer::shared();
+    let url = pg.create_database();
+    let (a, b) = (
+        Builder::default().postgres(pg.clone(), &url).start().await,
+        Builder::default().postgres(pg.clone(), &url).start().await,
+    );
+    let c = tessera_tests::server::client();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..16 {
+        let url = if i % 2 == 0 {
+            a.at("/api/v1/auths/signup")
+        } else {
+            b.at("/api/v1/auths/signup")
+        };
+        let req = c
+            .post(url)
+            .json(&json!({"name": "N", "email": format!("u{i}@example.com"), "password": PW}));
+        tasks.spawn(async move {
+            let res = req.send().await.expect("signup");
+            let status = res.status().as_u16();
+            (status, res.json::<Value>().await.unwrap_or(Value::Null))
+        });
+    }
+    let results = tasks.join_all().await;
+    assert!(
+        results.iter().all(|(status, _)| *status == 200),
+        "{results:?}"
+    );
+    let admins = results
+        .iter()
+        .filter(|(_, body)| body["role"] == "admin")
+        .count();
+    assert_eq!(admins, 1, "{results:?}");
+}

@@ -101,6 +101,11 @@ impl PgServer {
     /// accepts connections.
     pub fn start() -> PgServer {
         let bin = bin_dir();
+        let icu = Command::new(bin.join("initdb"))
+            .arg("--help")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).contains("--locale-provider"))
+            .unwrap_or(false);
         let owner = run_as();
         let dir = tempfile::Builder::new()
             .prefix("tessera-pg")
@@ -119,7 +124,12 @@ impl PgServer {
             .args(["-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8"])
             // a linguistic default collation (alpha < beta < Zeta), as on
             // most production servers: the schema's COLLATE "C" must win
-            .args(["--locale-provider=icu", "--icu-locale=en-US"])
+            // (initdb has the ICU provider since PostgreSQL 15)
+            .args(if icu {
+                &["--locale-provider=icu", "--icu-locale=en-US"][..]
+            } else {
+                &[]
+            })
             .args(["--auth=scram-sha-256", "--no-sync"])
             .arg(format!("--pwfile={}", pwfile.display()))
             .output()

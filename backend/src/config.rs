@@ -175,11 +175,31 @@ impl Default for ServerConfig {
 }
 
 /// `[database]`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseConfig {
-    /// `sqlite://...`; default: `tessera.db` in the data folder.
+    /// `sqlite://...` (embedded) or `postgres://user:password@host/db` (shared
+    /// by several replicas); default: `tessera.db` in the data folder. Holds a
+    /// password, so it is a [`Secret`] and shown only with the password masked.
     pub url: Option<Secret>,
+    /// Read the URL from this file instead (e.g. a mounted secret).
+    pub url_file: Option<PathBuf>,
+    /// Most pooled connections; default 8 for SQLite, 10 for PostgreSQL.
+    pub max_connections: Option<u32>,
+    /// Seconds to wait for a pooled connection and, at start-up, for the
+    /// database to answer at all. Default 5.
+    pub connect_timeout_seconds: u64,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            url_file: None,
+            max_connections: None,
+            connect_timeout_seconds: 5,
+        }
+    }
 }
 
 /// `[session]`.
@@ -586,10 +606,21 @@ impl Config {
             }
         }
         if let Some(url) = &self.database.url {
-            if !url.expose().starts_with("sqlite:") {
-                problems
-                    .push("database.url: only sqlite: URLs are supported in this version".into());
+            if crate::store::Backend::of_url(url.expose()).is_none() {
+                problems.push(format!(
+                    "database.url {}: only sqlite:, postgres: and postgresql: URLs are supported",
+                    crate::store::redacted_url(url.expose())
+                ));
             }
+            if self.database.url_file.is_some() {
+                problems.push("set only one of database.url and database.url_file".into());
+            }
+        }
+        if self.database.max_connections == Some(0) {
+            problems.push("database.max_connections must be at least 1".into());
+        }
+        if self.database.connect_timeout_seconds == 0 {
+            problems.push("database.connect_timeout_seconds must be at least 1".into());
         }
         match (&self.admin.email, &self.admin.password) {
             (Some(_), None) | (None, Some(_)) => problems.push(
@@ -663,14 +694,39 @@ impl Config {
             .unwrap_or_else(|| "tessera".into())
     }
 
-    /// The database URL, defaulting to the SQLite file in the data folder.
-    pub fn database_url(&self) -> String {
-        match &self.database.url {
-            Some(url) => url.expose().to_owned(),
-            None => format!(
-                "sqlite://{}?mode=rwc",
-                self.server.data_dir.join("tessera.db").display()
-            ),
+    /// The database URL (from `database.url`, else `database.url_file`),
+    /// defaulting to the SQLite file in the data folder.
+    pub fn database_url(&self) -> anyhow::Result<Secret> {
+        use anyhow::Context;
+        if let Some(url) = &self.database.url {
+            return Ok(url.clone());
+        }
+        if let Some(file) = &self.database.url_file {
+            let url = std::fs::read_to_string(file)
+                .with_context(|| format!("reading database.url_file {}", file.display()))?;
+            let url = url.trim();
+            anyhow::ensure!(
+                crate::store::Backend::of_url(url).is_some(),
+                "database.url_file {}: only sqlite:, postgres: and postgresql: URLs are supported",
+                file.display()
+            );
+            return Ok(Secret::new(url));
+        }
+        Ok(Secret::new(format!(
+            "sqlite://{}?mode=rwc",
+            self.server.data_dir.join("tessera.db").display()
+        )))
+    }
+
+    /// The pool settings of `[database]` for a database of this kind.
+    pub fn database_pool(&self, backend: crate::store::Backend) -> crate::store::PoolSettings {
+        let default_max = match backend {
+            crate::store::Backend::Sqlite => 8,
+            crate::store::Backend::Postgres => 10,
+        };
+        crate::store::PoolSettings {
+            max_connections: self.database.max_connections.unwrap_or(default_max),
+            connect_timeout: Duration::from_secs(self.database.connect_timeout_seconds),
         }
     }
 }
@@ -857,6 +913,49 @@ mod tests {
             .merge(Toml::string(toml))
             .extract()
             .unwrap()
+    }
+
+    #[test]
+    fn database_urls_are_checked_and_never_shown_with_their_password() {
+        let problems = |toml: &str| match from_toml(toml).validate() {
+            Err(ConfigError::Invalid(p)) => p.join("\n"),
+            _ => String::new(),
+        };
+        assert_eq!(
+            problems("[database]\nurl = \"postgresql://t:pw-1@db/t\""),
+            ""
+        );
+        let p = problems("[database]\nurl = \"mysql://t:pw-1@db/t\"");
+        assert!(p.contains("only sqlite:, postgres: and postgresql:"), "{p}");
+        assert!(
+            p.contains("mysql://t:***@db/t") && !p.contains("pw-1"),
+            "{p}"
+        );
+        let p = problems("[database]\nurl = \"sqlite://x.db\"\nurl_file = \"/f\"\nmax_connections = 0\nconnect_timeout_seconds = 0");
+        for key in ["url_file", "max_connections", "connect_timeout_seconds"] {
+            assert!(p.contains(&format!("database.{key}")), "{key}: {p}");
+        }
+        let c = from_toml("[database]\nurl = \"postgres://t:pw-1@db/t\"");
+        assert!(!format!("{c:?}").contains("pw-1"));
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("db-url");
+        std::fs::write(&file, "postgres://t:pw-2@db/t\n").unwrap();
+        let c = from_toml(&format!("[database]\nurl_file = {file:?}"));
+        assert_eq!(c.database_url().unwrap().expose(), "postgres://t:pw-2@db/t");
+        std::fs::write(&file, "mysql://t:pw-2@db/t").unwrap();
+        let e = format!("{:#}", c.database_url().unwrap_err());
+        assert!(e.contains("only sqlite:") && !e.contains("pw-2"), "{e}");
+        let c = from_toml("[server]\ndata_dir = \"/d\"");
+        assert_eq!(
+            c.database_url().unwrap().expose(),
+            "sqlite:///d/tessera.db?mode=rwc"
+        );
+        assert_eq!(
+            c.database_pool(crate::store::Backend::Postgres)
+                .max_connections,
+            10
+        );
     }
 
     #[test]

@@ -13,7 +13,8 @@ CONFIGURATION
   TESSERA_SERVER_LISTEN=0.0.0.0:8080 or TESSERA_SESSION_EXPIRES_IN=7d.
 
   [server]     listen (127.0.0.1:8080), data_dir (./data), public_url, static_dir (./dist), name
-  [database]   url (default: sqlite in the data folder)
+  [database]   url: sqlite:... (default: in the data folder) or postgres://... | url_file,
+               max_connections, connect_timeout_seconds (5). See docs/postgres.md.
   [session]    secret | secret_file (default: generated once into <data_dir>/session.secret),
                expires_in: -1 never (default), 0 single use, or 30m, 2h, 7d, 4w
   [signup]     enabled (true), default_role (pending)

@@ -79,9 +79,15 @@ impl AppState {
         std::fs::create_dir_all(&config.server.data_dir).with_context(|| {
             format!("creating data folder {}", config.server.data_dir.display())
         })?;
-        let db = Db::connect(&config.database_url())
-            .await
-            .context("opening the database")?;
+        let db = {
+            let url = config.database_url()?;
+            let backend = crate::store::Backend::of_url(url.expose()).context(
+                "database.url: only sqlite:, postgres: and postgresql: URLs are supported",
+            )?;
+            Db::connect_with(url.expose(), config.database_pool(backend))
+                .await
+                .context("opening the database")?
+        };
         let secret = session_secret(&config)?;
         let sessions =
             SessionKeys::new(&secret, config.session_issuer(), config.session.expires_in);

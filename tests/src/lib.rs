@@ -4,6 +4,7 @@ pub mod browser;
 pub mod keyserver;
 pub mod nginx;
 pub mod oidc;
+pub mod postgres;
 pub mod server;
 pub mod slapd;
 
@@ -22,4 +23,33 @@ pub fn workspace_root() -> std::path::PathBuf {
         .parent()
         .map(std::path::Path::to_path_buf)
         .unwrap_or_default()
+}
+
+/// Defines a test that runs on both databases: `mod $name` with the tests
+/// `sqlite` and `postgres` (select them with the filters `::sqlite` and
+/// `::postgres`), each calling the body with a [`server::Builder`] already
+/// set to that database.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($(#[$meta:meta])* async fn $name:ident($builder:ident) $body:block) => {
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($builder: $crate::server::Builder) $body
+
+            #[tokio::test]
+            async fn sqlite() {
+                run($crate::server::Builder::default()).await
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                run($crate::server::Builder::default()
+                    .database($crate::server::Database::Postgres))
+                .await
+            }
+        }
+    };
 }

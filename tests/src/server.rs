@@ -1,8 +1,10 @@
 //! Starts the real `tessera` release binary with a fresh data folder and a
 //! config written by the test, on `127.0.0.1:<ephemeral>`; stops it on drop.
+use crate::postgres::PgServer;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 use tempfile::TempDir;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -16,6 +18,9 @@ pub struct TestServer {
     pub dir: TempDir,
     env: Vec<(String, String)>,
     child: Option<Child>,
+    /// The PostgreSQL server the config points at, kept running while this
+    /// server lives (dropped after it).
+    _postgres: Option<Arc<PgServer>>,
 }
 
 /// The `tessera` binary built beside the test binaries (same target folder,
@@ -32,14 +37,45 @@ pub fn binary() -> PathBuf {
         .expect("target folder")
 }
 
+/// Which database a [`TestServer`] uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Database {
+    /// The embedded default: `tessera.db` in the data folder.
+    #[default]
+    Sqlite,
+    /// A new database on the process's shared [`PgServer`].
+    Postgres,
+}
+
 /// Builder for a [`TestServer`].
 #[derive(Default)]
 pub struct Builder {
     toml: String,
     env: Vec<(String, String)>,
+    postgres: Option<(Arc<PgServer>, String)>,
 }
 
 impl Builder {
+    /// Selects the database: with [`Database::Postgres`], a new database on
+    /// the shared PostgreSQL server.
+    pub fn database(self, database: Database) -> Self {
+        match database {
+            Database::Sqlite => self,
+            Database::Postgres => {
+                let pg = PgServer::shared();
+                let url = pg.create_database();
+                self.postgres(pg, &url)
+            }
+        }
+    }
+
+    /// Uses the PostgreSQL database at `url` on `pg` (several servers can
+    /// share one).
+    pub fn postgres(mut self, pg: Arc<PgServer>, url: &str) -> Self {
+        self.postgres = Some((pg, url.to_owned()));
+        self
+    }
+
     /// Appends TOML to the config (other tables than `[server]`).
     pub fn toml(mut self, toml: &str) -> Self {
         self.toml.push_str(toml);
@@ -57,20 +93,30 @@ impl Builder {
     pub async fn start(self) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let dist = crate::workspace_root().join("dist");
-        let config = format!(
+        let mut config = format!(
             "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = {:?}\nstatic_dir = {:?}\n\n{}",
             dir.path().join("data"),
             dist,
             self.toml
         );
+        if let Some((_, url)) = &self.postgres {
+            config.push_str(&format!("\n[database]\nurl = {url:?}\n"));
+        }
         std::fs::write(dir.path().join("tessera.toml"), config).expect("write config");
         let mut server = TestServer {
             url: String::new(),
             dir,
             env: self.env,
             child: None,
+            _postgres: self.postgres.map(|(pg, _)| pg),
         };
         server.launch().await;
+        if server._postgres.is_some() {
+            assert!(
+                !server.dir.path().join("data/tessera.db").exists(),
+                "a server told to use PostgreSQL made a SQLite database"
+            );
+        }
         server
     }
 }

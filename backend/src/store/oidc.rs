@@ -1,6 +1,6 @@
 //! SSO provider settings saved from the admin area, and SSO identities
 //! linked to existing accounts.
-use super::Db;
+use super::{on_pool, Db};
 use crate::error::Result;
 
 /// A saved provider: its settings (JSON, no secret) and its client secret.
@@ -17,11 +17,11 @@ pub struct SavedProvider {
 impl Db {
     /// Every saved provider, by name.
     pub async fn oidc_providers(&self) -> Result<Vec<SavedProvider>> {
-        let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
-            "SELECT name, settings, client_secret FROM oidc_providers ORDER BY name",
-        )
-        .fetch_all(self.pool())
-        .await?;
+        let rows: Vec<(String, String, Option<String>)> = on_pool!(self, pool => {
+            sqlx::query_as("SELECT name, settings, client_secret FROM oidc_providers ORDER BY name")
+                .fetch_all(pool)
+                .await?
+        });
         Ok(rows
             .into_iter()
             .map(|(name, settings, client_secret)| SavedProvider {
@@ -34,38 +34,43 @@ impl Db {
 
     /// Saves (replacing) a provider.
     pub async fn save_oidc_provider(&self, p: &SavedProvider, now: i64) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO oidc_providers (name, settings, client_secret, updated_at) VALUES (?, ?, ?, ?) \
-             ON CONFLICT (name) DO UPDATE SET settings = excluded.settings, \
-             client_secret = excluded.client_secret, updated_at = excluded.updated_at",
-        )
-        .bind(&p.name)
-        .bind(&p.settings)
-        .bind(&p.client_secret)
-        .bind(now)
-        .execute(self.pool())
-        .await?;
+        on_pool!(self, pool => {
+            sqlx::query(
+                "INSERT INTO oidc_providers (name, settings, client_secret, updated_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (name) DO UPDATE SET settings = excluded.settings, \
+                 client_secret = excluded.client_secret, updated_at = excluded.updated_at",
+            )
+            .bind(&p.name)
+            .bind(&p.settings)
+            .bind(&p.client_secret)
+            .bind(now)
+            .execute(pool)
+            .await?;
+        });
         Ok(())
     }
 
     /// Deletes a saved provider; false when there was none.
     pub async fn delete_oidc_provider(&self, name: &str) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM oidc_providers WHERE name = ?")
-            .bind(name)
-            .execute(self.pool())
-            .await?;
-        Ok(done.rows_affected() > 0)
+        let done = on_pool!(self, pool => {
+            sqlx::query("DELETE FROM oidc_providers WHERE name = $1")
+                .bind(name)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(done > 0)
     }
 
     /// The account an SSO identity is linked to.
     pub async fn oidc_link(&self, provider: &str, subject: &str) -> Result<Option<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT user_id FROM oidc_links WHERE provider = ? AND subject = ?")
+        Ok(on_pool!(self, pool => {
+            sqlx::query_scalar("SELECT user_id FROM oidc_links WHERE provider = $1 AND subject = $2")
                 .bind(provider)
                 .bind(subject)
-                .fetch_optional(self.pool())
-                .await?,
-        )
+                .fetch_optional(pool)
+                .await?
+        }))
     }
 
     /// Links an SSO identity to an account.
@@ -76,16 +81,18 @@ impl Db {
         user_id: &str,
         now: i64,
     ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO oidc_links (provider, subject, user_id, created_at) VALUES (?, ?, ?, ?) \
-             ON CONFLICT (provider, subject) DO NOTHING",
-        )
-        .bind(provider)
-        .bind(subject)
-        .bind(user_id)
-        .bind(now)
-        .execute(self.pool())
-        .await?;
+        on_pool!(self, pool => {
+            sqlx::query(
+                "INSERT INTO oidc_links (provider, subject, user_id, created_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (provider, subject) DO NOTHING",
+            )
+            .bind(provider)
+            .bind(subject)
+            .bind(user_id)
+            .bind(now)
+            .execute(pool)
+            .await?;
+        });
         Ok(())
     }
 }

@@ -1,6 +1,6 @@
 //! Where revoked token ids are kept. One small trait, so a Redis store for
-//! several replicas can stand beside the SQLite one.
-use super::Db;
+//! several replicas can stand beside the database one.
+use super::{on_pool, Db};
 use crate::error::Result;
 
 /// Durable storage of revoked token ids.
@@ -17,30 +17,36 @@ pub trait RevocationStore: Send + Sync + 'static {
 #[async_trait::async_trait]
 impl RevocationStore for Db {
     async fn load(&self, now: i64) -> Result<Vec<(String, Option<i64>)>> {
-        Ok(sqlx::query_as(
-            "SELECT jti, expires_at FROM revoked_tokens WHERE expires_at IS NULL OR expires_at > ?",
-        )
-        .bind(now)
-        .fetch_all(self.pool())
-        .await?)
+        Ok(on_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT jti, expires_at FROM revoked_tokens WHERE expires_at IS NULL OR expires_at > $1",
+            )
+            .bind(now)
+            .fetch_all(pool)
+            .await?
+        }))
     }
 
     async fn revoke(&self, jti: &str, expires_at: Option<i64>) -> Result<()> {
-        sqlx::query("INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO NOTHING")
+        on_pool!(self, pool => {
+            sqlx::query(
+                "INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING",
+            )
             .bind(jti)
             .bind(expires_at)
-            .execute(self.pool())
+            .execute(pool)
             .await?;
+        });
         Ok(())
     }
 
     async fn purge(&self, now: i64) -> Result<u64> {
-        Ok(sqlx::query(
-            "DELETE FROM revoked_tokens WHERE expires_at IS NOT NULL AND expires_at <= ?",
-        )
-        .bind(now)
-        .execute(self.pool())
-        .await?
-        .rows_affected())
+        Ok(on_pool!(self, pool => {
+            sqlx::query("DELETE FROM revoked_tokens WHERE expires_at IS NOT NULL AND expires_at <= $1")
+                .bind(now)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        }))
     }
 }

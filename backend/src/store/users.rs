@@ -1,10 +1,9 @@
 //! Users, their local passwords and groups, behind an in-memory cache so the
 //! per-request lookup of a known user needs no database round trip. Every
 //! write goes through [`Users`], which keeps the cache in step.
-use super::Db;
+use super::{on_pool, Backend, Db};
 use crate::error::{Error, Result};
 use moka::sync::Cache;
-use sqlx::Row;
 use std::sync::Arc;
 use tessera_shared::{Role, UserInfo};
 
@@ -123,6 +122,26 @@ pub struct Users {
 
 const USER_COLUMNS: &str = "id, email, name, role, profile_image_url, source, subject, created_at";
 
+/// A row of [`USER_COLUMNS`].
+type UserRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    i64,
+);
+
+/// The statements that replace a user's group memberships: delete all, then
+/// for each group optionally create it and add the membership.
+const DELETE_MEMBERSHIPS: &str = "DELETE FROM group_members WHERE user_id = $1";
+const CREATE_GROUP: &str =
+    "INSERT INTO groups (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING";
+const ADD_MEMBERSHIP: &str = "INSERT INTO group_members (group_id, user_id) \
+     SELECT id, $1 FROM groups WHERE name = $2 ON CONFLICT DO NOTHING";
+
 impl Users {
     /// A directory over `db`, caching up to `capacity` users.
     pub fn new(db: Db, capacity: u64) -> Self {
@@ -147,13 +166,13 @@ impl Users {
     }
 
     async fn fetch(&self, id: &str) -> Result<Option<User>> {
-        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?"))
-            .bind(id)
-            .fetch_optional(self.db.pool())
-            .await?;
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+        let row: Option<UserRow> = on_pool!(self.db, pool => {
+            sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?
+        });
         match row {
             Some(row) => {
-                let mut user = user_from_row(&row)?;
+                let mut user = user_from_row(row)?;
                 user.groups = self.groups_of(&user.id).await?;
                 user.permissions = self.permissions_of(&user.id).await?;
                 Ok(Some(user))
@@ -163,14 +182,14 @@ impl Users {
     }
 
     async fn permissions_of(&self, user_id: &str) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT DISTINCT permission FROM permissions WHERE (subject_kind = 'user' AND subject_id = ?1) \
-             OR (subject_kind = 'group' AND subject_id IN (SELECT group_id FROM group_members WHERE user_id = ?1)) \
+        Ok(on_pool!(self.db, pool => sqlx::query_scalar(
+            "SELECT DISTINCT permission FROM permissions WHERE (subject_kind = 'user' AND subject_id = $1) \
+             OR (subject_kind = 'group' AND subject_id IN (SELECT group_id FROM group_members WHERE user_id = $1)) \
              ORDER BY permission",
         )
         .bind(user_id)
-        .fetch_all(self.db.pool())
-        .await?)
+        .fetch_all(pool)
+        .await?))
     }
 
     /// Grants or withdraws `permission` for a user (`kind` = `user`) or a group's
@@ -183,25 +202,27 @@ impl Users {
         granted: bool,
     ) -> Result<bool> {
         let table = if kind == "group" { "groups" } else { "users" };
-        let exists: Option<String> =
-            sqlx::query_scalar(&format!("SELECT id FROM {table} WHERE id = ?"))
-                .bind(id)
-                .fetch_optional(self.db.pool())
-                .await?;
+        let exists_sql = format!("SELECT id FROM {table} WHERE id = $1");
+        let exists: Option<String> = on_pool!(self.db, pool => {
+            sqlx::query_scalar(&exists_sql).bind(id).fetch_optional(pool).await?
+        });
         if exists.is_none() {
             return Ok(false);
         }
         let query = if granted {
-            "INSERT OR IGNORE INTO permissions (subject_kind, subject_id, permission) VALUES (?, ?, ?)"
+            "INSERT INTO permissions (subject_kind, subject_id, permission) VALUES ($1, $2, $3) \
+             ON CONFLICT DO NOTHING"
         } else {
-            "DELETE FROM permissions WHERE subject_kind = ? AND subject_id = ? AND permission = ?"
+            "DELETE FROM permissions WHERE subject_kind = $1 AND subject_id = $2 AND permission = $3"
         };
-        sqlx::query(query)
-            .bind(kind)
-            .bind(id)
-            .bind(permission)
-            .execute(self.db.pool())
-            .await?;
+        on_pool!(self.db, pool => {
+            sqlx::query(query)
+                .bind(kind)
+                .bind(id)
+                .bind(permission)
+                .execute(pool)
+                .await?;
+        });
         if kind == "group" {
             self.cache.invalidate_all();
         } else {
@@ -211,52 +232,64 @@ impl Users {
     }
 
     async fn groups_of(&self, user_id: &str) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT g.name FROM groups g JOIN group_members m ON m.group_id = g.id WHERE m.user_id = ? ORDER BY g.name",
+        Ok(on_pool!(self.db, pool => sqlx::query_scalar(
+            "SELECT g.name FROM groups g JOIN group_members m ON m.group_id = g.id WHERE m.user_id = $1 ORDER BY g.name",
         )
         .bind(user_id)
-        .fetch_all(self.db.pool())
-        .await?)
+        .fetch_all(pool)
+        .await?))
     }
 
     /// Number of accounts.
     pub async fn count(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
-            .fetch_one(self.db.pool())
-            .await?)
+        Ok(
+            on_pool!(self.db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(pool)
+            .await?),
+        )
     }
 
     /// Creates a local account; the first account ever becomes `admin`
     /// (decided atomically by the insert itself). 409 when the e-mail is taken.
     pub async fn create_local(&self, new: NewLocalUser<'_>, now: i64) -> Result<Arc<User>> {
         let id = uuid::Uuid::new_v4().to_string();
-        let mut tx = self.db.pool().begin().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO users (id, email, name, role, source, created_at, updated_at) \
-             VALUES (?, ?, ?, CASE WHEN (SELECT COUNT(*) FROM users) = 0 THEN 'admin' ELSE ? END, 'local', ?, ?)",
-        )
-        .bind(&id)
-        .bind(new.email)
-        .bind(new.name)
-        .bind(new.role.as_str())
-        .bind(now)
-        .bind(now)
-        .execute(&mut *tx)
-        .await;
-        if let Err(e) = inserted {
-            if e.as_database_error()
-                .is_some_and(|d| d.is_unique_violation())
-            {
-                return Err(Error::Conflict("An account with this email already exists"));
+        let postgres = self.db.backend() == Backend::Postgres;
+        on_pool!(self.db, pool => {
+            let mut tx = pool.begin().await?;
+            if postgres {
+                // SQLite runs one writer at a time; on PostgreSQL two replicas'
+                // concurrent first sign-ups would both count no account
+                sqlx::query("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE")
+                    .execute(&mut *tx)
+                    .await?;
             }
-            return Err(e.into());
-        }
-        sqlx::query("INSERT INTO passwords (user_id, hash) VALUES (?, ?)")
+            let inserted = sqlx::query(
+                "INSERT INTO users (id, email, name, role, source, created_at, updated_at) \
+                 VALUES ($1, $2, $3, CASE WHEN (SELECT COUNT(*) FROM users) = 0 THEN 'admin' ELSE $4 END, 'local', $5, $6)",
+            )
             .bind(&id)
-            .bind(new.password_hash)
+            .bind(new.email)
+            .bind(new.name)
+            .bind(new.role.as_str())
+            .bind(now)
+            .bind(now)
             .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
+            .await;
+            if let Err(e) = inserted {
+                if e.as_database_error()
+                    .is_some_and(|d| d.is_unique_violation())
+                {
+                    return Err(Error::Conflict("An account with this email already exists"));
+                }
+                return Err(e.into());
+            }
+            sqlx::query("INSERT INTO passwords (user_id, hash) VALUES ($1, $2)")
+                .bind(&id)
+                .bind(new.password_hash)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
         self.get(&id)
             .await?
             .ok_or_else(|| Error::Internal(anyhow::anyhow!("user vanished after insert")))
@@ -264,12 +297,12 @@ impl Users {
 
     /// The local account with this e-mail and its password hash.
     pub async fn find_local_credentials(&self, email: &str) -> Result<Option<(Arc<User>, String)>> {
-        let row: Option<(String, String)> = sqlx::query_as(
-            "SELECT u.id, p.hash FROM users u JOIN passwords p ON p.user_id = u.id WHERE u.source = 'local' AND u.email = ?",
+        let row: Option<(String, String)> = on_pool!(self.db, pool => sqlx::query_as(
+            "SELECT u.id, p.hash FROM users u JOIN passwords p ON p.user_id = u.id WHERE u.source = 'local' AND u.email = $1",
         )
         .bind(email)
-        .fetch_optional(self.db.pool())
-        .await?;
+        .fetch_optional(pool)
+        .await?);
         let Some((id, hash)) = row else {
             return Ok(None);
         };
@@ -281,44 +314,47 @@ impl Users {
     /// created (insertion order breaks ties of `created_at`); `None` unless
     /// that account is local and still an admin.
     pub async fn bootstrap_admin_id(&self, admin_email: Option<&str>) -> Result<Option<String>> {
+        // `rowid`: SQLite's implicit one, an identity column in PostgreSQL
         let query = match admin_email {
             Some(_) => {
-                "SELECT id FROM users WHERE source = 'local' AND role = 'admin' AND email = ?"
+                "SELECT id FROM users WHERE source = 'local' AND role = 'admin' AND email = $1"
             }
             None => {
-                "SELECT id FROM (SELECT id, source, role FROM users ORDER BY created_at, rowid LIMIT 1) \
+                "SELECT id FROM (SELECT id, source, role FROM users ORDER BY created_at, rowid LIMIT 1) AS first \
                  WHERE source = 'local' AND role = 'admin'"
             }
         };
-        let mut q = sqlx::query_scalar(query);
-        if let Some(email) = admin_email {
-            q = q.bind(email);
-        }
-        Ok(q.fetch_optional(self.db.pool()).await?)
+        Ok(on_pool!(self.db, pool => {
+            let mut q = sqlx::query_scalar(query);
+            if let Some(email) = admin_email {
+                q = q.bind(email);
+            }
+            q.fetch_optional(pool).await?
+        }))
     }
 
     /// Every account, oldest first.
     pub async fn list(&self) -> Result<Vec<User>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {USER_COLUMNS} FROM users ORDER BY created_at, id"
-        ))
-        .fetch_all(self.db.pool())
-        .await?;
-        let memberships: Vec<(String, String)> = sqlx::query_as(
-            "SELECT m.user_id, g.name FROM group_members m JOIN groups g ON g.id = m.group_id ORDER BY g.name",
-        )
-        .fetch_all(self.db.pool())
-        .await?;
-        let grants: Vec<(String, String)> = sqlx::query_as(
-            "SELECT subject_id, permission FROM permissions WHERE subject_kind = 'user' \
-             UNION SELECT m.user_id, p.permission FROM permissions p JOIN group_members m \
-             ON p.subject_kind = 'group' AND p.subject_id = m.group_id",
-        )
-        .fetch_all(self.db.pool())
-        .await?;
+        let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY created_at, id");
+        let (rows, memberships, grants) = on_pool!(self.db, pool => {
+            let rows: Vec<UserRow> = sqlx::query_as(&sql).fetch_all(pool).await?;
+            let memberships: Vec<(String, String)> = sqlx::query_as(
+                "SELECT m.user_id, g.name FROM group_members m JOIN groups g ON g.id = m.group_id ORDER BY g.name",
+            )
+            .fetch_all(pool)
+            .await?;
+            let grants: Vec<(String, String)> = sqlx::query_as(
+                "SELECT subject_id, permission FROM permissions WHERE subject_kind = 'user' \
+                 UNION SELECT m.user_id, p.permission FROM permissions p JOIN group_members m \
+                 ON p.subject_kind = 'group' AND p.subject_id = m.group_id",
+            )
+            .fetch_all(pool)
+            .await?;
+            (rows, memberships, grants)
+        });
         let mut groups = by_owner(memberships);
         let mut permissions = by_owner(grants);
-        rows.iter()
+        rows.into_iter()
             .map(|row| {
                 let mut user = user_from_row(row)?;
                 user.groups = groups.remove(&user.id).unwrap_or_default();
@@ -333,15 +369,18 @@ impl Users {
 
     /// Changes a user's role; it takes effect on the user's next request.
     pub async fn set_role(&self, id: &str, role: Role, now: i64) -> Result<Option<Arc<User>>> {
-        let done = sqlx::query("UPDATE users SET role = ?, updated_at = ? WHERE id = ?")
-            .bind(role.as_str())
-            .bind(now)
-            .bind(id)
-            .execute(self.db.pool())
-            .await?;
+        let done = on_pool!(self.db, pool => {
+            sqlx::query("UPDATE users SET role = $1, updated_at = $2 WHERE id = $3")
+                .bind(role.as_str())
+                .bind(now)
+                .bind(id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
         self.cache.invalidate(id);
         self.synced.invalidate(id);
-        if done.rows_affected() == 0 {
+        if done == 0 {
             return Ok(None);
         }
         self.get(id).await
@@ -349,13 +388,16 @@ impl Users {
 
     /// Deletes a user; their tokens stop working on the next request.
     pub async fn delete(&self, id: &str) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM users WHERE id = ?")
-            .bind(id)
-            .execute(self.db.pool())
-            .await?;
+        let done = on_pool!(self.db, pool => {
+            sqlx::query("DELETE FROM users WHERE id = $1")
+                .bind(id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
         self.cache.invalidate(id);
         self.synced.invalidate(id);
-        Ok(done.rows_affected() > 0)
+        Ok(done > 0)
     }
 
     /// Creates or refreshes an external account and syncs its groups. A
@@ -378,41 +420,42 @@ impl Users {
                 return Ok(user);
             }
         }
-        let mut tx = self.db.pool().begin().await?;
-        sqlx::query(
-            "INSERT INTO users (id, email, name, role, source, subject, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
-             ON CONFLICT (id) DO UPDATE SET email = excluded.email, name = excluded.name, role = excluded.role, updated_at = excluded.updated_at",
-        )
-        .bind(&id)
-        .bind(ext.email)
-        .bind(ext.name)
-        .bind(ext.role.as_str())
-        .bind(ext.source)
-        .bind(ext.subject)
-        .bind(now)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM group_members WHERE user_id = ?")
+        on_pool!(self.db, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO users (id, email, name, role, source, subject, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (id) DO UPDATE SET email = excluded.email, name = excluded.name, \
+                 role = excluded.role, updated_at = excluded.updated_at",
+            )
             .bind(&id)
+            .bind(ext.email)
+            .bind(ext.name)
+            .bind(ext.role.as_str())
+            .bind(ext.source)
+            .bind(ext.subject)
+            .bind(now)
+            .bind(now)
             .execute(&mut *tx)
             .await?;
-        for group in ext.groups {
-            if ext.create_groups {
-                sqlx::query("INSERT INTO groups (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING")
-                    .bind(uuid::Uuid::new_v4().to_string())
+            sqlx::query(DELETE_MEMBERSHIPS).bind(&id).execute(&mut *tx).await?;
+            for group in ext.groups {
+                if ext.create_groups {
+                    sqlx::query(CREATE_GROUP)
+                        .bind(uuid::Uuid::new_v4().to_string())
+                        .bind(group)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                sqlx::query(ADD_MEMBERSHIP)
+                    .bind(&id)
                     .bind(group)
-                    .bind(now)
                     .execute(&mut *tx)
                     .await?;
             }
-            sqlx::query("INSERT OR IGNORE INTO group_members (group_id, user_id) SELECT id, ? FROM groups WHERE name = ?")
-                .bind(&id)
-                .bind(group)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
+            tx.commit().await?;
+        });
         self.cache.invalidate(&id);
         let user = self
             .get(&id)
@@ -433,36 +476,35 @@ impl Users {
         create_groups: bool,
         now: i64,
     ) -> Result<Option<Arc<User>>> {
-        let mut tx = self.db.pool().begin().await?;
-        let done = sqlx::query("UPDATE users SET role = ?, updated_at = ? WHERE id = ?")
-            .bind(role.as_str())
-            .bind(now)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() == 0 {
-            return Ok(None);
-        }
-        sqlx::query("DELETE FROM group_members WHERE user_id = ?")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        for group in groups {
-            if create_groups {
-                sqlx::query("INSERT INTO groups (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING")
-                    .bind(uuid::Uuid::new_v4().to_string())
+        on_pool!(self.db, pool => {
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query("UPDATE users SET role = $1, updated_at = $2 WHERE id = $3")
+                .bind(role.as_str())
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            if done.rows_affected() == 0 {
+                return Ok(None);
+            }
+            sqlx::query(DELETE_MEMBERSHIPS).bind(id).execute(&mut *tx).await?;
+            for group in groups {
+                if create_groups {
+                    sqlx::query(CREATE_GROUP)
+                        .bind(uuid::Uuid::new_v4().to_string())
+                        .bind(group)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                sqlx::query(ADD_MEMBERSHIP)
+                    .bind(id)
                     .bind(group)
-                    .bind(now)
                     .execute(&mut *tx)
                     .await?;
             }
-            sqlx::query("INSERT OR IGNORE INTO group_members (group_id, user_id) SELECT id, ? FROM groups WHERE name = ?")
-                .bind(id)
-                .bind(group)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
+            tx.commit().await?;
+        });
         self.cache.invalidate(id);
         self.synced.invalidate(id);
         self.get(id).await
@@ -470,15 +512,17 @@ impl Users {
 
     /// Sets the avatar URL of an account (from an SSO provider's picture claim).
     pub async fn set_profile_image(&self, id: &str, url: &str) -> Result<()> {
-        let done = sqlx::query(
-            "UPDATE users SET profile_image_url = ? WHERE id = ? AND profile_image_url != ?",
-        )
-        .bind(url)
-        .bind(id)
-        .bind(url)
-        .execute(self.db.pool())
-        .await?;
-        if done.rows_affected() > 0 {
+        let done = on_pool!(self.db, pool => {
+            sqlx::query(
+                "UPDATE users SET profile_image_url = $1 WHERE id = $2 AND profile_image_url != $1",
+            )
+            .bind(url)
+            .bind(id)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        if done > 0 {
             self.cache.invalidate(id);
         }
         Ok(())
@@ -486,17 +530,20 @@ impl Users {
 
     /// Every group with its member count.
     pub async fn groups(&self) -> Result<Vec<tessera_shared::GroupInfo>> {
-        let rows: Vec<(String, String, i64)> = sqlx::query_as(
-            "SELECT g.id, g.name, COUNT(m.user_id) FROM groups g LEFT JOIN group_members m ON m.group_id = g.id \
-             GROUP BY g.id, g.name ORDER BY g.name",
-        )
-        .fetch_all(self.db.pool())
-        .await?;
-        let grants: Vec<(String, String)> = sqlx::query_as(
-            "SELECT subject_id, permission FROM permissions WHERE subject_kind = 'group' ORDER BY permission",
-        )
-        .fetch_all(self.db.pool())
-        .await?;
+        let (rows, grants) = on_pool!(self.db, pool => {
+            let rows: Vec<(String, String, i64)> = sqlx::query_as(
+                "SELECT g.id, g.name, COUNT(m.user_id) FROM groups g LEFT JOIN group_members m ON m.group_id = g.id \
+                 GROUP BY g.id, g.name ORDER BY g.name",
+            )
+            .fetch_all(pool)
+            .await?;
+            let grants: Vec<(String, String)> = sqlx::query_as(
+                "SELECT subject_id, permission FROM permissions WHERE subject_kind = 'group' ORDER BY permission",
+            )
+            .fetch_all(pool)
+            .await?;
+            (rows, grants)
+        });
         let mut grants = by_owner(grants);
         Ok(rows
             .into_iter()
@@ -511,11 +558,11 @@ impl Users {
 
     /// Number of admins.
     pub async fn admin_count(&self) -> Result<i64> {
-        Ok(
+        Ok(on_pool!(self.db, pool => {
             sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin'")
-                .fetch_one(self.db.pool())
-                .await?,
-        )
+                .fetch_one(pool)
+                .await?
+        }))
     }
 }
 
@@ -528,20 +575,21 @@ fn by_owner(rows: Vec<(String, String)>) -> std::collections::HashMap<String, Ve
     map
 }
 
-fn user_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<User> {
-    let role: String = row.try_get("role")?;
+fn user_from_row(
+    (id, email, name, role, profile_image_url, source, subject, created_at): UserRow,
+) -> Result<User> {
     Ok(User {
-        id: row.try_get("id")?,
-        email: row.try_get("email")?,
-        name: row.try_get("name")?,
+        id,
+        email,
+        name,
         role: Role::parse(&role)
             .ok_or_else(|| Error::Internal(anyhow::anyhow!("unknown role {role:?} in database")))?,
-        profile_image_url: row.try_get("profile_image_url")?,
-        source: row.try_get("source")?,
-        subject: row.try_get("subject")?,
+        profile_image_url,
+        source,
+        subject,
         groups: Vec::new(),
         permissions: Vec::new(),
-        created_at: row.try_get("created_at")?,
+        created_at,
     })
 }
 

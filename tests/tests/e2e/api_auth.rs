@@ -51,42 +51,43 @@ fn assert_detail(res: (u16, Value), status: u16, detail: &str) {
     assert_eq!(res.1["detail"], detail);
 }
 
-#[tokio::test]
-async fn first_signup_is_admin_and_later_ones_get_the_default_role() {
-    let server = TestServer::start().await;
-    let (_, cfg) = server.get("/api/config", None).await;
-    assert_eq!(cfg["first_user"], true);
-    let admin = server.signup("Ann", "Ann@Example.com", PW).await;
-    assert_eq!(admin["role"], "admin");
-    assert_eq!(admin["email"], "ann@example.com");
-    assert_eq!(admin["token_type"], "Bearer");
-    assert!(
-        admin["expires_at"].is_null(),
-        "default lifetime is -1: never expires"
-    );
-    let claims = payload(token(&admin));
-    assert_eq!(claims["sub"], admin["id"]);
-    assert!(claims["jti"].is_string() && claims["iat"].is_i64() && claims.get("exp").is_none());
+tessera_tests::on_both_databases! {
+    async fn first_signup_is_admin_and_later_ones_get_the_default_role(builder) {
+        let server = builder.start().await;
+        let (_, cfg) = server.get("/api/config", None).await;
+        assert_eq!(cfg["first_user"], true);
+        let admin = server.signup("Ann", "Ann@Example.com", PW).await;
+        assert_eq!(admin["role"], "admin");
+        assert_eq!(admin["email"], "ann@example.com");
+        assert_eq!(admin["token_type"], "Bearer");
+        assert!(
+            admin["expires_at"].is_null(),
+            "default lifetime is -1: never expires"
+        );
+        let claims = payload(token(&admin));
+        assert_eq!(claims["sub"], admin["id"]);
+        assert!(claims["jti"].is_string() && claims["iat"].is_i64() && claims.get("exp").is_none());
 
-    let second = server.signup("Bob", "bob@example.com", PW).await;
-    assert_eq!(second["role"], "pending");
-    let (status, me) = server.get("/api/v1/auths/", Some(token(&admin))).await;
-    assert_eq!(status, 200);
-    assert_eq!(me["email"], "ann@example.com");
-    assert_eq!(me["auth_method"], "session");
-    assert_eq!(me["token"], admin["token"]);
+        let second = server.signup("Bob", "bob@example.com", PW).await;
+        assert_eq!(second["role"], "pending");
+        let (status, me) = server.get("/api/v1/auths/", Some(token(&admin))).await;
+        assert_eq!(status, 200);
+        assert_eq!(me["email"], "ann@example.com");
+        assert_eq!(me["auth_method"], "session");
+        assert_eq!(me["token"], admin["token"]);
 
-    let dup = server
-        .post(
-            "/api/v1/auths/signup",
-            None,
-            &json!({"name": "Ann 2", "email": "ANN@example.com ", "password": PW}),
-        )
-        .await;
-    assert_eq!(
-        dup.0, 409,
-        "same e-mail in another case is the same account"
-    );
+        let dup = server
+            .post(
+                "/api/v1/auths/signup",
+                None,
+                &json!({"name": "Ann 2", "email": "ANN@example.com ", "password": PW}),
+            )
+            .await;
+        assert_eq!(
+            dup.0, 409,
+            "same e-mail in another case is the same account"
+        );
+    }
 }
 
 #[tokio::test]
@@ -219,131 +220,133 @@ async fn pending_users_reach_only_their_profile() {
     );
 }
 
-#[tokio::test]
-async fn role_changes_and_deletion_take_effect_on_the_next_request() {
-    let server = TestServer::start().await;
-    let admin = server.signup("Ann", "ann@example.com", PW).await;
-    let bob = server.signup("Bob", "bob@example.com", PW).await;
-    let bob_t = token(&bob);
-    assert_eq!(server.get("/api/v1/groups/", Some(bob_t)).await.0, 403);
+tessera_tests::on_both_databases! {
+    async fn role_changes_and_deletion_take_effect_on_the_next_request(builder) {
+        let server = builder.start().await;
+        let admin = server.signup("Ann", "ann@example.com", PW).await;
+        let bob = server.signup("Bob", "bob@example.com", PW).await;
+        let bob_t = token(&bob);
+        assert_eq!(server.get("/api/v1/groups/", Some(bob_t)).await.0, 403);
 
-    let promote = |role: &'static str| json!({"id": bob["id"], "role": role});
-    let (status, body) = server
-        .post(
-            "/api/v1/users/update/role",
-            Some(token(&admin)),
-            &promote("user"),
-        )
-        .await;
-    assert_eq!((status, body["role"].as_str()), (200, Some("user")));
-    assert_eq!(
-        server.get("/api/v1/groups/", Some(bob_t)).await.0,
-        200,
-        "promotion applies at once"
-    );
-    assert_eq!(server.get("/api/v1/users/", Some(bob_t)).await.0, 403);
+        let promote = |role: &'static str| json!({"id": bob["id"], "role": role});
+        let (status, body) = server
+            .post(
+                "/api/v1/users/update/role",
+                Some(token(&admin)),
+                &promote("user"),
+            )
+            .await;
+        assert_eq!((status, body["role"].as_str()), (200, Some("user")));
+        assert_eq!(
+            server.get("/api/v1/groups/", Some(bob_t)).await.0,
+            200,
+            "promotion applies at once"
+        );
+        assert_eq!(server.get("/api/v1/users/", Some(bob_t)).await.0, 403);
 
-    server
-        .post(
-            "/api/v1/users/update/role",
-            Some(token(&admin)),
-            &promote("admin"),
-        )
-        .await;
-    assert_eq!(server.get("/api/v1/users/", Some(bob_t)).await.0, 200);
-    server
-        .post(
-            "/api/v1/users/update/role",
-            Some(token(&admin)),
-            &promote("pending"),
-        )
-        .await;
-    assert_detail(
-        server.get("/api/v1/users/", Some(bob_t)).await,
-        403,
-        "Access prohibited",
-    );
-    let (_, me) = server.get("/api/v1/auths/", Some(bob_t)).await;
-    assert_eq!(me["role"], "pending");
+        server
+            .post(
+                "/api/v1/users/update/role",
+                Some(token(&admin)),
+                &promote("admin"),
+            )
+            .await;
+        assert_eq!(server.get("/api/v1/users/", Some(bob_t)).await.0, 200);
+        server
+            .post(
+                "/api/v1/users/update/role",
+                Some(token(&admin)),
+                &promote("pending"),
+            )
+            .await;
+        assert_detail(
+            server.get("/api/v1/users/", Some(bob_t)).await,
+            403,
+            "Access prohibited",
+        );
+        let (_, me) = server.get("/api/v1/auths/", Some(bob_t)).await;
+        assert_eq!(me["role"], "pending");
 
-    // bad role value and unknown user
-    let (status, _) = server
-        .post(
-            "/api/v1/users/update/role",
-            Some(token(&admin)),
-            &json!({"id": bob["id"], "role": "root"}),
-        )
-        .await;
-    assert_eq!(status, 422);
-    let (status, _) = server
-        .post(
-            "/api/v1/users/update/role",
-            Some(token(&admin)),
-            &json!({"id": "nope", "role": "user"}),
-        )
-        .await;
-    assert_eq!(status, 404);
-    // the last admin cannot demote themselves
-    let (status, _) = server
-        .post(
-            "/api/v1/users/update/role",
-            Some(token(&admin)),
-            &json!({"id": admin["id"], "role": "user"}),
-        )
-        .await;
-    assert_eq!(status, 409);
+        // bad role value and unknown user
+        let (status, _) = server
+            .post(
+                "/api/v1/users/update/role",
+                Some(token(&admin)),
+                &json!({"id": bob["id"], "role": "root"}),
+            )
+            .await;
+        assert_eq!(status, 422);
+        let (status, _) = server
+            .post(
+                "/api/v1/users/update/role",
+                Some(token(&admin)),
+                &json!({"id": "nope", "role": "user"}),
+            )
+            .await;
+        assert_eq!(status, 404);
+        // the last admin cannot demote themselves
+        let (status, _) = server
+            .post(
+                "/api/v1/users/update/role",
+                Some(token(&admin)),
+                &json!({"id": admin["id"], "role": "user"}),
+            )
+            .await;
+        assert_eq!(status, 409);
 
-    let res = client()
-        .delete(server.at(&format!("/api/v1/users/{}", bob["id"].as_str().unwrap())))
-        .bearer_auth(token(&admin))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    assert_detail(
-        server.get("/api/v1/auths/", Some(bob_t)).await,
-        401,
-        "Invalid token",
-    );
+        let res = client()
+            .delete(server.at(&format!("/api/v1/users/{}", bob["id"].as_str().unwrap())))
+            .bearer_auth(token(&admin))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        assert_detail(
+            server.get("/api/v1/auths/", Some(bob_t)).await,
+            401,
+            "Invalid token",
+        );
+    }
 }
 
-#[tokio::test]
-async fn signout_revocation_survives_a_restart() {
-    let mut server = TestServer::start().await;
-    let ann = server.signup("Ann", "ann@example.com", PW).await;
-    let (_, second) = server.signin("ann@example.com", PW).await;
-    assert_ne!(ann["token"], second["token"]);
-    let (status, body) = server.get("/api/v1/auths/signout", Some(token(&ann))).await;
-    assert_eq!((status, body["status"].as_bool()), (200, Some(true)));
-    assert_detail(
-        server.get("/api/v1/auths/", Some(token(&ann))).await,
-        401,
-        "Invalid token",
-    );
-    assert_eq!(
-        server.get("/api/v1/auths/", Some(token(&second))).await.0,
-        200,
-        "other sessions live on"
-    );
+tessera_tests::on_both_databases! {
+    async fn signout_revocation_survives_a_restart(builder) {
+        let mut server = builder.start().await;
+        let ann = server.signup("Ann", "ann@example.com", PW).await;
+        let (_, second) = server.signin("ann@example.com", PW).await;
+        assert_ne!(ann["token"], second["token"]);
+        let (status, body) = server.get("/api/v1/auths/signout", Some(token(&ann))).await;
+        assert_eq!((status, body["status"].as_bool()), (200, Some(true)));
+        assert_detail(
+            server.get("/api/v1/auths/", Some(token(&ann))).await,
+            401,
+            "Invalid token",
+        );
+        assert_eq!(
+            server.get("/api/v1/auths/", Some(token(&second))).await.0,
+            200,
+            "other sessions live on"
+        );
 
-    server.restart().await;
-    assert_detail(
-        server.get("/api/v1/auths/", Some(token(&ann))).await,
-        401,
-        "Invalid token",
-    );
-    assert_eq!(
-        server.get("/api/v1/auths/", Some(token(&second))).await.0,
-        200,
-        "the generated secret persists, so sessions survive a restart"
-    );
-    let mode = std::fs::metadata(server.dir.path().join("data/session.secret")).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    assert_eq!(mode.permissions().mode() & 0o777, 0o600);
-    assert!(
-        !server.log().contains(token(&second)),
-        "tokens never reach the log"
-    );
+        server.restart().await;
+        assert_detail(
+            server.get("/api/v1/auths/", Some(token(&ann))).await,
+            401,
+            "Invalid token",
+        );
+        assert_eq!(
+            server.get("/api/v1/auths/", Some(token(&second))).await.0,
+            200,
+            "the generated secret persists, so sessions survive a restart"
+        );
+        let mode = std::fs::metadata(server.dir.path().join("data/session.secret")).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(mode.permissions().mode() & 0o777, 0o600);
+        assert!(
+            !server.log().contains(token(&second)),
+            "tokens never reach the log"
+        );
+    }
 }
 
 #[tokio::test]
@@ -455,34 +458,35 @@ async fn bad_config_fails_start_up_with_a_clear_message() {
     );
 }
 
-#[tokio::test]
-async fn admin_is_bootstrapped_from_the_environment() {
-    let server = TestServer::builder()
-        .env("TESSERA_ADMIN_EMAIL", "root@example.com")
-        .env("TESSERA_ADMIN_PASSWORD", "bootstrap secret")
-        .toml("[signup]\nenabled = false")
-        .start()
-        .await;
-    let (status, root) = server.signin("root@example.com", "bootstrap secret").await;
-    assert_eq!(status, 200);
-    assert_eq!(root["role"], "admin");
-    assert!(
-        !server.log().contains("bootstrap secret"),
-        "passwords never reach the log"
-    );
-    let (status, body) = server
-        .post(
-            "/api/v1/auths/signup",
-            None,
-            &json!({"name": "Eve", "email": "eve@example.com", "password": PW}),
-        )
-        .await;
-    assert_eq!(
-        (status, body["detail"].as_str()),
-        (403, Some("Sign-up is disabled"))
-    );
-    let (_, cfg) = server.get("/api/config", None).await;
-    assert_eq!(cfg["signup_enabled"], false);
+tessera_tests::on_both_databases! {
+    async fn admin_is_bootstrapped_from_the_environment(builder) {
+        let server = builder
+            .env("TESSERA_ADMIN_EMAIL", "root@example.com")
+            .env("TESSERA_ADMIN_PASSWORD", "bootstrap secret")
+            .toml("[signup]\nenabled = false")
+            .start()
+            .await;
+        let (status, root) = server.signin("root@example.com", "bootstrap secret").await;
+        assert_eq!(status, 200);
+        assert_eq!(root["role"], "admin");
+        assert!(
+            !server.log().contains("bootstrap secret"),
+            "passwords never reach the log"
+        );
+        let (status, body) = server
+            .post(
+                "/api/v1/auths/signup",
+                None,
+                &json!({"name": "Eve", "email": "eve@example.com", "password": PW}),
+            )
+            .await;
+        assert_eq!(
+            (status, body["detail"].as_str()),
+            (403, Some("Sign-up is disabled"))
+        );
+        let (_, cfg) = server.get("/api/config", None).await;
+        assert_eq!(cfg["signup_enabled"], false);
+    }
 }
 
 #[tokio::test]
@@ -665,42 +669,43 @@ async fn disabled_password_signin_lets_only_the_bootstrap_admin_in() {
     assert_eq!(server.get("/api/v1/auths/", Some(token(&bob))).await.0, 200);
 }
 
-#[tokio::test]
-async fn without_an_admin_email_the_first_account_is_the_bootstrap_admin() {
-    let server = TestServer::builder()
-        .env("TESSERA_PASSWORD_SIGNIN_ENABLED", "false")
-        .toml("[signup]\ndefault_role = \"admin\"")
-        .start()
-        .await;
-    let (_, cfg) = server.get("/api/config", None).await;
-    assert_eq!(cfg["password_signin"], false);
-    let ann = server.signup("Ann", "ann@example.com", PW).await;
-    let bob = server.signup("Bob", "bob@example.com", PW).await;
-    assert_eq!(
-        (ann["role"].as_str(), bob["role"].as_str()),
-        (Some("admin"), Some("admin"))
-    );
-    assert_detail(
-        server.signin("bob@example.com", PW).await,
-        403,
-        SIGNIN_DISABLED,
-    );
-    assert_eq!(server.signin("ann@example.com", PW).await.0, 200);
+tessera_tests::on_both_databases! {
+    async fn without_an_admin_email_the_first_account_is_the_bootstrap_admin(builder) {
+        let server = builder
+            .env("TESSERA_PASSWORD_SIGNIN_ENABLED", "false")
+            .toml("[signup]\ndefault_role = \"admin\"")
+            .start()
+            .await;
+        let (_, cfg) = server.get("/api/config", None).await;
+        assert_eq!(cfg["password_signin"], false);
+        let ann = server.signup("Ann", "ann@example.com", PW).await;
+        let bob = server.signup("Bob", "bob@example.com", PW).await;
+        assert_eq!(
+            (ann["role"].as_str(), bob["role"].as_str()),
+            (Some("admin"), Some("admin"))
+        );
+        assert_detail(
+            server.signin("bob@example.com", PW).await,
+            403,
+            SIGNIN_DISABLED,
+        );
+        assert_eq!(server.signin("ann@example.com", PW).await.0, 200);
 
-    // once demoted, the first account is no longer let in
-    let (status, _) = server
-        .post(
-            "/api/v1/users/update/role",
-            Some(token(&bob)),
-            &json!({"id": ann["id"], "role": "user"}),
-        )
-        .await;
-    assert_eq!(status, 200);
-    assert_detail(
-        server.signin("ann@example.com", PW).await,
-        403,
-        SIGNIN_DISABLED,
-    );
+        // once demoted, the first account is no longer let in
+        let (status, _) = server
+            .post(
+                "/api/v1/users/update/role",
+                Some(token(&bob)),
+                &json!({"id": ann["id"], "role": "user"}),
+            )
+            .await;
+        assert_eq!(status, 200);
+        assert_detail(
+            server.signin("ann@example.com", PW).await,
+            403,
+            SIGNIN_DISABLED,
+        );
+    }
 }
 
 #[tokio::test]

@@ -52,142 +52,144 @@ async fn keys_are_off_unless_enabled() {
     );
 }
 
-#[tokio::test]
-async fn lifecycle_permission_replacement_and_deletion() {
-    let server = TestServer::builder()
-        .toml("[api_keys]\nenabled = true")
-        .start()
-        .await;
-    let admin = server.signup("Ann", "ann@example.com", PW).await;
-    let bob = server.signup("Bob", "bob@example.com", PW).await;
-    let promote = json!({"id": bob["id"], "role": "user"});
-    server
-        .post("/api/v1/users/update/role", Some(token(&admin)), &promote)
-        .await;
-
-    // bob lacks the permission
-    let (status, body) = create_key(&server, token(&bob)).await;
-    assert_eq!(
-        (status, body["detail"].as_str()),
-        (403, Some("API key not allowed"))
-    );
-
-    // the admin has it
-    let (status, body) = create_key(&server, token(&admin)).await;
-    assert_eq!(status, 200);
-    let key = body["api_key"].as_str().unwrap().to_owned();
-    assert!(
-        key.starts_with("sk-") && key.len() >= 3 + 43,
-        "256 bits of randomness: {}",
-        key.len()
-    );
-    let (status, me) = server.get("/api/v1/auths/", Some(&key)).await;
-    assert_eq!((status, me["auth_method"].as_str()), (200, Some("api_key")));
-    assert_eq!(me["email"], "ann@example.com");
-    assert!(me["expires_at"].is_null());
-
-    // metadata, never the key
-    let (status, info) = server
-        .get("/api/v1/auths/api_key", Some(token(&admin)))
-        .await;
-    assert_eq!(status, 200);
-    assert_eq!(info["prefix"].as_str().unwrap(), &key[..11]);
-    assert!(info["created_at"].is_i64());
-    assert!(
-        !info.to_string().contains(&key[11..]),
-        "the key is never readable back"
-    );
-    assert!(!server.log().contains(&key), "nor logged");
-
-    // a key cannot manage keys
-    assert_eq!(create_key(&server, &key).await.0, 403);
-
-    // replacement disables the old key at once
-    let (_, body) = create_key(&server, token(&admin)).await;
-    let key2 = body["api_key"].as_str().unwrap().to_owned();
-    assert_ne!(key, key2);
-    let (status, body) = server.get("/api/v1/auths/", Some(&key)).await;
-    assert_eq!(
-        (status, body["detail"].as_str()),
-        (401, Some("Invalid token"))
-    );
-    assert_eq!(server.get("/api/v1/auths/", Some(&key2)).await.0, 200);
-
-    // grant bob the permission through a group-less user grant; then withdraw it
-    let path = format!("/api/v1/users/{}/permissions", bob["id"].as_str().unwrap());
-    let res = client()
-        .put(server.at(&path))
-        .bearer_auth(token(&admin))
-        .json(&json!({"api_keys": true}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let (status, body) = create_key(&server, token(&bob)).await;
-    assert_eq!(status, 200);
-    let bob_key = body["api_key"].as_str().unwrap().to_owned();
-    assert_eq!(server.get("/api/v1/groups/", Some(&bob_key)).await.0, 200);
-    client()
-        .put(server.at(&path))
-        .bearer_auth(token(&admin))
-        .json(&json!({"api_keys": false}))
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = server.get("/api/v1/groups/", Some(&bob_key)).await;
-    assert_eq!(
-        (status, body["detail"].as_str()),
-        (403, Some("API key not allowed")),
-        "withdrawal applies at once"
-    );
-    // a non-admin cannot grant
-    let res = client()
-        .put(server.at(&path))
-        .bearer_auth(token(&bob))
-        .json(&json!({"api_keys": true}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 403);
-
-    // deletion
-    let res = client()
-        .delete(server.at("/api/v1/auths/api_key"))
-        .bearer_auth(token(&admin))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    assert_eq!(server.get("/api/v1/auths/", Some(&key2)).await.0, 401);
-    assert_eq!(
+tessera_tests::on_both_databases! {
+    async fn lifecycle_permission_replacement_and_deletion(builder) {
+        let server = builder
+            .toml("[api_keys]\nenabled = true")
+            .start()
+            .await;
+        let admin = server.signup("Ann", "ann@example.com", PW).await;
+        let bob = server.signup("Bob", "bob@example.com", PW).await;
+        let promote = json!({"id": bob["id"], "role": "user"});
         server
-            .get("/api/v1/auths/api_key", Some(token(&admin)))
-            .await
-            .0,
-        404
-    );
+            .post("/api/v1/users/update/role", Some(token(&admin)), &promote)
+            .await;
 
-    // a forged key of the right shape
-    let forged = format!("sk-{}", "A".repeat(43));
-    assert_eq!(server.get("/api/v1/auths/", Some(&forged)).await.0, 401);
+        // bob lacks the permission
+        let (status, body) = create_key(&server, token(&bob)).await;
+        assert_eq!(
+            (status, body["detail"].as_str()),
+            (403, Some("API key not allowed"))
+        );
+
+        // the admin has it
+        let (status, body) = create_key(&server, token(&admin)).await;
+        assert_eq!(status, 200);
+        let key = body["api_key"].as_str().unwrap().to_owned();
+        assert!(
+            key.starts_with("sk-") && key.len() >= 3 + 43,
+            "256 bits of randomness: {}",
+            key.len()
+        );
+        let (status, me) = server.get("/api/v1/auths/", Some(&key)).await;
+        assert_eq!((status, me["auth_method"].as_str()), (200, Some("api_key")));
+        assert_eq!(me["email"], "ann@example.com");
+        assert!(me["expires_at"].is_null());
+
+        // metadata, never the key
+        let (status, info) = server
+            .get("/api/v1/auths/api_key", Some(token(&admin)))
+            .await;
+        assert_eq!(status, 200);
+        assert_eq!(info["prefix"].as_str().unwrap(), &key[..11]);
+        assert!(info["created_at"].is_i64());
+        assert!(
+            !info.to_string().contains(&key[11..]),
+            "the key is never readable back"
+        );
+        assert!(!server.log().contains(&key), "nor logged");
+
+        // a key cannot manage keys
+        assert_eq!(create_key(&server, &key).await.0, 403);
+
+        // replacement disables the old key at once
+        let (_, body) = create_key(&server, token(&admin)).await;
+        let key2 = body["api_key"].as_str().unwrap().to_owned();
+        assert_ne!(key, key2);
+        let (status, body) = server.get("/api/v1/auths/", Some(&key)).await;
+        assert_eq!(
+            (status, body["detail"].as_str()),
+            (401, Some("Invalid token"))
+        );
+        assert_eq!(server.get("/api/v1/auths/", Some(&key2)).await.0, 200);
+
+        // grant bob the permission through a group-less user grant; then withdraw it
+        let path = format!("/api/v1/users/{}/permissions", bob["id"].as_str().unwrap());
+        let res = client()
+            .put(server.at(&path))
+            .bearer_auth(token(&admin))
+            .json(&json!({"api_keys": true}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let (status, body) = create_key(&server, token(&bob)).await;
+        assert_eq!(status, 200);
+        let bob_key = body["api_key"].as_str().unwrap().to_owned();
+        assert_eq!(server.get("/api/v1/groups/", Some(&bob_key)).await.0, 200);
+        client()
+            .put(server.at(&path))
+            .bearer_auth(token(&admin))
+            .json(&json!({"api_keys": false}))
+            .send()
+            .await
+            .unwrap();
+        let (status, body) = server.get("/api/v1/groups/", Some(&bob_key)).await;
+        assert_eq!(
+            (status, body["detail"].as_str()),
+            (403, Some("API key not allowed")),
+            "withdrawal applies at once"
+        );
+        // a non-admin cannot grant
+        let res = client()
+            .put(server.at(&path))
+            .bearer_auth(token(&bob))
+            .json(&json!({"api_keys": true}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 403);
+
+        // deletion
+        let res = client()
+            .delete(server.at("/api/v1/auths/api_key"))
+            .bearer_auth(token(&admin))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(server.get("/api/v1/auths/", Some(&key2)).await.0, 401);
+        assert_eq!(
+            server
+                .get("/api/v1/auths/api_key", Some(token(&admin)))
+                .await
+                .0,
+            404
+        );
+
+        // a forged key of the right shape
+        let forged = format!("sk-{}", "A".repeat(43));
+        assert_eq!(server.get("/api/v1/auths/", Some(&forged)).await.0, 401);
+    }
 }
 
-#[tokio::test]
-async fn keys_survive_a_restart_and_revocation_does_too() {
-    let mut server = TestServer::builder()
-        .toml("[api_keys]\nenabled = true")
-        .start()
-        .await;
-    let admin = server.signup("Ann", "ann@example.com", PW).await;
-    let (_, body) = create_key(&server, token(&admin)).await;
-    let key = body["api_key"].as_str().unwrap().to_owned();
-    server.restart().await;
-    assert_eq!(server.get("/api/v1/auths/", Some(&key)).await.0, 200);
-    let (_, body) = create_key(&server, token(&admin)).await;
-    let key2 = body["api_key"].as_str().unwrap().to_owned();
-    server.restart().await;
-    assert_eq!(server.get("/api/v1/auths/", Some(&key)).await.0, 401);
-    assert_eq!(server.get("/api/v1/auths/", Some(&key2)).await.0, 200);
+tessera_tests::on_both_databases! {
+    async fn keys_survive_a_restart_and_revocation_does_too(builder) {
+        let mut server = builder
+            .toml("[api_keys]\nenabled = true")
+            .start()
+            .await;
+        let admin = server.signup("Ann", "ann@example.com", PW).await;
+        let (_, body) = create_key(&server, token(&admin)).await;
+        let key = body["api_key"].as_str().unwrap().to_owned();
+        server.restart().await;
+        assert_eq!(server.get("/api/v1/auths/", Some(&key)).await.0, 200);
+        let (_, body) = create_key(&server, token(&admin)).await;
+        let key2 = body["api_key"].as_str().unwrap().to_owned();
+        server.restart().await;
+        assert_eq!(server.get("/api/v1/auths/", Some(&key)).await.0, 401);
+        assert_eq!(server.get("/api/v1/auths/", Some(&key2)).await.0, 200);
+    }
 }
 
 #[tokio::test]

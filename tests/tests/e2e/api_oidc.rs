@@ -12,7 +12,7 @@ use tessera_tests::oidc::{
     drive_to_callback, driver_client, random_token, sign_in_via_provider, Account, ClientSpec,
     Faults, OidcProvider, ProviderSpec,
 };
-use tessera_tests::server::{binary, client, TestServer};
+use tessera_tests::server::{binary, client, Builder, TestServer};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
 /// The provider's name in Tessera (the `{provider}` in the paths).
@@ -52,8 +52,13 @@ pub fn provider_toml(
 
 /// The Tessera server at `url` (from [`reserve_url`]) with `toml`.
 pub async fn tessera_at(url: &str, toml: &str) -> TestServer {
+    tessera_on(TestServer::builder(), url, toml).await
+}
+
+/// [`tessera_at`] from `builder` (e.g. one set to a database).
+pub async fn tessera_on(builder: Builder, url: &str, toml: &str) -> TestServer {
     let listen = url.trim_start_matches("http://");
-    TestServer::builder()
+    builder
         .env("TESSERA_SERVER_LISTEN", listen)
         .env("TESSERA_SERVER_PUBLIC_URL", url)
         .toml(toml)
@@ -97,6 +102,26 @@ pub async fn sso_from(
     extra: &str,
     server_toml: &str,
 ) -> (OidcProvider, TestServer) {
+    sso_on(
+        TestServer::builder(),
+        spec,
+        accounts,
+        tessera_client,
+        extra,
+        server_toml,
+    )
+    .await
+}
+
+/// [`sso_from`] with Tessera started from `builder`.
+pub async fn sso_on(
+    builder: Builder,
+    spec: ProviderSpec,
+    accounts: Vec<Account>,
+    tessera_client: impl FnOnce(ClientSpec) -> ClientSpec,
+    extra: &str,
+    server_toml: &str,
+) -> (OidcProvider, TestServer) {
     let url = reserve_url();
     let mut spec = spec.client(tessera_client(
         ClientSpec::new(CLIENT_ID, SECRET).redirect_uri(&callback(&url, IDP)),
@@ -106,7 +131,7 @@ pub async fn sso_from(
     }
     let provider = OidcProvider::start(spec).await;
     let toml = provider_toml(IDP, LABEL, &provider.discovery_url(), CLIENT_ID, extra);
-    let server = tessera_at(&url, &format!("{toml}\n{server_toml}")).await;
+    let server = tessera_on(builder, &url, &format!("{toml}\n{server_toml}")).await;
     (provider, server)
 }
 
@@ -651,75 +676,76 @@ async fn roles_from_groups_and_the_allowed_groups() {
     assert_eq!(body["detail"], "Access prohibited");
 }
 
-#[tokio::test]
-async fn merge_by_verified_email_only() {
-    let url = reserve_url();
-    let provider = OidcProvider::start(
-        ProviderSpec::new()
-            .client(
-                ClientSpec::new(CLIENT_ID, SECRET)
-                    .redirect_uri(&callback(&url, IDP))
-                    .redirect_uri(&callback(&url, "nomerge")),
-            )
-            .account(Account::new("erin-sub", "pw").email("erin@example.com", true))
-            .account(
-                Account::new("mallory", "pw")
-                    .email(ROOT_EMAIL, false)
-                    .username("root"),
-            )
-            .account(
-                Account::new("trudy", "pw")
-                    .email("trudy@example.com", true)
-                    .username("Root")
-                    .name("Root"),
-            ),
-    )
-    .await;
-    let d = provider.discovery_url();
-    let toml = provider_toml(IDP, LABEL, &d, CLIENT_ID, "merge_accounts_by_email = true")
-        + &provider_toml("nomerge", "No merge", &d, CLIENT_ID, "");
-    let server = tessera_at(&url, &toml).await;
-    let root_token = root(&server).await;
-    let (_, root_me) = server.get(routes::SESSION, Some(&root_token)).await;
-    let erin = server
-        .signup("Erin", "erin@example.com", "erin password 1")
+tessera_tests::on_both_databases! {
+    async fn merge_by_verified_email_only(builder) {
+        let url = reserve_url();
+        let provider = OidcProvider::start(
+            ProviderSpec::new()
+                .client(
+                    ClientSpec::new(CLIENT_ID, SECRET)
+                        .redirect_uri(&callback(&url, IDP))
+                        .redirect_uri(&callback(&url, "nomerge")),
+                )
+                .account(Account::new("erin-sub", "pw").email("erin@example.com", true))
+                .account(
+                    Account::new("mallory", "pw")
+                        .email(ROOT_EMAIL, false)
+                        .username("root"),
+                )
+                .account(
+                    Account::new("trudy", "pw")
+                        .email("trudy@example.com", true)
+                        .username("Root")
+                        .name("Root"),
+                ),
+        )
         .await;
+        let d = provider.discovery_url();
+        let toml = provider_toml(IDP, LABEL, &d, CLIENT_ID, "merge_accounts_by_email = true")
+            + &provider_toml("nomerge", "No merge", &d, CLIENT_ID, "");
+        let server = tessera_on(builder, &url, &toml).await;
+        let root_token = root(&server).await;
+        let (_, root_me) = server.get(routes::SESSION, Some(&root_token)).await;
+        let erin = server
+            .signup("Erin", "erin@example.com", "erin password 1")
+            .await;
 
-    // a verified e-mail links to the local account
-    let linked = sso_session(&server, IDP, "erin-sub", "pw").await;
-    assert_eq!(linked["id"], erin["id"], "merged by verified e-mail");
+        // a verified e-mail links to the local account
+        let linked = sso_session(&server, IDP, "erin-sub", "pw").await;
+        assert_eq!(linked["id"], erin["id"], "merged by verified e-mail");
 
-    // an unverified e-mail that matches the root admin's is never merged:
-    // with merging on, the sign-in is refused with a reason saying why
-    let url_m = sign_in_at(&server, IDP, "mallory", "pw").await;
-    let reason = assert_refused(&server, &url_m, "unverified e-mail");
-    assert!(reason.contains("did not verify"), "{reason}");
-    // and the root admin's own account is untouched by it
-    let (_, root_after) = server.get(routes::SESSION, Some(&root_token)).await;
-    assert_eq!(root_after["email"], ROOT_EMAIL);
-    assert_eq!(root_after["role"], "admin");
-    let (status, _) = server.signin(ROOT_EMAIL, ROOT_PASSWORD).await;
-    assert_eq!(status, 200);
+        // an unverified e-mail that matches the root admin's is never merged:
+        // with merging on, the sign-in is refused with a reason saying why
+        let url_m = sign_in_at(&server, IDP, "mallory", "pw").await;
+        let reason = assert_refused(&server, &url_m, "unverified e-mail");
+        assert!(reason.contains("did not verify"), "{reason}");
+        // and the root admin's own account is untouched by it
+        let (_, root_after) = server.get(routes::SESSION, Some(&root_token)).await;
+        assert_eq!(root_after["email"], ROOT_EMAIL);
+        assert_eq!(root_after["role"], "admin");
+        let (status, _) = server.signin(ROOT_EMAIL, ROOT_PASSWORD).await;
+        assert_eq!(status, 200);
 
-    // without merging, the same verified e-mail does not take the account over
-    let url_n = sign_in_at(&server, "nomerge", "erin-sub", "pw").await;
-    if url_n.path() == "/oauth/complete" {
-        let (status, other) = complete(&server, &url_n).await;
-        if status == 200 {
-            assert_ne!(
-                other["id"], erin["id"],
-                "linked without merge_accounts_by_email"
-            );
+        // without merging, the same verified e-mail does not take the account over
+        let url_n = sign_in_at(&server, "nomerge", "erin-sub", "pw").await;
+        if url_n.path() == "/oauth/complete" {
+            let (status, other) = complete(&server, &url_n).await;
+            if status == 200 {
+                assert_ne!(
+                    other["id"], erin["id"],
+                    "linked without merge_accounts_by_email"
+                );
+            }
+        } else {
+            assert_refused(&server, &url_n, "e-mail taken, no merging");
         }
-    } else {
-        assert_refused(&server, &url_n, "e-mail taken, no merging");
-    }
 
-    // a username claim equal to the root admin's name links to nothing
-    let trudy = sso_session(&server, "nomerge", "trudy", "pw").await;
-    assert_ne!(trudy["id"], root_me["id"]);
-    assert_ne!(trudy["role"], "admin");
-    assert_eq!(trudy["email"], "trudy@example.com");
+        // a username claim equal to the root admin's name links to nothing
+        let trudy = sso_session(&server, "nomerge", "trudy", "pw").await;
+        assert_ne!(trudy["id"], root_me["id"]);
+        assert_ne!(trudy["role"], "admin");
+        assert_eq!(trudy["email"], "trudy@example.com");
+    }
 }
 
 /// `GET /api/v1/admin/oidc_providers` as `token`: the entry `name`.
@@ -757,163 +783,164 @@ async fn put_settings(server: &TestServer, token: &str, settings: &Value) -> (u1
     (res.status().as_u16(), res.text().await.unwrap_or_default())
 }
 
-#[tokio::test]
-async fn settings_change_at_runtime_without_lock_out() {
-    let accounts = vec![
-        alice(),
-        Account::new("tom", "pw-tom")
-            .email("tom@example.com", true)
-            .groups(&["trusted"]),
-    ];
-    let (provider, server) = sso(accounts, |c| c, "groups_claim = \"groups\"", "").await;
-    let admin = root(&server).await;
+tessera_tests::on_both_databases! {
+    async fn settings_change_at_runtime_without_lock_out(builder) {
+        let accounts = vec![
+            alice(),
+            Account::new("tom", "pw-tom")
+                .email("tom@example.com", true)
+                .groups(&["trusted"]),
+        ];
+        let (provider, server) = sso_on(builder, ProviderSpec::new(), accounts, |c| c, "groups_claim = \"groups\"", "").await;
+        let admin = root(&server).await;
 
-    let s = settings_of(&server, &admin, IDP).await;
-    assert_eq!(s["client_secret"], Value::Null);
-    assert_eq!(s["client_secret_set"], true);
-    assert_eq!(s["source"], "config");
-    assert_eq!(s["client_id"], CLIENT_ID);
-    assert_eq!(s["display_name"], LABEL);
-    assert_eq!(s["discovery_url"], provider.discovery_url());
+        let s = settings_of(&server, &admin, IDP).await;
+        assert_eq!(s["client_secret"], Value::Null);
+        assert_eq!(s["client_secret_set"], true);
+        assert_eq!(s["source"], "config");
+        assert_eq!(s["client_id"], CLIENT_ID);
+        assert_eq!(s["display_name"], LABEL);
+        assert_eq!(s["discovery_url"], provider.discovery_url());
 
-    // only admins see or change them
-    let alice_session = sso_session(&server, IDP, "alice-sub", "alice-password").await;
-    let alice_token = token(&alice_session);
-    let (status, _) = server
-        .get(routes::ADMIN_OIDC_PROVIDERS, Some(&alice_token))
-        .await;
-    assert_eq!(status, 403);
-    let (status, _) = server.get(routes::ADMIN_OIDC_PROVIDERS, None).await;
-    assert_eq!(status, 401);
-    let (status, _) = put_settings(&server, &alice_token, &s).await;
-    assert_eq!(status, 403);
+        // only admins see or change them
+        let alice_session = sso_session(&server, IDP, "alice-sub", "alice-password").await;
+        let alice_token = token(&alice_session);
+        let (status, _) = server
+            .get(routes::ADMIN_OIDC_PROVIDERS, Some(&alice_token))
+            .await;
+        assert_eq!(status, 403);
+        let (status, _) = server.get(routes::ADMIN_OIDC_PROVIDERS, None).await;
+        assert_eq!(status, 401);
+        let (status, _) = put_settings(&server, &alice_token, &s).await;
+        assert_eq!(status, 403);
 
-    // restrict to a group: alice (no groups) is refused next time, her session lives on
-    let mut restricted = s.clone();
-    restricted["user_groups"] = json!(["trusted"]);
-    restricted["display_name"] = json!("Renamed IdP");
-    let (status, body) = put_settings(&server, &admin, &restricted).await;
-    assert_eq!(status, 200, "{body}");
-    assert!(!body.contains(SECRET));
-    let saved: Value = serde_json::from_str(&body).expect("json");
-    assert_eq!(saved["client_secret"], Value::Null);
-    assert_eq!(
-        saved["client_secret_set"], true,
-        "a null secret keeps the stored one"
-    );
-    assert_eq!(saved["source"], "database");
-    let url = sign_in_at(&server, IDP, "alice-sub", "alice-password").await;
-    assert_eq!(
-        assert_refused(&server, &url, "alice after the change"),
-        "Access prohibited"
-    );
-    let (status, _) = server.get(routes::SESSION, Some(&alice_token)).await;
-    assert_eq!(status, 200, "an existing session keeps working");
-    sso_session(&server, IDP, "tom", "pw-tom").await;
-    let (_, config) = server.get(routes::PUBLIC_CONFIG, None).await;
-    assert!(
-        config["oidc_providers"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|p| p["display_name"] == "Renamed IdP"),
-        "{config}"
-    );
+        // restrict to a group: alice (no groups) is refused next time, her session lives on
+        let mut restricted = s.clone();
+        restricted["user_groups"] = json!(["trusted"]);
+        restricted["display_name"] = json!("Renamed IdP");
+        let (status, body) = put_settings(&server, &admin, &restricted).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(!body.contains(SECRET));
+        let saved: Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(saved["client_secret"], Value::Null);
+        assert_eq!(
+            saved["client_secret_set"], true,
+            "a null secret keeps the stored one"
+        );
+        assert_eq!(saved["source"], "database");
+        let url = sign_in_at(&server, IDP, "alice-sub", "alice-password").await;
+        assert_eq!(
+            assert_refused(&server, &url, "alice after the change"),
+            "Access prohibited"
+        );
+        let (status, _) = server.get(routes::SESSION, Some(&alice_token)).await;
+        assert_eq!(status, 200, "an existing session keeps working");
+        sso_session(&server, IDP, "tom", "pw-tom").await;
+        let (_, config) = server.get(routes::PUBLIC_CONFIG, None).await;
+        assert!(
+            config["oidc_providers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|p| p["display_name"] == "Renamed IdP"),
+            "{config}"
+        );
 
-    // a wrong secret breaks the next sign-in; the right one repairs it
-    let mut wrong = restricted.clone();
-    wrong["client_secret"] = json!("not-the-secret");
-    let (status, body) = put_settings(&server, &admin, &wrong).await;
-    assert_eq!(status, 200, "{body}");
-    assert!(!body.contains("not-the-secret"), "{body}");
-    let url = sign_in_at(&server, IDP, "tom", "pw-tom").await;
-    assert_refused(&server, &url, "wrong client secret");
-    let mut right = restricted.clone();
-    right["client_secret"] = json!(SECRET);
-    let (status, _) = put_settings(&server, &admin, &right).await;
-    assert_eq!(status, 200);
-    sso_session(&server, IDP, "tom", "pw-tom").await;
-    assert!(!settings_of(&server, &admin, IDP)
-        .await
-        .to_string()
-        .contains(SECRET));
+        // a wrong secret breaks the next sign-in; the right one repairs it
+        let mut wrong = restricted.clone();
+        wrong["client_secret"] = json!("not-the-secret");
+        let (status, body) = put_settings(&server, &admin, &wrong).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(!body.contains("not-the-secret"), "{body}");
+        let url = sign_in_at(&server, IDP, "tom", "pw-tom").await;
+        assert_refused(&server, &url, "wrong client secret");
+        let mut right = restricted.clone();
+        right["client_secret"] = json!(SECRET);
+        let (status, _) = put_settings(&server, &admin, &right).await;
+        assert_eq!(status, 200);
+        sso_session(&server, IDP, "tom", "pw-tom").await;
+        assert!(!settings_of(&server, &admin, IDP)
+            .await
+            .to_string()
+            .contains(SECRET));
 
-    // invalid settings are refused, naming the field
-    let mut invalid = right.clone();
-    invalid["client_secret"] = Value::Null;
-    invalid["discovery_url"] = json!("not a url");
-    let (status, body) = put_settings(&server, &admin, &invalid).await;
-    assert_eq!(status, 422, "{body}");
-    assert!(body.contains("discovery_url"), "{body}");
-    sso_session(&server, IDP, "tom", "pw-tom").await;
+        // invalid settings are refused, naming the field
+        let mut invalid = right.clone();
+        invalid["client_secret"] = Value::Null;
+        invalid["discovery_url"] = json!("not a url");
+        let (status, body) = put_settings(&server, &admin, &invalid).await;
+        assert_eq!(status, 422, "{body}");
+        assert!(body.contains("discovery_url"), "{body}");
+        sso_session(&server, IDP, "tom", "pw-tom").await;
 
-    // deleting the database row falls back to the config file
-    let res = client()
-        .delete(server.at(&routes::ADMIN_OIDC_PROVIDER.replace("{name}", IDP)))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .expect("delete");
-    assert_eq!(res.status(), 204);
-    let s = settings_of(&server, &admin, IDP).await;
-    assert_eq!(s["source"], "config");
-    assert_eq!(s["user_groups"], json!([]));
-    sso_session(&server, IDP, "alice-sub", "alice-password").await;
+        // deleting the database row falls back to the config file
+        let res = client()
+            .delete(server.at(&routes::ADMIN_OIDC_PROVIDER.replace("{name}", IDP)))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .expect("delete");
+        assert_eq!(res.status(), 204);
+        let s = settings_of(&server, &admin, IDP).await;
+        assert_eq!(s["source"], "config");
+        assert_eq!(s["user_groups"], json!([]));
+        sso_session(&server, IDP, "alice-sub", "alice-password").await;
 
-    // a provider that exists only in the database: added, used, removed
-    provider
-        .put_client(
-            &ClientSpec::new("second", "second-secret-77")
-                .redirect_uri(&callback(&server.url, "second")),
-        )
-        .await;
-    let second = json!({
-        "name": "second",
-        "display_name": "Second IdP",
-        "discovery_url": provider.discovery_url(),
-        "client_id": "second",
-        "client_secret": "second-secret-77",
-    });
-    let (status, body) = put_settings(&server, &admin, &second).await;
-    assert_eq!(status, 200, "{body}");
-    assert!(!body.contains("second-secret-77"), "{body}");
-    let listed = settings_of(&server, &admin, "second").await;
-    assert_eq!(listed["source"], "database");
-    assert_eq!(listed["client_secret_set"], true);
-    let (_, config) = server.get(routes::PUBLIC_CONFIG, None).await;
-    assert!(
-        config["oidc_providers"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|p| p["name"] == "second" && p["display_name"] == "Second IdP"),
-        "{config}"
-    );
-    let via_second = sso_session(&server, "second", "tom", "pw-tom").await;
-    assert_eq!(via_second["email"], "tom@example.com");
-    let res = client()
-        .delete(server.at(&routes::ADMIN_OIDC_PROVIDER.replace("{name}", "second")))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .expect("delete");
-    assert_eq!(res.status(), 204);
-    let (_, config) = server.get(routes::PUBLIC_CONFIG, None).await;
-    assert!(
-        !config["oidc_providers"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|p| p["name"] == "second"),
-        "{config}"
-    );
-    assert_no_such_provider(&server, "second").await;
-    let (status, _) = server.get(routes::SESSION, Some(&token(&via_second))).await;
-    assert_eq!(status, 200, "a session outlives its provider's settings");
+        // a provider that exists only in the database: added, used, removed
+        provider
+            .put_client(
+                &ClientSpec::new("second", "second-secret-77")
+                    .redirect_uri(&callback(&server.url, "second")),
+            )
+            .await;
+        let second = json!({
+            "name": "second",
+            "display_name": "Second IdP",
+            "discovery_url": provider.discovery_url(),
+            "client_id": "second",
+            "client_secret": "second-secret-77",
+        });
+        let (status, body) = put_settings(&server, &admin, &second).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(!body.contains("second-secret-77"), "{body}");
+        let listed = settings_of(&server, &admin, "second").await;
+        assert_eq!(listed["source"], "database");
+        assert_eq!(listed["client_secret_set"], true);
+        let (_, config) = server.get(routes::PUBLIC_CONFIG, None).await;
+        assert!(
+            config["oidc_providers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|p| p["name"] == "second" && p["display_name"] == "Second IdP"),
+            "{config}"
+        );
+        let via_second = sso_session(&server, "second", "tom", "pw-tom").await;
+        assert_eq!(via_second["email"], "tom@example.com");
+        let res = client()
+            .delete(server.at(&routes::ADMIN_OIDC_PROVIDER.replace("{name}", "second")))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .expect("delete");
+        assert_eq!(res.status(), 204);
+        let (_, config) = server.get(routes::PUBLIC_CONFIG, None).await;
+        assert!(
+            !config["oidc_providers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|p| p["name"] == "second"),
+            "{config}"
+        );
+        assert_no_such_provider(&server, "second").await;
+        let (status, _) = server.get(routes::SESSION, Some(&token(&via_second))).await;
+        assert_eq!(status, 200, "a session outlives its provider's settings");
 
-    let log = server.log();
-    for secret in [SECRET, "not-the-secret", "second-secret-77"] {
-        assert!(!log.contains(secret), "{secret} is in the log");
+        let log = server.log();
+        for secret in [SECRET, "not-the-secret", "second-secret-77"] {
+            assert!(!log.contains(secret), "{secret} is in the log");
+        }
     }
 }
 

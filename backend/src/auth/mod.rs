@@ -341,6 +341,53 @@ mod tests {
         })
     }
 
+    /// The bearer credential, and each way a header is refused.
+    #[test]
+    fn bearer_credentials() {
+        let parse = |v: &[u8]| {
+            let req = axum::http::Request::builder()
+                .header(
+                    AUTHORIZATION,
+                    axum::http::HeaderValue::from_bytes(v).unwrap(),
+                )
+                .body(())
+                .unwrap();
+            bearer(&req.into_parts().0).map(|c| c.map(str::to_owned))
+        };
+        assert_eq!(parse(b"Bearer a.b.c").unwrap().as_deref(), Some("a.b.c"));
+        assert_eq!(parse(b"bEaReR sk-x").unwrap().as_deref(), Some("sk-x"));
+        assert_eq!(parse(b"Bearer a\tb").unwrap().as_deref(), Some("a\tb"));
+        for (bad, why) in [
+            (
+                &b"Bearer a\xffb"[..],
+                "authorization header is not visible ASCII",
+            ),
+            (b"Bearer", "authorization header has no scheme"),
+            (b"Basic abc", "authorization scheme is not Bearer"),
+            (
+                b"Bearer ",
+                "bearer credential is empty, too long or malformed",
+            ),
+            (
+                b"Bearer a b",
+                "bearer credential is empty, too long or malformed",
+            ),
+            (
+                b"Bearer  ab",
+                "bearer credential is empty, too long or malformed",
+            ),
+        ] {
+            match parse(bad) {
+                Err(Error::InvalidToken(r)) => assert_eq!(r, why, "{bad:?}"),
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+        let long = format!("Bearer {}", "a".repeat(MAX_CREDENTIAL_BYTES + 1));
+        assert!(parse(long.as_bytes()).is_err());
+        let req = axum::http::Request::builder().body(()).unwrap();
+        assert!(bearer(&req.into_parts().0).unwrap().is_none());
+    }
+
     /// The borrowed body serialises to exactly `SessionUser`'s bytes, for
     /// every shape of principal and for tokens that need escaping.
     #[test]

@@ -20,6 +20,7 @@ BIN=${BIN:-$CARGO_TARGET_DIR/release/tessera}
 TOOLS=$CARGO_TARGET_DIR/release/examples/bench_tools
 WORK=$(mktemp -d)
 OUT=${OUT:-$(mktemp -d)}
+mkdir -p "$OUT" # valgrind cannot write its dumps into a missing folder
 VG=
 cleanup() {
   [ -n "$VG" ] && kill "$VG" 2>/dev/null || true

@@ -82,90 +82,104 @@ impl Principal {
             )
         };
         SessionUserRef {
-            head: SessionUserHead {
-                id: &u.id,
-                email: &u.email,
-                name: &u.name,
-                role: u.role,
-                profile_image_url: &u.profile_image_url,
-            },
+            id: &u.id,
+            email: &u.email,
+            name: &u.name,
+            role: u.role,
+            profile_image_url: &u.profile_image_url,
             token: &self.token,
-            tail: SessionUserTail {
-                token_type: "Bearer",
-                expires_at: self.expires_at,
-                auth_method: self.method,
-                issuer,
-                subject,
-                groups: &u.groups,
-                metadata: self.metadata.as_deref(),
-            },
+            expires_at: self.expires_at,
+            auth_method: self.method,
+            issuer,
+            subject,
+            groups: &u.groups,
+            metadata: self.metadata.as_deref().filter(|m| !m.is_empty()),
         }
     }
 }
 
-/// [`SessionUser`]'s wire form, borrowed: the same fields in the same order
-/// with the same `serde` attributes, so the same JSON (unit tests compare the
-/// bytes with `SessionUser`'s).
+/// [`SessionUser`]'s wire form, borrowed: the same fields in the same order,
+/// written as `serde_json` writes a `SessionUser` (unit tests compare the
+/// bytes).
 pub struct SessionUserRef<'a> {
-    head: SessionUserHead<'a>,
-    token: &'a str,
-    tail: SessionUserTail<'a>,
-}
-
-/// The fields before `token`.
-#[derive(serde::Serialize)]
-struct SessionUserHead<'a> {
     id: &'a str,
     email: &'a str,
     name: &'a str,
     role: Role,
     profile_image_url: &'a str,
-}
-
-/// The fields after `token`.
-#[derive(serde::Serialize)]
-struct SessionUserTail<'a> {
-    token_type: &'static str,
+    token: &'a str,
     expires_at: Option<i64>,
     auth_method: AuthMethod,
-    #[serde(skip_serializing_if = "Option::is_none")]
     issuer: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     subject: Option<&'a str>,
     groups: &'a [String],
-    #[serde(skip_serializing_if = "no_metadata")]
     metadata: Option<&'a std::collections::BTreeMap<String, String>>,
 }
 
-fn no_metadata(m: &Option<&std::collections::BTreeMap<String, String>>) -> bool {
-    m.is_none_or(|m| m.is_empty())
+/// Appends `s` as a JSON string, as `serde_json` writes it. A string with
+/// nothing to escape (the usual case: tokens are visible ASCII) is copied as
+/// it is, after one scan the compiler vectorises, instead of serde_json's
+/// byte-by-byte escaping (~10 instructions a byte).
+fn json_str(buf: &mut Vec<u8>, s: &str) -> serde_json::Result<()> {
+    // a fold without early exit, so the compiler vectorises the scan;
+    // serde_json escapes exactly these bytes
+    let escaped = s.bytes().fold(false, |acc, b| {
+        acc | (b < 0x20) | (b == b'"') | (b == b'\\')
+    });
+    if escaped {
+        return serde_json::to_writer(buf, s);
+    }
+    buf.reserve(s.len() + 2);
+    buf.push(b'"');
+    buf.extend_from_slice(s.as_bytes());
+    buf.push(b'"');
+    Ok(())
 }
 
 impl SessionUserRef<'_> {
     /// The compact JSON object, as `serde_json::to_vec` writes a
-    /// `SessionUser`. The token (up to 16 KB, most of the body) is copied as
-    /// it is when it holds nothing JSON escapes (it never does: bearer
-    /// credentials are visible ASCII), instead of through serde_json's
-    /// byte-by-byte escaping.
+    /// `SessionUser`: every field in order, optional ones left out as
+    /// `SessionUser`'s `serde` attributes leave them out.
     pub fn to_json(&self) -> serde_json::Result<Vec<u8>> {
-        let mut buf = Vec::with_capacity(512 + self.token.len());
-        serde_json::to_writer(&mut buf, &self.head)?;
-        buf.pop(); // the head's `}`
-        buf.extend_from_slice(b",\"token\":");
-        // a fold without early exit, so the compiler vectorises the scan
-        let escaped = self.token.bytes().fold(false, |acc, b| {
-            acc | (b < 0x20) | (b == b'"') | (b == b'\\')
-        });
-        if !escaped {
-            buf.push(b'"');
-            buf.extend_from_slice(self.token.as_bytes());
-            buf.push(b'"');
-        } else {
-            serde_json::to_writer(&mut buf, self.token)?;
+        let mut buf = Vec::with_capacity(384 + self.token.len() + self.profile_image_url.len());
+        let b = &mut buf;
+        b.extend_from_slice(b"{\"id\":");
+        json_str(b, self.id)?;
+        b.extend_from_slice(b",\"email\":");
+        json_str(b, self.email)?;
+        b.extend_from_slice(b",\"name\":");
+        json_str(b, self.name)?;
+        b.extend_from_slice(b",\"role\":");
+        serde_json::to_writer(&mut *b, &self.role)?;
+        b.extend_from_slice(b",\"profile_image_url\":");
+        json_str(b, self.profile_image_url)?;
+        b.extend_from_slice(b",\"token\":");
+        json_str(b, self.token)?;
+        b.extend_from_slice(b",\"token_type\":\"Bearer\",\"expires_at\":");
+        serde_json::to_writer(&mut *b, &self.expires_at)?;
+        b.extend_from_slice(b",\"auth_method\":");
+        serde_json::to_writer(&mut *b, &self.auth_method)?;
+        if let Some(issuer) = self.issuer {
+            b.extend_from_slice(b",\"issuer\":");
+            json_str(b, issuer)?;
         }
-        let tail = buf.len();
-        serde_json::to_writer(&mut buf, &self.tail)?;
-        buf[tail] = b','; // the tail's `{`
+        if let Some(subject) = self.subject {
+            b.extend_from_slice(b",\"subject\":");
+            json_str(b, subject)?;
+        }
+        b.extend_from_slice(b",\"groups\":[");
+        for (i, g) in self.groups.iter().enumerate() {
+            if i > 0 {
+                b.push(b',');
+            }
+            json_str(b, g)?;
+        }
+        b.push(b']');
+        if let Some(metadata) = self.metadata {
+            b.extend_from_slice(b",\"metadata\":");
+            serde_json::to_writer(&mut *b, metadata)?;
+        }
+        b.push(b'}');
         Ok(buf)
     }
 }
@@ -234,13 +248,19 @@ fn bearer(parts: &Parts) -> Result<Option<&str>> {
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(Error::InvalidToken("authorization scheme is not Bearer"));
     }
-    if credential.is_empty() || credential.len() > MAX_CREDENTIAL_BYTES || credential.contains(' ')
-    {
+    if credential.is_empty() || credential.len() > MAX_CREDENTIAL_BYTES || has_space(credential) {
         return Err(Error::InvalidToken(
             "bearer credential is empty, too long or malformed",
         ));
     }
     Ok(Some(credential))
+}
+
+/// Whether `s` holds a space: one pass without early exit, which the
+/// compiler vectorises (a bearer token is ~1 KB; `str::contains` scans it a
+/// word at a time).
+fn has_space(s: &str) -> bool {
+    s.bytes().fold(false, |acc, b| acc | (b == b' '))
 }
 
 /// Authenticates a request's credentials; `Ok(None)` when it carries none.
@@ -327,6 +347,53 @@ mod tests {
         })
     }
 
+    /// The bearer credential, and each way a header is refused.
+    #[test]
+    fn bearer_credentials() {
+        let parse = |v: &[u8]| {
+            let req = axum::http::Request::builder()
+                .header(
+                    AUTHORIZATION,
+                    axum::http::HeaderValue::from_bytes(v).unwrap(),
+                )
+                .body(())
+                .unwrap();
+            bearer(&req.into_parts().0).map(|c| c.map(str::to_owned))
+        };
+        assert_eq!(parse(b"Bearer a.b.c").unwrap().as_deref(), Some("a.b.c"));
+        assert_eq!(parse(b"bEaReR sk-x").unwrap().as_deref(), Some("sk-x"));
+        assert_eq!(parse(b"Bearer a\tb").unwrap().as_deref(), Some("a\tb"));
+        for (bad, why) in [
+            (
+                &b"Bearer a\xffb"[..],
+                "authorization header is not visible ASCII",
+            ),
+            (b"Bearer", "authorization header has no scheme"),
+            (b"Basic abc", "authorization scheme is not Bearer"),
+            (
+                b"Bearer ",
+                "bearer credential is empty, too long or malformed",
+            ),
+            (
+                b"Bearer a b",
+                "bearer credential is empty, too long or malformed",
+            ),
+            (
+                b"Bearer  ab",
+                "bearer credential is empty, too long or malformed",
+            ),
+        ] {
+            match parse(bad) {
+                Err(Error::InvalidToken(r)) => assert_eq!(r, why, "{bad:?}"),
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+        let long = format!("Bearer {}", "a".repeat(MAX_CREDENTIAL_BYTES + 1));
+        assert!(parse(long.as_bytes()).is_err());
+        let req = axum::http::Request::builder().body(()).unwrap();
+        assert!(bearer(&req.into_parts().0).unwrap().is_none());
+    }
+
     /// The borrowed body serialises to exactly `SessionUser`'s bytes, for
     /// every shape of principal and for tokens that need escaping.
     #[test]
@@ -400,5 +467,24 @@ mod tests {
             }
         }
         assert_eq!(checked, 25);
+        // every role, and escapes in the other string fields
+        for role in [Role::Pending, Role::User, Role::Admin] {
+            let mut u = (*user("local", None, &["\\"])).clone();
+            u.role = role;
+            u.email = "a\"b@example.com".into();
+            u.profile_image_url = "x\ny".into();
+            let p = Principal {
+                user: Arc::new(u),
+                method: AuthMethod::Session,
+                token: "t".into(),
+                jti: None,
+                expires_at: None,
+                issuer: None,
+                subject: None,
+                metadata: None,
+            };
+            let want = serde_json::to_vec(&p.session_user()).unwrap();
+            assert_eq!(p.session_user_ref().to_json().unwrap(), want);
+        }
     }
 }

@@ -3,18 +3,18 @@
 //! `jti`. The header's `kid` marks them as Tessera's: every session token
 //! starts with the same encoded header, so recognising one is a prefix
 //! compare. A token that passed every check is kept in a verified-token cache
-//! (by the SHA-256 of the whole token, until its `exp`), so a repeated token
-//! costs a hash and a look-up instead of the HMAC and the claim parse; a hit
-//! still re-checks time, revocation and the user.
+//! (by a keyed hash of the whole token, checked against the stored token in
+//! constant time, until its `exp`: [`super::verified_cache`]), so a repeated
+//! token costs a hash, a look-up and a compare instead of the HMAC and the
+//! claim parse; a hit still re-checks time, revocation and the user.
+use super::verified_cache::{Entry, Slot, VerifiedCache};
 use super::{BearerAuthenticator, Principal};
 use crate::config::ExpiresIn;
 use crate::error::{Error, Result};
 use crate::state::AppState;
 use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use moka::sync::Cache;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use tessera_shared::AuthMethod;
 
@@ -186,7 +186,7 @@ impl super::verified_cache::Expires for Verified {
 /// Authenticates Tessera session tokens.
 pub struct SessionAuthenticator {
     prefix: String,
-    cache: Option<Cache<[u8; 32], Arc<Verified>>>,
+    cache: Option<VerifiedCache<Verified>>,
 }
 
 impl SessionAuthenticator {
@@ -194,50 +194,43 @@ impl SessionAuthenticator {
     pub fn new(cache_entries: u64) -> Result<Self> {
         Ok(Self {
             prefix: session_token_prefix()?,
-            cache: (cache_entries > 0).then(|| {
-                Cache::builder()
-                    .max_capacity(cache_entries)
-                    .expire_after(super::verified_cache::UntilExpiry)
-                    .build()
-            }),
+            cache: (cache_entries > 0).then(|| VerifiedCache::new(cache_entries)),
         })
     }
 
-    /// The verified claims of `credential`: from the cache when it passed
-    /// every check before (time re-checked here), else fully verified. With
-    /// the claims comes the cache key when the token is to be remembered once
-    /// every other check passes (never for a single-use token).
+    /// The verified claims of `credential` (with the token, shared): from
+    /// the cache when it passed every check before (time re-checked here),
+    /// else fully verified. With them comes the cache slot when the token is
+    /// to be remembered once every other check passes (never for a
+    /// single-use token).
     fn verified(
         &self,
         credential: &str,
         state: &AppState,
         now: i64,
-    ) -> Result<(Arc<Verified>, Option<[u8; 32]>)> {
+    ) -> Result<(Arc<Entry<Verified>>, Option<Slot>)> {
         let Some(cache) = &self.cache else {
-            return Ok((
-                Arc::new(state.sessions.verify(credential, now)?.into()),
-                None,
-            ));
+            let v = state.sessions.verify(credential, now)?.into();
+            return Ok((Entry::new(credential, v), None));
         };
-        let key: [u8; 32] = Sha256::digest(credential.as_bytes()).into();
-        if let Some(v) = cache.get(&key) {
-            if let Err(e) = check_time(v.exp, v.iat, now) {
-                cache.invalidate(&key);
-                return Err(e);
+        let slot = cache.slot(credential);
+        if let Some(e) = cache.get(slot, credential) {
+            if let Err(err) = check_time(e.value.exp, e.value.iat, now) {
+                cache.invalidate(slot);
+                return Err(err);
             }
-            return Ok((v, None));
+            return Ok((e, None));
         }
         let v: Verified = state.sessions.verify(credential, now)?.into();
-        let remember = (!v.single_use).then_some(key);
-        Ok((Arc::new(v), remember))
+        let remember = (!v.single_use).then_some(slot);
+        Ok((Entry::new(credential, v), remember))
     }
 }
 
 #[cfg(test)]
 impl SessionAuthenticator {
     fn is_cached(&self, credential: &str) -> bool {
-        let key: [u8; 32] = Sha256::digest(credential.as_bytes()).into();
-        self.cache.as_ref().is_some_and(|c| c.contains_key(&key))
+        self.cache.as_ref().is_some_and(|c| c.contains(credential))
     }
 }
 
@@ -249,7 +242,8 @@ impl BearerAuthenticator for SessionAuthenticator {
 
     async fn authenticate(&self, credential: &str, state: &AppState) -> Result<Principal> {
         let now = state.clock.now();
-        let (claims, remember) = self.verified(credential, state, now)?;
+        let (entry, remember) = self.verified(credential, state, now)?;
+        let claims = &entry.value;
         if state.revocations.is_revoked(&claims.jti) {
             return Err(Error::InvalidToken("session token revoked"));
         }
@@ -261,19 +255,20 @@ impl BearerAuthenticator for SessionAuthenticator {
         if claims.single_use && !state.revocations.revoke(&claims.jti, claims.exp).await? {
             return Err(Error::InvalidToken("single-use session token already used"));
         }
-        if let (Some(cache), Some(key)) = (&self.cache, remember) {
-            cache.insert(key, claims.clone());
-        }
-        Ok(Principal {
+        let principal = Principal {
             user,
             method: AuthMethod::Session,
-            token: Arc::from(credential),
+            token: entry.token.clone(),
             jti: Some(claims.jti.clone()),
             expires_at: claims.exp,
             issuer: None,
             subject: None,
             metadata: None,
-        })
+        };
+        if let (Some(cache), Some(slot)) = (&self.cache, remember) {
+            cache.insert(slot, entry);
+        }
+        Ok(principal)
     }
 }
 

@@ -1,7 +1,9 @@
 //! IdP-issued JWTs: trusted issuers (static keys, JWKS or OIDC discovery),
 //! Tessera's strict parse and checks, claims to users, roles and groups, and
-//! the verified-token cache that makes a repeated token cost a hash and a
-//! few map look-ups.
+//! the verified-token cache that makes a repeated token cost a hash, a
+//! compare and a few map look-ups ([`crate::auth::verified_cache`]: keyed by a
+//! keyed hash of the whole token, trusted only for the very token it was
+//! made for).
 pub mod config;
 pub mod inspect;
 pub mod keys;
@@ -9,13 +11,12 @@ pub mod token;
 pub mod verify;
 
 use super::{BearerAuthenticator, Principal};
+use crate::auth::verified_cache::{Entry, Slot, VerifiedCache};
 use crate::error::{Error, Result};
 use crate::state::AppState;
 use crate::store::users::{external_id, ExternalUser};
 use config::IssuerConfig;
 use keys::KeyStore;
-use moka::sync::Cache;
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tessera_shared::AuthMethod;
@@ -69,7 +70,7 @@ pub struct Idp(Arc<IdpInner>);
 
 struct IdpInner {
     issuers: Vec<Issuer>,
-    cache: Option<Cache<[u8; 32], Arc<Verified>>>,
+    cache: Option<VerifiedCache<Verified>>,
     max_token_bytes: usize,
 }
 
@@ -100,12 +101,8 @@ impl Idp {
             .map(|i| i.rules.config.max_token_bytes)
             .max()
             .unwrap_or(0);
-        let cache = (cache_entries > 0 && !issuers.is_empty()).then(|| {
-            Cache::builder()
-                .max_capacity(cache_entries)
-                .expire_after(crate::auth::verified_cache::UntilExpiry)
-                .build()
-        });
+        let cache =
+            (cache_entries > 0 && !issuers.is_empty()).then(|| VerifiedCache::new(cache_entries));
         Ok(Idp(Arc::new(IdpInner {
             issuers,
             cache,
@@ -203,16 +200,20 @@ impl Idp {
         Err(last)
     }
 
+    /// The cache entry of `credential` (at `slot`) when it is kept and still
+    /// valid at `now`; `Some(Err)` when it is kept but no longer valid.
     fn cached(
         &self,
-        key: &[u8; 32],
+        slot: Slot,
+        credential: &str,
         now: i64,
-    ) -> Option<std::result::Result<Arc<Verified>, Reason>> {
+    ) -> Option<std::result::Result<Arc<Entry<Verified>>, Reason>> {
         let cache = self.0.cache.as_ref()?;
-        let v = cache.get(key)?;
+        let e = cache.get(slot, credential)?;
+        let v = &e.value;
         let issuer = self.0.issuers.get(v.issuer)?;
         if issuer.keys.generation() != v.generation || !issuer.keys.usable() {
-            cache.invalidate(key);
+            cache.invalidate(slot);
             return None;
         }
         let leeway = issuer.rules.config.leeway_seconds as i64;
@@ -226,24 +227,24 @@ impl Idp {
         {
             Err("token older than max_token_age_seconds")
         } else {
-            Ok(v)
+            Ok(())
         };
         if time.is_err() {
-            cache.invalidate(key);
+            cache.invalidate(slot);
         }
-        Some(time)
+        Some(time.map(|()| e))
     }
 
     fn principal(
         &self,
-        credential: &str,
+        token: Arc<str>,
         user: Arc<crate::store::users::User>,
         v: &Verified,
     ) -> Principal {
         Principal {
             user,
             method: AuthMethod::Jwt,
-            token: Arc::from(credential),
+            token,
             jti: v.jti.clone(),
             expires_at: v.exp,
             issuer: self
@@ -266,14 +267,11 @@ impl BearerAuthenticator for Idp {
     #[tracing::instrument(skip_all)]
     async fn authenticate(&self, credential: &str, state: &AppState) -> Result<Principal> {
         let now = state.clock.now();
-        // the cache key; no hashing of every token when there is no cache
-        let key: Option<[u8; 32]> = self
-            .0
-            .cache
-            .is_some()
-            .then(|| Sha256::digest(credential.as_bytes()).into());
-        if let Some(hit) = key.as_ref().and_then(|key| self.cached(key, now)) {
-            let v = hit.map_err(Error::InvalidToken)?;
+        // the cache slot; no hashing of every token when there is no cache
+        let slot = self.0.cache.as_ref().map(|c| c.slot(credential));
+        if let Some(hit) = slot.and_then(|slot| self.cached(slot, credential, now)) {
+            let e = hit.map_err(Error::InvalidToken)?;
+            let v = &e.value;
             if v.jti
                 .as_deref()
                 .is_some_and(|j| state.revocations.is_revoked(j))
@@ -285,7 +283,7 @@ impl BearerAuthenticator for Idp {
                 .get(&v.user_id)
                 .await?
                 .ok_or(Error::InvalidToken("token of a deleted user"))?;
-            return Ok(self.principal(credential, user, &v));
+            return Ok(self.principal(e.token.clone(), user, v));
         }
         let accepted = self
             .verify(credential, now, true)
@@ -339,9 +337,10 @@ impl BearerAuthenticator for Idp {
             jti: accepted.jti.clone(),
             metadata: Arc::new(id.metadata.clone()),
         };
-        let principal = self.principal(credential, user, &verified);
-        if let (Some(cache), Some(key)) = (&self.0.cache, key) {
-            cache.insert(key, Arc::new(verified));
+        let entry = Entry::new(credential, verified);
+        let principal = self.principal(entry.token.clone(), user, &entry.value);
+        if let (Some(cache), Some(slot)) = (&self.0.cache, slot) {
+            cache.insert(slot, entry);
         }
         Ok(principal)
     }

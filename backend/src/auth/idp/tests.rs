@@ -171,7 +171,9 @@ async fn inspector_lists_every_failure() {
 
 #[tokio::test]
 async fn cache_hits_recheck_time_and_key_generation() {
+    use crate::auth::verified_cache::Entry;
     use std::sync::Arc;
+    const T: &str = "a.cached.token";
     // near real time: the cache's own eviction runs on the system clock
     let clock = ManualClock::new(crate::clock::SystemClock.now());
     let start = clock.now();
@@ -180,57 +182,66 @@ async fn cache_hits_recheck_time_and_key_generation() {
         c.max_token_age_seconds = Some(100);
     });
     let entry = |generation| {
-        Arc::new(super::Verified {
-            issuer: 0,
-            generation,
-            user_id: "ext-1".into(),
-            subject: "u".into(),
-            exp: Some(start + 50),
-            nbf: Some(start + 10),
-            not_after: Some(start + 30),
-            jti: None,
-            metadata: Arc::default(),
-        })
+        Entry::new(
+            T,
+            super::Verified {
+                issuer: 0,
+                generation,
+                user_id: "ext-1".into(),
+                subject: "u".into(),
+                exp: Some(start + 50),
+                nbf: Some(start + 10),
+                not_after: Some(start + 30),
+                jti: None,
+                metadata: Arc::default(),
+            },
+        )
     };
     let cache = idp.0.cache.as_ref().unwrap();
-    let key = [1u8; 32];
+    let key = cache.slot(T);
     cache.insert(key, entry(0));
     assert_eq!(
-        idp.cached(&key, clock.now()).unwrap().err(),
+        idp.cached(key, T, clock.now()).unwrap().err(),
         Some("token not yet valid (nbf)")
     );
     cache.insert(key, entry(0));
     clock.advance(6);
     assert!(
-        idp.cached(&key, clock.now()).unwrap().is_ok(),
+        idp.cached(key, T, clock.now()).unwrap().is_ok(),
         "nbf within leeway"
     );
     clock.advance(30);
     assert_eq!(
-        idp.cached(&key, clock.now()).unwrap().err(),
+        idp.cached(key, T, clock.now()).unwrap().err(),
         Some("token older than max_token_age_seconds")
     );
     assert!(
-        idp.cached(&key, clock.now()).is_none(),
+        idp.cached(key, T, clock.now()).is_none(),
         "a refused entry is dropped"
     );
     let idp = issuer(|c| c.leeway_seconds = 0);
     let cache = idp.0.cache.as_ref().unwrap();
-    let mut e = (*entry(0)).clone();
+    let key = cache.slot(T);
+    let mut e = entry(0).value.clone();
     e.nbf = None;
     e.not_after = None;
-    cache.insert(key, Arc::new(e.clone()));
+    cache.insert(key, Entry::new(T, e.clone()));
     clock.advance(50 - 36 - 1);
-    assert!(idp.cached(&key, clock.now()).unwrap().is_ok());
+    assert!(idp.cached(key, T, clock.now()).unwrap().is_ok());
     clock.advance(1);
     assert_eq!(
-        idp.cached(&key, clock.now()).unwrap().err(),
+        idp.cached(key, T, clock.now()).unwrap().err(),
         Some("token expired"),
         "exp == now"
     );
     // an entry verified under another key generation is re-verified
     e.exp = Some(clock.now() + 100);
     e.generation = 7;
-    cache.insert(key, Arc::new(e));
-    assert!(idp.cached(&key, clock.now()).is_none());
+    cache.insert(key, Entry::new(T, e.clone()));
+    assert!(idp.cached(key, T, clock.now()).is_none());
+    // an entry is trusted for its own token only, even found by its slot
+    e.generation = 0;
+    cache.insert(key, Entry::new(T, e));
+    assert!(idp.cached(key, T, clock.now()).unwrap().is_ok());
+    assert!(idp.cached(key, "another.token.x", clock.now()).is_none());
 }

@@ -20,6 +20,7 @@ const SECTIONS: &[&str] = &[
     "rate_limit",
     "password",
     "revocation",
+    "redis",
     "ldap",
     "trusted_header",
     "api_keys",
@@ -48,6 +49,8 @@ pub struct Config {
     pub password: PasswordConfig,
     /// `[revocation]`: where revoked token ids are kept.
     pub revocation: RevocationConfig,
+    /// `[redis]`: state shared by several replicas; off when absent.
+    pub redis: Option<RedisConfig>,
     /// `[ldap]`: sign-in against an LDAP directory; off when absent.
     pub ldap: Option<LdapConfig>,
     /// `[trusted_header]`: sign-in by headers from a reverse proxy; off when absent.
@@ -280,8 +283,113 @@ impl Default for PasswordConfig {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RevocationConfig {
-    /// Redis for several replicas (not yet available: start-up refuses it).
+    /// The older spelling of `[redis] url`; kept as an alias.
     pub redis_url: Option<Secret>,
+}
+
+/// `[redis]`: one Redis shared by several replicas (docs/scale-out.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisConfig {
+    /// `redis://[:password@]host[:port][/db]` or `rediss://` (TLS).
+    pub url: Option<Secret>,
+    /// Read the URL from this file instead (it holds a password).
+    pub url_file: Option<PathBuf>,
+    /// Prefix of every key and of the event channel, so deployments can
+    /// share one Redis.
+    pub key_prefix: String,
+    /// How long to wait for Redis to connect or answer.
+    #[serde(with = "duration_str")]
+    pub timeout: Duration,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            url_file: None,
+            key_prefix: "tessera:".into(),
+            timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+impl RedisConfig {
+    fn validate(&self, problems: &mut Vec<String>) {
+        match (&self.url, &self.url_file) {
+            (Some(_), Some(_)) => problems.push("set only one of redis.url and redis.url_file".into()),
+            (None, None) => problems.push(
+                "redis: set redis.url (e.g. \"redis://:password@10.0.0.7:6379/0\") or redis.url_file, or remove the [redis] section".into(),
+            ),
+            (Some(url), None) => check_redis_url("redis.url", url.expose(), problems),
+            (None, Some(file)) => {
+                if !file.is_file() {
+                    problems.push(format!("redis.url_file {} does not exist", file.display()));
+                }
+            }
+        }
+        if self.key_prefix.is_empty()
+            || !self
+                .key_prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_:.".contains(c))
+        {
+            problems.push(format!(
+                "redis.key_prefix `{}` must be letters, digits, `-`, `_`, `:` or `.`, e.g. \"tessera:\"",
+                self.key_prefix
+            ));
+        }
+        if self.timeout.is_zero() {
+            problems.push("redis.timeout must be above zero, e.g. \"2s\"".into());
+        }
+    }
+
+    /// The URL: from `url`, or read from `url_file` (trimmed).
+    pub fn resolve_url(&self) -> anyhow::Result<Secret> {
+        use anyhow::Context;
+        if let Some(url) = &self.url {
+            return Ok(url.clone());
+        }
+        let file = self
+            .url_file
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("redis.url or redis.url_file must be set"))?;
+        let s = std::fs::read_to_string(file)
+            .with_context(|| format!("reading redis.url_file {}", file.display()))?;
+        let mut problems = Vec::new();
+        check_redis_url(
+            &format!("redis.url_file {}", file.display()),
+            s.trim(),
+            &mut problems,
+        );
+        anyhow::ensure!(problems.is_empty(), "{}", problems.join("; "));
+        Ok(Secret::new(s.trim()))
+    }
+}
+
+/// A Redis URL with its password masked, for messages and logs.
+pub fn redacted_redis_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            u.to_string()
+        }
+        Err(_) => "(unparsable URL)".into(),
+    }
+}
+
+fn check_redis_url(key: &str, url: &str, problems: &mut Vec<String>) {
+    match url::Url::parse(url) {
+        Ok(u)
+            if matches!(u.scheme(), "redis" | "rediss")
+                && u.host_str().is_some_and(|h| !h.is_empty()) => {}
+        _ => problems.push(format!(
+            "{key} `{}` must be redis://[:password@]host[:port][/db] or rediss://... (TLS)",
+            redacted_redis_url(url)
+        )),
+    }
 }
 
 /// `[ldap]`: see `docs/ldap-and-proxy.md`.
@@ -614,11 +722,13 @@ impl Config {
         if self.password.min_length < 8 {
             problems.push("password.min_length must be at least 8".into());
         }
-        if self.revocation.redis_url.is_some() {
-            problems.push(
-                "revocation.redis_url: the Redis store is not available in this version; remove it"
-                    .into(),
-            );
+        match (&self.revocation.redis_url, &self.redis) {
+            (Some(_), Some(_)) => problems.push(
+                "revocation.redis_url is the older spelling of redis.url: keep only the [redis] section".into(),
+            ),
+            (Some(url), None) => check_redis_url("revocation.redis_url", url.expose(), &mut problems),
+            (None, Some(redis)) => redis.validate(&mut problems),
+            (None, None) => {}
         }
         for endpoint in &self.api_keys.allowed_endpoints {
             let pattern = endpoint.strip_suffix('*').unwrap_or(endpoint);
@@ -661,6 +771,19 @@ impl Config {
             .public_url
             .clone()
             .unwrap_or_else(|| "tessera".into())
+    }
+
+    /// The Redis settings in force: `[redis]`, or `[revocation] redis_url`
+    /// (the older spelling) with the defaults of the rest.
+    pub fn redis(&self) -> Option<RedisConfig> {
+        match (&self.redis, &self.revocation.redis_url) {
+            (Some(r), _) => Some(r.clone()),
+            (None, Some(url)) => Some(RedisConfig {
+                url: Some(url.clone()),
+                ..RedisConfig::default()
+            }),
+            (None, None) => None,
+        }
     }
 
     /// The database URL, defaulting to the SQLite file in the data folder.

@@ -74,6 +74,9 @@ fn main() -> ExitCode {
         Some(Command::Login(args)) => return tessera::cli::login::run(args),
     };
     tessera::telemetry::init();
+    // rustls is built with two providers (reqwest brings ring); clients
+    // that ask for the process default (Redis over rediss://) get aws-lc.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let (file, required) = match serve.config {
         Some(path) => (path, true),
         None => (PathBuf::from("tessera.toml"), false),

@@ -4,6 +4,7 @@ pub mod browser;
 pub mod keyserver;
 pub mod nginx;
 pub mod oidc;
+pub mod redis;
 pub mod server;
 pub mod slapd;
 

@@ -37,6 +37,7 @@ pub fn binary() -> PathBuf {
 pub struct Builder {
     toml: String,
     env: Vec<(String, String)>,
+    data_dir: Option<PathBuf>,
 }
 
 impl Builder {
@@ -44,6 +45,13 @@ impl Builder {
     pub fn toml(mut self, toml: &str) -> Self {
         self.toml.push_str(toml);
         self.toml.push('\n');
+        self
+    }
+
+    /// Uses `dir` as the data folder instead of a fresh one: replicas that
+    /// share it share the SQLite database and the generated secrets.
+    pub fn data_dir(mut self, dir: &Path) -> Self {
+        self.data_dir = Some(dir.to_path_buf());
         self
     }
 
@@ -59,7 +67,9 @@ impl Builder {
         let dist = crate::workspace_root().join("dist");
         let config = format!(
             "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = {:?}\nstatic_dir = {:?}\n\n{}",
-            dir.path().join("data"),
+            self.data_dir
+                .clone()
+                .unwrap_or_else(|| dir.path().join("data")),
             dist,
             self.toml
         );

@@ -102,6 +102,23 @@ impl ApiKeys {
         }
     }
 
+    /// Drops a user's keys from the index (another replica changed them);
+    /// a key still in the database is found again on its next use.
+    pub fn forget_user(&self, user_id: &str) {
+        self.by_digest
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, e| e.user_id != user_id);
+    }
+
+    /// Empties the index; keys are found again in the database on use.
+    pub fn forget_all(&self) {
+        self.by_digest
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
     /// Creates the user's key, replacing (and at once disabling) any old one.
     /// Returns the key: the only time it is ever seen.
     pub async fn create(&self, db: &Db, user_id: &str, now: i64) -> Result<String> {

@@ -119,6 +119,8 @@ pub struct Users {
     /// Fingerprint of the last external sign-in data written for a user id:
     /// an unchanged token needs no database write.
     synced: Cache<String, u64>,
+    /// Tells other replicas (`[redis]`) which users changed.
+    cluster: crate::cluster::Cluster,
 }
 
 const USER_COLUMNS: &str = "id, email, name, role, profile_image_url, source, subject, created_at";
@@ -130,7 +132,34 @@ impl Users {
             db,
             cache: Cache::new(capacity),
             synced: Cache::new(capacity),
+            cluster: crate::cluster::Cluster::none(),
         }
+    }
+
+    /// Announces every change to the other replicas through `cluster`.
+    pub fn announcing(mut self, cluster: crate::cluster::Cluster) -> Self {
+        self.cluster = cluster;
+        self
+    }
+
+    /// Drops a user from the caches (another replica changed them).
+    pub fn forget(&self, id: &str) {
+        self.cache.invalidate(id);
+        self.synced.invalidate(id);
+    }
+
+    /// Drops every cached user.
+    pub fn forget_all(&self) {
+        self.cache.invalidate_all();
+        self.synced.invalidate_all();
+    }
+
+    async fn announce(&self, event: crate::cluster::events::Event) -> Result<()> {
+        self.cluster.announce(&event).await
+    }
+
+    fn changed(id: &str) -> crate::cluster::events::Event {
+        crate::cluster::events::Event::User { id: id.to_owned() }
     }
 
     /// The user with this id, from the cache when known.
@@ -204,8 +233,11 @@ impl Users {
             .await?;
         if kind == "group" {
             self.cache.invalidate_all();
+            self.announce(crate::cluster::events::Event::AllUsers)
+                .await?;
         } else {
             self.cache.invalidate(id);
+            self.announce(Self::changed(id)).await?;
         }
         Ok(true)
     }
@@ -344,6 +376,7 @@ impl Users {
         if done.rows_affected() == 0 {
             return Ok(None);
         }
+        self.announce(Self::changed(id)).await?;
         self.get(id).await
     }
 
@@ -355,6 +388,10 @@ impl Users {
             .await?;
         self.cache.invalidate(id);
         self.synced.invalidate(id);
+        if done.rows_affected() > 0 {
+            self.announce(crate::cluster::events::Event::UserDeleted { id: id.to_owned() })
+                .await?;
+        }
         Ok(done.rows_affected() > 0)
     }
 
@@ -414,6 +451,7 @@ impl Users {
         }
         tx.commit().await?;
         self.cache.invalidate(&id);
+        self.announce(Self::changed(&id)).await?;
         let user = self
             .get(&id)
             .await?
@@ -465,6 +503,7 @@ impl Users {
         tx.commit().await?;
         self.cache.invalidate(id);
         self.synced.invalidate(id);
+        self.announce(Self::changed(id)).await?;
         self.get(id).await
     }
 
@@ -480,6 +519,7 @@ impl Users {
         .await?;
         if done.rows_affected() > 0 {
             self.cache.invalidate(id);
+            self.announce(Self::changed(id)).await?;
         }
         Ok(())
     }

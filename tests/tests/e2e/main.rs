@@ -12,3 +12,4 @@ mod browser_injection;
 mod browser_inspector;
 mod browser_oidc;
 mod oidc_harness;
+mod replicas;

@@ -1066,6 +1066,69 @@ mod tests {
     }
 
     #[test]
+    fn redis_section_alias_and_mistakes() {
+        let c = from_toml("[redis]\nurl = \"redis://:pw@10.0.0.7:6379/2\"\ntimeout = \"500ms\"");
+        c.validate().unwrap();
+        let r = c.redis().unwrap();
+        assert_eq!(r.key_prefix, "tessera:");
+        assert_eq!(r.timeout, Duration::from_millis(500));
+        assert!(!format!("{r:?}").contains("pw@"), "Debug masks the URL");
+        // the older spelling works, with the defaults
+        let old = from_toml("[revocation]\nredis_url = \"rediss://cache.internal\"");
+        old.validate().unwrap();
+        assert_eq!(
+            old.redis().unwrap().url.unwrap().expose(),
+            "rediss://cache.internal"
+        );
+        assert!(from_toml("").redis().is_none());
+        assert_eq!(
+            section_key("redis_url").as_deref(),
+            Some("redis.url"),
+            "TESSERA_REDIS_URL"
+        );
+        for (toml, wanted) in [
+            (
+                "[redis]\nurl = \"redis://a\"\n[revocation]\nredis_url = \"redis://b\"",
+                "older spelling",
+            ),
+            ("[redis]\nurl = \"http://:pw@a\"", "redis.url"),
+            ("[redis]\nkey_prefix = \"x\"", "set redis.url"),
+            (
+                "[redis]\nurl_file = \"/nonexistent/redis\"",
+                "does not exist",
+            ),
+            (
+                "[redis]\nurl = \"redis://a\"\nurl_file = \"/etc/hostname\"",
+                "only one",
+            ),
+            (
+                "[redis]\nurl = \"redis://a\"\nkey_prefix = \"a b\"",
+                "key_prefix",
+            ),
+            (
+                "[revocation]\nredis_url = \"mysql://a\"",
+                "revocation.redis_url",
+            ),
+        ] {
+            let Err(ConfigError::Invalid(problems)) = from_toml(toml).validate() else {
+                panic!("{toml} should be refused")
+            };
+            assert!(
+                problems.iter().any(|p| p.contains(wanted)),
+                "{wanted} not in {problems:?}"
+            );
+            assert!(
+                problems.iter().all(|p| !p.contains(":pw@")),
+                "password shown: {problems:?}"
+            );
+        }
+        assert_eq!(
+            redacted_redis_url("redis://user:hunter2@h:1/0"),
+            "redis://user:***@h:1/0"
+        );
+    }
+
+    #[test]
     fn embed_origins_are_validated() {
         for good in [
             "https://portal.example.com",

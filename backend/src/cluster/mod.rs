@@ -245,3 +245,62 @@ impl Redis {
         }
     }
 }
+
+/// A real redis-server for the unit tests (Debian's, as the e2e tests use).
+#[cfg(test)]
+pub(crate) mod test_redis {
+    use std::process::{Child, Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    /// redis-server on a free loopback port, killed on drop.
+    pub struct TestRedis {
+        pub url: String,
+        child: Child,
+        _dir: tempfile::TempDir,
+    }
+
+    impl TestRedis {
+        pub fn start() -> TestRedis {
+            let port = std::net::TcpListener::bind(("127.0.0.1", 0))
+                .and_then(|l| l.local_addr())
+                .map(|a| a.port())
+                .unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            let child = Command::new(
+                std::env::var("REDIS_SERVER").unwrap_or_else(|_| "/usr/bin/redis-server".into()),
+            )
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--dir"])
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server (Debian's redis-server package) must be installed");
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+                assert!(Instant::now() < deadline, "redis-server did not start");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            TestRedis {
+                url: format!("redis://127.0.0.1:{port}"),
+                child,
+                _dir: dir,
+            }
+        }
+
+        pub async fn cluster(&self) -> super::Cluster {
+            let config = crate::config::RedisConfig {
+                url: Some(crate::config::Secret::new(self.url.clone())),
+                ..Default::default()
+            };
+            super::Cluster::connect(&config).await.unwrap()
+        }
+    }
+
+    impl Drop for TestRedis {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}

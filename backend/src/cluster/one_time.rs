@@ -160,3 +160,64 @@ mod tests {
         assert_eq!(s.take("code", "c1").await.unwrap(), None);
     }
 }
+
+/// Against a real Redis: two handles stand for two replicas.
+#[cfg(test)]
+mod redis_tests {
+    use super::*;
+    use crate::cluster::test_redis::TestRedis;
+
+    #[tokio::test]
+    async fn codes_and_nonces_are_single_use_across_replicas() {
+        let server = TestRedis::start();
+        let a = RedisOneTime::new(server.cluster().await.redis().unwrap().clone());
+        let b = RedisOneTime::new(server.cluster().await.redis().unwrap().clone());
+        let ttl = Duration::from_secs(60);
+
+        a.put("code", "c1", "session".into(), ttl).await.unwrap();
+        assert_eq!(
+            b.take("code", "c1").await.unwrap().as_deref(),
+            Some("session")
+        );
+        assert_eq!(a.take("code", "c1").await.unwrap(), None, "redeemed once");
+        assert_eq!(b.take("code", "c1").await.unwrap(), None);
+
+        // many concurrent redemptions on both: exactly one wins
+        let (a, b) = (Arc::new(a), Arc::new(b));
+        a.put("code", "c2", "s2".into(), ttl).await.unwrap();
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..20 {
+            let h = if i % 2 == 0 { a.clone() } else { b.clone() };
+            tasks.spawn(async move { h.take("code", "c2").await.unwrap() });
+        }
+        let mut got = 0;
+        while let Some(r) = tasks.join_next().await {
+            got += usize::from(r.unwrap().is_some());
+        }
+        assert_eq!(got, 1);
+
+        assert!(a.first_use("n", "nonce-1", ttl).await.unwrap());
+        assert!(
+            !b.first_use("n", "nonce-1", ttl).await.unwrap(),
+            "replayed on B"
+        );
+        assert!(!a.first_use("n", "nonce-1", ttl).await.unwrap());
+
+        // what is stored is the id's hash, never the id, and it expires
+        let mut conn = a.redis.conn();
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg("*")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert!(keys.iter().all(|k| !k.contains("nonce-1")), "{keys:?}");
+        for k in &keys {
+            let ttl: i64 = redis::cmd("TTL")
+                .arg(k)
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            assert!((1..=60).contains(&ttl), "{k}: {ttl}");
+        }
+    }
+}

@@ -147,3 +147,61 @@ impl RevocationStore for SharedRevocations {
         self.db.purge(now).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::test_redis::TestRedis;
+
+    #[tokio::test]
+    async fn revocations_are_shared_expire_with_the_token_and_decide_single_use() {
+        let server = TestRedis::start();
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::store::Db::connect(&format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("t.db").display()
+        ))
+        .await
+        .unwrap();
+        let a = SharedRevocations::new(
+            Arc::new(db.clone()),
+            server.cluster().await.redis().unwrap().clone(),
+        );
+        let b = SharedRevocations::new(
+            Arc::new(db.clone()),
+            server.cluster().await.redis().unwrap().clone(),
+        );
+        let now = unix_now();
+        assert!(a.revoke_once("j1", Some(now + 100)).await.unwrap());
+        assert!(
+            !b.revoke_once("j1", Some(now + 100)).await.unwrap(),
+            "single use across replicas"
+        );
+        assert!(b.revoke_once("forever", None).await.unwrap());
+
+        let mut conn = a.redis.conn();
+        let ttl: i64 = redis::cmd("TTL")
+            .arg(a.key("j1"))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert!((95..=100).contains(&ttl), "expires with the token: {ttl}");
+        let ttl: i64 = redis::cmd("TTL")
+            .arg(a.key("forever"))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(ttl, -1, "never-expiring tokens stay revoked");
+
+        let mut loaded = b.load_redis().await.unwrap();
+        loaded.sort();
+        assert_eq!(
+            loaded,
+            vec![("forever".into(), None), ("j1".into(), Some(now + 100))]
+        );
+        // the database has them too, for a Redis that comes back empty
+        let _: () = redis::cmd("FLUSHALL").query_async(&mut conn).await.unwrap();
+        let all = b.load(now).await.unwrap();
+        assert!(all.iter().any(|(j, _)| j == "j1") && all.iter().any(|(j, _)| j == "forever"));
+    }
+}

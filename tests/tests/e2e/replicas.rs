@@ -187,6 +187,53 @@ async fn a_user_demoted_or_deleted_on_one_replica_is_so_on_the_other() {
 }
 
 #[tokio::test]
+async fn sso_settings_saved_on_one_replica_are_used_by_the_other() {
+    let p = pair().await;
+    let admin = p.a.signup("Ann", "ann@example.com", PW).await;
+    let labels = |config: &Value| -> Vec<String> {
+        config["oidc_providers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|l| l["display_name"].as_str().map(String::from))
+            .collect()
+    };
+    let (_, config) = p.b.get("/api/config", None).await;
+    assert!(labels(&config).is_empty(), "{config}");
+    let settings = json!({
+        "name": "corp",
+        "display_name": "Corp SSO",
+        "kind": "oidc",
+        "discovery_url": "https://sso.example.com/.well-known/openid-configuration",
+        "client_id": "tessera",
+        "client_secret": "corp-client-secret",
+    });
+    let res = client()
+        .put(p.a.at("/api/v1/admin/oidc_providers/corp"))
+        .bearer_auth(token(&admin))
+        .json(&settings)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(
+        res.status(),
+        200,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
+    let deadline = Instant::now() + Duration::from_secs(1);
+    let mut config = Value::Null;
+    while Instant::now() < deadline {
+        config = p.b.get("/api/config", None).await.1;
+        if !labels(&config).is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(labels(&config), ["Corp SSO"], "B did not reload");
+}
+
+#[tokio::test]
 async fn losing_redis_fails_closed_and_its_return_restores_service() {
     let mut p = pair().await;
     let ann = p.a.signup("Ann", "ann@example.com", PW).await;

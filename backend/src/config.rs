@@ -295,6 +295,9 @@ pub struct RedisConfig {
     pub url: Option<Secret>,
     /// Read the URL from this file instead (it holds a password).
     pub url_file: Option<PathBuf>,
+    /// PEM file of the CA(s) that sign a `rediss://` server's certificate;
+    /// default: the system's.
+    pub ca_file: Option<PathBuf>,
     /// Prefix of every key and of the event channel, so deployments can
     /// share one Redis.
     pub key_prefix: String,
@@ -308,6 +311,7 @@ impl Default for RedisConfig {
         Self {
             url: None,
             url_file: None,
+            ca_file: None,
             key_prefix: "tessera:".into(),
             timeout: Duration::from_secs(2),
         }
@@ -341,6 +345,18 @@ impl RedisConfig {
         }
         if self.timeout.is_zero() {
             problems.push("redis.timeout must be above zero, e.g. \"2s\"".into());
+        }
+        if let Some(ca) = &self.ca_file {
+            if !ca.is_file() {
+                problems.push(format!("redis.ca_file {} does not exist", ca.display()));
+            }
+            if self
+                .url
+                .as_ref()
+                .is_some_and(|u| !u.expose().starts_with("rediss://"))
+            {
+                problems.push("redis.ca_file applies to rediss:// (TLS) URLs only".into());
+            }
         }
     }
 

@@ -25,7 +25,7 @@ CONFIGURATION
                create_groups, admin_groups, user_groups, default_role, *_timeout (5s)
   [trusted_header] email_header, name_header, groups_header, trusted_proxies (CIDRs, required)
                See docs/ldap-and-proxy.md.
-  [redis]      url (redis:// or rediss://) | url_file, key_prefix (tessera:), timeout (2s):
+  [redis]      url (redis:// or rediss://) | url_file, ca_file, key_prefix (tessera:), timeout (2s):
                state shared by several replicas. See docs/scale-out.md.
 
   See README.md for the full reference.";

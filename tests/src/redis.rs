@@ -16,6 +16,8 @@ pub struct RedisServer {
     pub url: String,
     /// The port.
     pub port: u16,
+    /// With TLS: the PEM file of the test CA that signed its certificate.
+    pub ca_file: Option<std::path::PathBuf>,
     password: Option<String>,
     dir: TempDir,
     child: Option<Child>,
@@ -24,27 +26,38 @@ pub struct RedisServer {
 impl RedisServer {
     /// Starts redis-server on a free loopback port.
     pub async fn start() -> RedisServer {
-        Self::launch(None).await
+        Self::launch(None, false).await
     }
 
     /// As [`RedisServer::start`], requiring `password` (`requirepass`).
     pub async fn start_with_password(password: &str) -> RedisServer {
-        Self::launch(Some(password.to_owned())).await
+        Self::launch(Some(password.to_owned()), false).await
     }
 
-    async fn launch(password: Option<String>) -> RedisServer {
+    /// As [`RedisServer::start`], speaking TLS only (`rediss://`), with a
+    /// certificate for `127.0.0.1` from a CA made for the test.
+    pub async fn start_with_tls() -> RedisServer {
+        Self::launch(None, true).await
+    }
+
+    async fn launch(password: Option<String>, tls: bool) -> RedisServer {
         let dir = tempfile::Builder::new()
             .prefix("tessera-redis-")
             .tempdir()
             .expect("temp dir");
         let port = crate::free_port();
+        let scheme = if tls { "rediss" } else { "redis" };
         let url = match &password {
-            Some(pw) => format!("redis://:{pw}@127.0.0.1:{port}"),
-            None => format!("redis://127.0.0.1:{port}"),
+            Some(pw) => format!("{scheme}://:{pw}@127.0.0.1:{port}"),
+            None => format!("{scheme}://127.0.0.1:{port}"),
         };
+        if tls {
+            crate::slapd::make_certificates(dir.path()).await;
+        }
         let mut server = RedisServer {
             url,
             port,
+            ca_file: tls.then(|| dir.path().join("ca.pem")),
             password,
             dir,
             child: None,
@@ -66,9 +79,21 @@ impl RedisServer {
             .open(self.dir.path().join("redis.log"))
             .expect("log file");
         let mut cmd = Command::new(bin);
-        cmd.arg("--port")
-            .arg(self.port.to_string())
-            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        if self.ca_file.is_some() {
+            let d = self.dir.path();
+            cmd.args(["--port", "0", "--tls-port"])
+                .arg(self.port.to_string())
+                .arg("--tls-cert-file")
+                .arg(d.join("server.pem"))
+                .arg("--tls-key-file")
+                .arg(d.join("server.key"))
+                .arg("--tls-ca-cert-file")
+                .arg(d.join("ca.pem"))
+                .args(["--tls-auth-clients", "no"]);
+        } else {
+            cmd.arg("--port").arg(self.port.to_string());
+        }
+        cmd.args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .args(["--daemonize", "no", "--databases", "1"])
             .arg("--dir")
             .arg(self.dir.path());
@@ -99,11 +124,15 @@ impl RedisServer {
         self.child = Some(child);
     }
 
-    /// Whether it answers PING (after AUTH when it has a password).
+    /// Whether it answers PING (after AUTH when it has a password); with
+    /// TLS, whether it accepts connections.
     async fn ping(&self) -> bool {
         let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await else {
             return false;
         };
+        if self.ca_file.is_some() {
+            return true;
+        }
         let mut cmd = String::new();
         if let Some(pw) = &self.password {
             cmd.push_str(&format!("AUTH {pw}\r\n"));

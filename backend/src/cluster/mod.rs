@@ -67,8 +67,25 @@ impl Cluster {
     pub async fn connect(config: &RedisConfig) -> anyhow::Result<Self> {
         let url = config.resolve_url()?;
         let shown = redacted_redis_url(url.expose());
-        let client = redis::Client::open(url.expose())
-            .map_err(|e| anyhow::anyhow!("redis: the URL {shown} is not usable: {e}"))?;
+        let client = match &config.ca_file {
+            Some(ca) => {
+                anyhow::ensure!(
+                    url.expose().starts_with("rediss://"),
+                    "redis.ca_file applies to rediss:// (TLS) URLs only, not {shown}"
+                );
+                let pem = std::fs::read(ca)
+                    .with_context(|| format!("reading redis.ca_file {}", ca.display()))?;
+                redis::Client::build_with_tls(
+                    url.expose(),
+                    redis::TlsCertificates {
+                        client_tls: None,
+                        root_cert: Some(pem),
+                    },
+                )
+            }
+            None => redis::Client::open(url.expose()),
+        }
+        .map_err(|e| anyhow::anyhow!("redis: the URL {shown} is not usable: {e}"))?;
         let manager = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(config.timeout))
             .set_response_timeout(Some(config.timeout))

@@ -341,3 +341,36 @@ async fn a_password_protected_redis_given_by_url_file_and_the_old_key() {
     assert_ne!(code, 0, "{out}");
     assert!(!out.contains(":wrong@"), "{out}");
 }
+
+#[tokio::test]
+async fn rediss_with_a_ca_file() {
+    let redis = RedisServer::start_with_tls().await;
+    let ca = redis.ca_file.clone().expect("ca file");
+    let server = TestServer::builder()
+        .toml(&format!(
+            "[redis]\nurl = \"{}\"\nca_file = {:?}",
+            redis.url, ca
+        ))
+        .start()
+        .await;
+    let ann = server.signup("Ann", "ann@example.com", PW).await;
+    let t = token(&ann);
+    assert_eq!(server.get("/api/v1/auths/", Some(&t)).await.0, 200);
+    assert_eq!(server.get("/api/v1/auths/signout", Some(&t)).await.0, 200);
+    assert_eq!(server.get("/api/v1/auths/", Some(&t)).await.0, 401);
+    let (status, ready) = server.get("/readyz", None).await;
+    assert_eq!((status, ready["redis"].as_str()), (200, Some("ok")));
+    // without the CA the server's certificate is not trusted: start-up fails
+    let (code, out) = TestServer::builder()
+        .toml(&format!(
+            "[redis]\nurl = \"{}\"\ntimeout = \"1s\"",
+            redis.url
+        ))
+        .start_expecting_failure()
+        .await;
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        out.contains("redis") && out.to_lowercase().contains("certificate"),
+        "{out}"
+    );
+}

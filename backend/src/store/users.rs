@@ -121,6 +121,9 @@ pub struct Users {
     synced: Cache<String, u64>,
     /// Tells other replicas (`[redis]`) which users changed.
     cluster: crate::cluster::Cluster,
+    /// Bumped by [`Users::forget`]: a read that began before another
+    /// replica's change is not cached after it.
+    generation: Arc<std::sync::atomic::AtomicU64>,
 }
 
 const USER_COLUMNS: &str = "id, email, name, role, profile_image_url, source, subject, created_at";
@@ -133,6 +136,7 @@ impl Users {
             cache: Cache::new(capacity),
             synced: Cache::new(capacity),
             cluster: crate::cluster::Cluster::none(),
+            generation: Default::default(),
         }
     }
 
@@ -144,12 +148,16 @@ impl Users {
 
     /// Drops a user from the caches (another replica changed them).
     pub fn forget(&self, id: &str) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         self.cache.invalidate(id);
         self.synced.invalidate(id);
     }
 
     /// Drops every cached user.
     pub fn forget_all(&self) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         self.cache.invalidate_all();
         self.synced.invalidate_all();
     }
@@ -167,11 +175,16 @@ impl Users {
         if let Some(user) = self.cache.get(id) {
             return Ok(Some(user));
         }
+        let generation = self.generation.load(std::sync::atomic::Ordering::Acquire);
         let Some(user) = self.fetch(id).await? else {
             return Ok(None);
         };
         let user = Arc::new(user);
         self.cache.insert(user.id.clone(), user.clone());
+        if self.generation.load(std::sync::atomic::Ordering::Acquire) != generation {
+            // read before another replica's change: answer with it, do not keep it
+            self.cache.invalidate(id);
+        }
         Ok(Some(user))
     }
 

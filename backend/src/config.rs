@@ -20,6 +20,7 @@ const SECTIONS: &[&str] = &[
     "rate_limit",
     "password",
     "revocation",
+    "redis",
     "ldap",
     "trusted_header",
     "api_keys",
@@ -48,6 +49,8 @@ pub struct Config {
     pub password: PasswordConfig,
     /// `[revocation]`: where revoked token ids are kept.
     pub revocation: RevocationConfig,
+    /// `[redis]`: state shared by several replicas; off when absent.
+    pub redis: Option<RedisConfig>,
     /// `[ldap]`: sign-in against an LDAP directory; off when absent.
     pub ldap: Option<LdapConfig>,
     /// `[trusted_header]`: sign-in by headers from a reverse proxy; off when absent.
@@ -300,8 +303,129 @@ impl Default for PasswordConfig {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RevocationConfig {
-    /// Redis for several replicas (not yet available: start-up refuses it).
+    /// The older spelling of `[redis] url`; kept as an alias.
     pub redis_url: Option<Secret>,
+}
+
+/// `[redis]`: one Redis shared by several replicas (docs/scale-out.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisConfig {
+    /// `redis://[:password@]host[:port][/db]` or `rediss://` (TLS).
+    pub url: Option<Secret>,
+    /// Read the URL from this file instead (it holds a password).
+    pub url_file: Option<PathBuf>,
+    /// PEM file of the CA(s) that sign a `rediss://` server's certificate;
+    /// default: the system's.
+    pub ca_file: Option<PathBuf>,
+    /// Prefix of every key and of the event channel, so deployments can
+    /// share one Redis.
+    pub key_prefix: String,
+    /// How long to wait for Redis to connect or answer.
+    #[serde(with = "duration_str")]
+    pub timeout: Duration,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            url_file: None,
+            ca_file: None,
+            key_prefix: "tessera:".into(),
+            timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+impl RedisConfig {
+    fn validate(&self, problems: &mut Vec<String>) {
+        match (&self.url, &self.url_file) {
+            (Some(_), Some(_)) => problems.push("set only one of redis.url and redis.url_file".into()),
+            (None, None) => problems.push(
+                "redis: set redis.url (e.g. \"redis://:password@10.0.0.7:6379/0\") or redis.url_file, or remove the [redis] section".into(),
+            ),
+            (Some(url), None) => check_redis_url("redis.url", url.expose(), problems),
+            (None, Some(file)) => {
+                if !file.is_file() {
+                    problems.push(format!("redis.url_file {} does not exist", file.display()));
+                }
+            }
+        }
+        if self.key_prefix.is_empty()
+            || !self
+                .key_prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_:.".contains(c))
+        {
+            problems.push(format!(
+                "redis.key_prefix `{}` must be letters, digits, `-`, `_`, `:` or `.`, e.g. \"tessera:\"",
+                self.key_prefix
+            ));
+        }
+        if self.timeout.is_zero() {
+            problems.push("redis.timeout must be above zero, e.g. \"2s\"".into());
+        }
+        if let Some(ca) = &self.ca_file {
+            if !ca.is_file() {
+                problems.push(format!("redis.ca_file {} does not exist", ca.display()));
+            }
+            if self
+                .url
+                .as_ref()
+                .is_some_and(|u| !u.expose().starts_with("rediss://"))
+            {
+                problems.push("redis.ca_file applies to rediss:// (TLS) URLs only".into());
+            }
+        }
+    }
+
+    /// The URL: from `url`, or read from `url_file` (trimmed).
+    pub fn resolve_url(&self) -> anyhow::Result<Secret> {
+        use anyhow::Context;
+        if let Some(url) = &self.url {
+            return Ok(url.clone());
+        }
+        let file = self
+            .url_file
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("redis.url or redis.url_file must be set"))?;
+        let s = std::fs::read_to_string(file)
+            .with_context(|| format!("reading redis.url_file {}", file.display()))?;
+        let mut problems = Vec::new();
+        check_redis_url(
+            &format!("redis.url_file {}", file.display()),
+            s.trim(),
+            &mut problems,
+        );
+        anyhow::ensure!(problems.is_empty(), "{}", problems.join("; "));
+        Ok(Secret::new(s.trim()))
+    }
+}
+
+/// A Redis URL with its password masked, for messages and logs.
+pub fn redacted_redis_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            u.to_string()
+        }
+        Err(_) => "(unparsable URL)".into(),
+    }
+}
+
+fn check_redis_url(key: &str, url: &str, problems: &mut Vec<String>) {
+    match url::Url::parse(url) {
+        Ok(u)
+            if matches!(u.scheme(), "redis" | "rediss")
+                && u.host_str().is_some_and(|h| !h.is_empty()) => {}
+        _ => problems.push(format!(
+            "{key} `{}` must be redis://[:password@]host[:port][/db] or rediss://... (TLS)",
+            redacted_redis_url(url)
+        )),
+    }
 }
 
 /// `[ldap]`: see `docs/ldap-and-proxy.md`.
@@ -645,11 +769,13 @@ impl Config {
         if self.password.min_length < 8 {
             problems.push("password.min_length must be at least 8".into());
         }
-        if self.revocation.redis_url.is_some() {
-            problems.push(
-                "revocation.redis_url: the Redis store is not available in this version; remove it"
-                    .into(),
-            );
+        match (&self.revocation.redis_url, &self.redis) {
+            (Some(_), Some(_)) => problems.push(
+                "revocation.redis_url is the older spelling of redis.url: keep only the [redis] section".into(),
+            ),
+            (Some(url), None) => check_redis_url("revocation.redis_url", url.expose(), &mut problems),
+            (None, Some(redis)) => redis.validate(&mut problems),
+            (None, None) => {}
         }
         for endpoint in &self.api_keys.allowed_endpoints {
             let pattern = endpoint.strip_suffix('*').unwrap_or(endpoint);
@@ -692,6 +818,19 @@ impl Config {
             .public_url
             .clone()
             .unwrap_or_else(|| "tessera".into())
+    }
+
+    /// The Redis settings in force: `[redis]`, or `[revocation] redis_url`
+    /// (the older spelling) with the defaults of the rest.
+    pub fn redis(&self) -> Option<RedisConfig> {
+        match (&self.redis, &self.revocation.redis_url) {
+            (Some(r), _) => Some(r.clone()),
+            (None, Some(url)) => Some(RedisConfig {
+                url: Some(url.clone()),
+                ..RedisConfig::default()
+            }),
+            (None, None) => None,
+        }
     }
 
     /// The database URL (from `database.url`, else `database.url_file`),
@@ -1039,6 +1178,69 @@ mod tests {
             ))
             .extract::<Config>();
         assert!(bad_cidr.is_err(), "an invalid CIDR fails to load");
+    }
+
+    #[test]
+    fn redis_section_alias_and_mistakes() {
+        let c = from_toml("[redis]\nurl = \"redis://:pw@10.0.0.7:6379/2\"\ntimeout = \"500ms\"");
+        c.validate().unwrap();
+        let r = c.redis().unwrap();
+        assert_eq!(r.key_prefix, "tessera:");
+        assert_eq!(r.timeout, Duration::from_millis(500));
+        assert!(!format!("{r:?}").contains("pw@"), "Debug masks the URL");
+        // the older spelling works, with the defaults
+        let old = from_toml("[revocation]\nredis_url = \"rediss://cache.internal\"");
+        old.validate().unwrap();
+        assert_eq!(
+            old.redis().unwrap().url.unwrap().expose(),
+            "rediss://cache.internal"
+        );
+        assert!(from_toml("").redis().is_none());
+        assert_eq!(
+            section_key("redis_url").as_deref(),
+            Some("redis.url"),
+            "TESSERA_REDIS_URL"
+        );
+        for (toml, wanted) in [
+            (
+                "[redis]\nurl = \"redis://a\"\n[revocation]\nredis_url = \"redis://b\"",
+                "older spelling",
+            ),
+            ("[redis]\nurl = \"http://:pw@a\"", "redis.url"),
+            ("[redis]\nkey_prefix = \"x\"", "set redis.url"),
+            (
+                "[redis]\nurl_file = \"/nonexistent/redis\"",
+                "does not exist",
+            ),
+            (
+                "[redis]\nurl = \"redis://a\"\nurl_file = \"/etc/hostname\"",
+                "only one",
+            ),
+            (
+                "[redis]\nurl = \"redis://a\"\nkey_prefix = \"a b\"",
+                "key_prefix",
+            ),
+            (
+                "[revocation]\nredis_url = \"mysql://a\"",
+                "revocation.redis_url",
+            ),
+        ] {
+            let Err(ConfigError::Invalid(problems)) = from_toml(toml).validate() else {
+                panic!("{toml} should be refused")
+            };
+            assert!(
+                problems.iter().any(|p| p.contains(wanted)),
+                "{wanted} not in {problems:?}"
+            );
+            assert!(
+                problems.iter().all(|p| !p.contains(":pw@")),
+                "password shown: {problems:?}"
+            );
+        }
+        assert_eq!(
+            redacted_redis_url("redis://user:hunter2@h:1/0"),
+            "redis://user:***@h:1/0"
+        );
     }
 
     #[test]

@@ -32,6 +32,8 @@ CONFIGURATION
                create_groups, admin_groups, user_groups, default_role, *_timeout (5s)
   [trusted_header] email_header, name_header, groups_header, trusted_proxies (CIDRs, required)
                See docs/ldap-and-proxy.md.
+  [redis]      url (redis:// or rediss://) | url_file, ca_file, key_prefix (tessera:), timeout (2s):
+               state shared by several replicas. See docs/scale-out.md.
 
   See README.md for the full reference.";
 
@@ -81,6 +83,9 @@ fn main() -> ExitCode {
         Some(Command::Login(args)) => return tessera::cli::login::run(args),
     };
     tessera::telemetry::init();
+    // rustls is built with two providers (reqwest brings ring); clients
+    // that ask for the process default (Redis over rediss://) get aws-lc.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let (file, required) = match serve.config {
         Some(path) => (path, true),
         None => (PathBuf::from("tessera.toml"), false),

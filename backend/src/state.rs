@@ -9,8 +9,12 @@ use crate::auth::session::{SessionAuthenticator, SessionKeys};
 use crate::auth::trusted_header::TrustedHeaders;
 use crate::auth::BearerAuthenticator;
 use crate::clock::{Clock, SystemClock};
+use crate::cluster::one_time::{MemoryOneTime, OneTimeStore, RedisOneTime};
+use crate::cluster::revocations::SharedRevocations;
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::http::spa::SpaShell;
+use crate::store::revocations::RevocationStore;
 use crate::store::users::{NewLocalUser, Users};
 use crate::store::Db;
 use anyhow::Context;
@@ -56,6 +60,8 @@ pub struct Inner {
     pub trusted_header: Option<TrustedHeaders>,
     /// SSO providers (`[[oidc_providers]]` and saved settings).
     pub oidc: crate::auth::oidc::OidcProviders,
+    /// The state shared with other replicas (`[redis]`), or nothing.
+    pub cluster: Cluster,
 }
 
 impl Deref for AppState {
@@ -91,7 +97,19 @@ impl AppState {
         let secret = session_secret(&config)?;
         let sessions =
             SessionKeys::new(&secret, config.session_issuer(), config.session.expires_in);
-        let revocations = Revocations::load(Arc::new(db.clone()), clock.now()).await?;
+        let cluster = match config.redis() {
+            Some(redis) => Cluster::connect(&redis).await?,
+            None => Cluster::none(),
+        };
+        let revocation_store: Arc<dyn RevocationStore> = match cluster.redis() {
+            Some(redis) => Arc::new(SharedRevocations::new(Arc::new(db.clone()), redis.clone())),
+            None => Arc::new(db.clone()),
+        };
+        let one_time: Arc<dyn OneTimeStore> = match cluster.redis() {
+            Some(redis) => Arc::new(RedisOneTime::new(redis.clone())),
+            None => Arc::new(MemoryOneTime::default()),
+        };
+        let revocations = Revocations::load(revocation_store, clock.now()).await?;
         let passwords = Passwords::new(config.password.min_length)?;
         let idp = crate::auth::idp::Idp::new(&config.issuers, config.cache.verified_tokens)?;
         idp.start().await;
@@ -109,14 +127,14 @@ impl AppState {
             .map(TrustedHeaders::new)
             .transpose()
             .context("[trusted_header]")?;
-        let oidc = crate::auth::oidc::OidcProviders::new(&config, &secret)
+        let oidc = crate::auth::oidc::OidcProviders::new(&config, &secret, one_time)
             .context("[[oidc_providers]]")?;
         oidc.reload(&db)
             .await
             .context("loading saved SSO providers")?;
         let state = AppState(Arc::new(Inner {
             oidc,
-            users: Users::new(db.clone(), 100_000),
+            users: Users::new(db.clone(), 100_000).announcing(cluster.clone()),
             limiter: SigninLimiter::new(&config.rate_limit),
             spa: SpaShell::load(&config.server.static_dir, &config.embed),
             authenticators: vec![
@@ -134,8 +152,14 @@ impl AppState {
             revocations,
             passwords,
             clock,
+            cluster,
         }));
         state.bootstrap_admin().await?;
+        state
+            .cluster
+            .start(state.clone())
+            .await
+            .context("following the other replicas through Redis")?;
         Ok(state)
     }
 

@@ -5,6 +5,7 @@ pub mod keyserver;
 pub mod nginx;
 pub mod oidc;
 pub mod postgres;
+pub mod redis;
 pub mod server;
 pub mod slapd;
 

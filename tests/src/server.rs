@@ -53,6 +53,7 @@ pub struct Builder {
     toml: String,
     env: Vec<(String, String)>,
     postgres: Option<(Arc<PgServer>, String)>,
+    data_dir: Option<PathBuf>,
 }
 
 impl Builder {
@@ -83,6 +84,13 @@ impl Builder {
         self
     }
 
+    /// Uses `dir` as the data folder instead of a fresh one: replicas that
+    /// share it share the SQLite database and the generated secrets.
+    pub fn data_dir(mut self, dir: &Path) -> Self {
+        self.data_dir = Some(dir.to_path_buf());
+        self
+    }
+
     /// Sets an environment variable for the server.
     pub fn env(mut self, key: &str, value: &str) -> Self {
         self.env.push((key.into(), value.into()));
@@ -95,7 +103,9 @@ impl Builder {
         let dist = crate::workspace_root().join("dist");
         let mut config = format!(
             "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = {:?}\nstatic_dir = {:?}\n\n{}",
-            dir.path().join("data"),
+            self.data_dir
+                .clone()
+                .unwrap_or_else(|| dir.path().join("data")),
             dist,
             self.toml
         );

@@ -232,7 +232,9 @@ impl Drop for Slapd {
 
 /// Writes `ca.pem` (a test CA) and `server.pem` / `server.key` (a certificate
 /// it signed for `127.0.0.1`) into `dir`.
-async fn make_certificates(dir: &std::path::Path) {
+/// A test CA (`ca.pem`) and a certificate for `127.0.0.1` it signed
+/// (`server.pem`, `server.key`) in `dir`, made with `openssl`.
+pub(crate) async fn make_certificates(dir: &std::path::Path) {
     std::fs::write(
         dir.join("server.ext"),
         "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",

@@ -14,7 +14,7 @@ use hmac::{Hmac, Mac};
 use percent_encoding::percent_decode_str;
 use sha2::Sha256;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use subtle::ConstantTimeEq;
 use tessera_shared::AuthMethod;
@@ -41,6 +41,9 @@ struct Entry {
 pub struct ApiKeys {
     mac: Hmac<Sha256>,
     by_digest: RwLock<HashMap<Digest, Arc<Entry>>>,
+    /// Bumped when another replica changes keys: a database read that began
+    /// before is not indexed after.
+    generation: AtomicU64,
 }
 
 fn hex(d: &Digest) -> String {
@@ -65,6 +68,7 @@ impl ApiKeys {
             mac: Hmac::new_from_slice(&secret)
                 .map_err(|e| anyhow::anyhow!("API key secret: {e}"))?,
             by_digest: RwLock::new(HashMap::new()),
+            generation: AtomicU64::new(0),
         };
         for stored in db.api_keys().await? {
             keys.remember(&stored);
@@ -100,6 +104,25 @@ impl ApiKeys {
                 .unwrap_or_else(|e| e.into_inner())
                 .remove(&digest);
         }
+    }
+
+    /// Drops a user's keys from the index (another replica changed them);
+    /// a key still in the database is found again on its next use.
+    pub fn forget_user(&self, user_id: &str) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.by_digest
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, e| e.user_id != user_id);
+    }
+
+    /// Empties the index; keys are found again in the database on use.
+    pub fn forget_all(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.by_digest
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 
     /// Creates the user's key, replacing (and at once disabling) any old one.
@@ -147,10 +170,21 @@ impl ApiKeys {
         let entry = match known {
             Some(entry) => Some(entry),
             // made by another replica since start-up
-            None => db
-                .api_key_by_digest(&hex(&digest))
-                .await?
-                .and_then(|s| self.remember(&s)),
+            None => {
+                let generation = self.generation.load(Ordering::Acquire);
+                let found = db
+                    .api_key_by_digest(&hex(&digest))
+                    .await?
+                    .and_then(|s| self.remember(&s));
+                if found.is_some() && self.generation.load(Ordering::Acquire) != generation {
+                    // read before another replica's change: not kept
+                    self.by_digest
+                        .write()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(&digest);
+                }
+                found
+            }
         };
         Ok(entry.filter(|e| bool::from(e.digest.ct_eq(&digest))))
     }

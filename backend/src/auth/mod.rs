@@ -220,6 +220,9 @@ pub trait BearerAuthenticator: Send + Sync + 'static {
     fn recognises(&self, credential: &str) -> bool;
     /// Verifies the credential fully and finds its user.
     async fn authenticate(&self, credential: &str, state: &AppState) -> Result<Principal>;
+    /// Drops every cached verification (another replica may have changed
+    /// what they relied on). Nothing by default.
+    fn forget_all(&self) {}
 }
 
 /// Any authenticated caller, whatever the role (`pending` included).
@@ -269,10 +272,16 @@ fn has_space(s: &str) -> bool {
 pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Principal>> {
     let Some(credential) = bearer(parts)? else {
         return match &state.trusted_header {
-            Some(th) => th.authenticate(parts, state).await,
+            Some(th) => {
+                state.cluster.check()?;
+                th.authenticate(parts, state).await
+            }
             None => Ok(None),
         };
     };
+    // several replicas: refuse while this one may have missed a revocation
+    // or a change to a user or key (fail closed)
+    state.cluster.check()?;
     let authenticator = state
         .authenticators
         .iter()

@@ -29,19 +29,37 @@ impl Revocations {
             .contains_key(jti)
     }
 
-    /// Revokes `jti` until `expires_at`; true when it was not revoked before.
-    /// The in-memory insert decides, so of two concurrent calls only one wins.
+    /// Revokes `jti` until `expires_at`; true when it was not revoked before,
+    /// here or (for a store shared by replicas) anywhere. The in-memory
+    /// insert decides between concurrent calls here, the store between
+    /// replicas, so of two concurrent calls only one wins. The store is
+    /// always written, so a call that failed can be retried; the token is
+    /// refused here even when the store fails.
     pub async fn revoke(&self, jti: &str, expires_at: Option<i64>) -> Result<bool> {
-        let fresh = self
+        let fresh_here = self
             .revoked
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(jti.to_owned(), expires_at)
             .is_none();
-        if fresh {
-            self.store.revoke(jti, expires_at).await?;
-        }
-        Ok(fresh)
+        let fresh_everywhere = self.store.revoke_once(jti, expires_at).await?;
+        Ok(fresh_here && fresh_everywhere)
+    }
+
+    /// Notes a revocation another replica made (already stored).
+    pub fn note(&self, jti: String, expires_at: Option<i64>) {
+        self.revoked
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(jti, expires_at);
+    }
+
+    /// Adds every revocation the store holds at `now` (after missed events).
+    pub async fn reload(&self, now: i64) -> Result<()> {
+        let loaded = self.store.load(now).await?;
+        let mut revoked = self.revoked.write().unwrap_or_else(|e| e.into_inner());
+        revoked.extend(loaded);
+        Ok(())
     }
 
     /// Forgets revocations of tokens expired by `now`, here and in the store.

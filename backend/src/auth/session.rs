@@ -240,6 +240,12 @@ impl BearerAuthenticator for SessionAuthenticator {
         credential.starts_with(&self.prefix)
     }
 
+    fn forget_all(&self) {
+        if let Some(cache) = &self.cache {
+            cache.invalidate_all();
+        }
+    }
+
     async fn authenticate(&self, credential: &str, state: &AppState) -> Result<Principal> {
         let now = state.clock.now();
         let (entry, remember) = self.verified(credential, state, now)?;

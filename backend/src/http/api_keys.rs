@@ -1,6 +1,7 @@
 //! `/api/v1/auths/api_key`: create (shown once), inspect, revoke the caller's key.
 use crate::auth::api_key::NOT_ALLOWED;
 use crate::auth::ActiveUser;
+use crate::cluster::events::Event;
 use crate::error::{Error, Result};
 use crate::state::AppState;
 use crate::store::users::PERMISSION_API_KEYS;
@@ -35,6 +36,12 @@ async fn create(
         .api_keys
         .create(&state.db, &p.user.id, state.clock.now())
         .await?;
+    state
+        .cluster
+        .announce(&Event::ApiKey {
+            user_id: p.user.id.clone(),
+        })
+        .await?;
     tracing::info!(user = %p.user.id, "API key created");
     Ok(Json(ApiKeyCreated { api_key }))
 }
@@ -60,6 +67,12 @@ async fn revoke(State(state): State<AppState>, ActiveUser(p): ActiveUser) -> Res
     if !state.api_keys.revoke(&state.db, &p.user.id).await? {
         return Err(Error::NotFound("No API key"));
     }
+    state
+        .cluster
+        .announce(&Event::ApiKey {
+            user_id: p.user.id.clone(),
+        })
+        .await?;
     tracing::info!(user = %p.user.id, "API key revoked");
     Ok(Json(json!({ "status": true })))
 }

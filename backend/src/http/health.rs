@@ -26,6 +26,14 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
         .map(|(name, _)| name.as_str())
         .collect();
     let db_ok = state.db.ping().await;
+    if db_ok && state.cluster.readiness() == Some(false) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(
+                json!({ "status": "unready", "database": "ok", "redis": "unreachable", "detail": crate::cluster::OUT_OF_STEP }),
+            ),
+        );
+    }
     if db_ok && !unready.is_empty() {
         (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -34,10 +42,11 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
             ),
         )
     } else if db_ok {
-        (
-            StatusCode::OK,
-            Json(json!({ "status": "ready", "database": "ok" })),
-        )
+        let mut body = json!({ "status": "ready", "database": "ok" });
+        if state.cluster.readiness().is_some() {
+            body["redis"] = json!("ok");
+        }
+        (StatusCode::OK, Json(body))
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,

@@ -186,7 +186,7 @@ async fn complete(
     State(state): State<AppState>,
     AppJson(form): AppJson<OauthCompleteForm>,
 ) -> Result<Json<SessionUser>> {
-    Ok(Json(state.oidc.complete(&state, &form.code)?))
+    Ok(Json(state.oidc.complete(&state, &form.code).await?))
 }
 
 #[tracing::instrument(skip_all, fields(provider = %provider))]
@@ -269,7 +269,7 @@ async fn test_result(
     _: AdminUser,
     AppJson(form): AppJson<OidcTestResultForm>,
 ) -> Result<Json<OidcTestReport>> {
-    Ok(Json(state.oidc.test_result(&state, &form.code)?))
+    Ok(Json(state.oidc.test_result(&state, &form.code).await?))
 }
 
 #[cfg(test)]

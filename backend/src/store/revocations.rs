@@ -10,6 +10,13 @@ pub trait RevocationStore: Send + Sync + 'static {
     async fn load(&self, now: i64) -> Result<Vec<(String, Option<i64>)>>;
     /// Records a revocation until `expires_at` (`None`: forever).
     async fn revoke(&self, jti: &str, expires_at: Option<i64>) -> Result<()>;
+    /// As [`RevocationStore::revoke`]; false when the store already held it
+    /// (a store shared by replicas decides single use across them). By
+    /// default the store does not tell, and the in-memory set decides.
+    async fn revoke_once(&self, jti: &str, expires_at: Option<i64>) -> Result<bool> {
+        self.revoke(jti, expires_at).await?;
+        Ok(true)
+    }
     /// Forgets revocations of tokens that have expired by `now`.
     async fn purge(&self, now: i64) -> Result<u64>;
 }

@@ -118,6 +118,11 @@ pub struct Users {
     /// Fingerprint of the last external sign-in data written for a user id:
     /// an unchanged token needs no database write.
     synced: Cache<String, u64>,
+    /// Tells other replicas (`[redis]`) which users changed.
+    cluster: crate::cluster::Cluster,
+    /// Bumped by [`Users::forget`]: a read that began before another
+    /// replica's change is not cached after it.
+    generation: Arc<std::sync::atomic::AtomicU64>,
 }
 
 const USER_COLUMNS: &str = "id, email, name, role, profile_image_url, source, subject, created_at";
@@ -149,7 +154,39 @@ impl Users {
             db,
             cache: Cache::new(capacity),
             synced: Cache::new(capacity),
+            cluster: crate::cluster::Cluster::none(),
+            generation: Default::default(),
         }
+    }
+
+    /// Announces every change to the other replicas through `cluster`.
+    pub fn announcing(mut self, cluster: crate::cluster::Cluster) -> Self {
+        self.cluster = cluster;
+        self
+    }
+
+    /// Drops a user from the caches (another replica changed them).
+    pub fn forget(&self, id: &str) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        self.cache.invalidate(id);
+        self.synced.invalidate(id);
+    }
+
+    /// Drops every cached user.
+    pub fn forget_all(&self) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        self.cache.invalidate_all();
+        self.synced.invalidate_all();
+    }
+
+    async fn announce(&self, event: crate::cluster::events::Event) -> Result<()> {
+        self.cluster.announce(&event).await
+    }
+
+    fn changed(id: &str) -> crate::cluster::events::Event {
+        crate::cluster::events::Event::User { id: id.to_owned() }
     }
 
     /// The user with this id, from the cache when known.
@@ -157,11 +194,16 @@ impl Users {
         if let Some(user) = self.cache.get(id) {
             return Ok(Some(user));
         }
+        let generation = self.generation.load(std::sync::atomic::Ordering::Acquire);
         let Some(user) = self.fetch(id).await? else {
             return Ok(None);
         };
         let user = Arc::new(user);
         self.cache.insert(user.id.clone(), user.clone());
+        if self.generation.load(std::sync::atomic::Ordering::Acquire) != generation {
+            // read before another replica's change: answer with it, do not keep it
+            self.cache.invalidate(id);
+        }
         Ok(Some(user))
     }
 
@@ -225,8 +267,11 @@ impl Users {
         });
         if kind == "group" {
             self.cache.invalidate_all();
+            self.announce(crate::cluster::events::Event::AllUsers)
+                .await?;
         } else {
             self.cache.invalidate(id);
+            self.announce(Self::changed(id)).await?;
         }
         Ok(true)
     }
@@ -383,6 +428,7 @@ impl Users {
         if done == 0 {
             return Ok(None);
         }
+        self.announce(Self::changed(id)).await?;
         self.get(id).await
     }
 
@@ -397,6 +443,10 @@ impl Users {
         });
         self.cache.invalidate(id);
         self.synced.invalidate(id);
+        if done > 0 {
+            self.announce(crate::cluster::events::Event::UserDeleted { id: id.to_owned() })
+                .await?;
+        }
         Ok(done > 0)
     }
 
@@ -457,6 +507,7 @@ impl Users {
             tx.commit().await?;
         });
         self.cache.invalidate(&id);
+        self.announce(Self::changed(&id)).await?;
         let user = self
             .get(&id)
             .await?
@@ -507,6 +558,7 @@ impl Users {
         });
         self.cache.invalidate(id);
         self.synced.invalidate(id);
+        self.announce(Self::changed(id)).await?;
         self.get(id).await
     }
 
@@ -524,6 +576,7 @@ impl Users {
         });
         if done > 0 {
             self.cache.invalidate(id);
+            self.announce(Self::changed(id)).await?;
         }
         Ok(())
     }

@@ -1397,3 +1397,41 @@ async fn the_test_round_trip_checks_unsaved_settings_and_signs_no_one_in() {
         .await;
     assert_eq!(status, 403);
 }
+
+/// Two replicas sharing one database and one Redis (docs/scale-out.md): the
+/// hand-over code of a sign-in that ended on one is redeemed on the other,
+/// exactly once.
+#[tokio::test]
+async fn a_hand_over_code_is_redeemed_once_on_any_replica() {
+    let redis = tessera_tests::redis::RedisServer::start().await;
+    let shared = tempfile::tempdir().expect("temp dir");
+    let server_toml = format!(
+        "[redis]\nurl = \"{}\"\n[session]\nsecret = \"replicas-share-this-session-secret-0123\"\n[database]\nurl = \"sqlite://{}?mode=rwc\"\n",
+        redis.url,
+        shared.path().join("tessera.db").display()
+    );
+    let (provider, a) = sso(vec![alice()], |c| c, "", &server_toml).await;
+    let b = tessera_at(
+        &reserve_url(),
+        &format!(
+            "{}\n{server_toml}",
+            provider_toml(IDP, LABEL, &provider.discovery_url(), CLIENT_ID, "")
+        ),
+    )
+    .await;
+    let url = sign_in_at(&a, IDP, "alice-sub", "alice-password").await;
+    let code = fragment(&url, "code").unwrap_or_else(|| panic!("no code in {url}"));
+    let (status, session) = b
+        .post(routes::OAUTH_COMPLETE, None, &json!({ "code": code }))
+        .await;
+    assert_eq!(status, 200, "{session}\n{}", b.log());
+    assert_eq!(session["email"], "alice@example.com");
+    for server in [&a, &b] {
+        let (status, _) = server
+            .post(routes::OAUTH_COMPLETE, None, &json!({ "code": code }))
+            .await;
+        assert_eq!(status, 401, "a code is redeemed once");
+    }
+    let (status, me) = a.get(routes::SESSION, Some(&token(&session))).await;
+    assert_eq!((status, &me["email"]), (200, &json!("alice@example.com")));
+}

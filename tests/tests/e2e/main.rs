@@ -13,3 +13,4 @@ mod browser_inspector;
 mod browser_oidc;
 mod oidc_harness;
 mod postgres;
+mod replicas;

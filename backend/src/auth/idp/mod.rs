@@ -264,6 +264,12 @@ impl BearerAuthenticator for Idp {
         !self.0.issuers.is_empty() && credential.contains('.')
     }
 
+    fn forget_all(&self) {
+        if let Some(cache) = &self.0.cache {
+            cache.invalidate_all();
+        }
+    }
+
     #[tracing::instrument(skip_all)]
     async fn authenticate(&self, credential: &str, state: &AppState) -> Result<Principal> {
         let now = state.clock.now();

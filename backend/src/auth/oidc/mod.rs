@@ -10,6 +10,7 @@ pub mod flow;
 pub mod github;
 pub mod provision;
 
+use crate::cluster::one_time::OneTimeStore;
 use crate::config::Secret;
 use crate::error::{Error, Result};
 use crate::state::AppState;
@@ -125,6 +126,7 @@ pub struct Verified {
     pub not_after: Option<i64>,
 }
 
+#[derive(serde::Serialize, serde::Deserialize)]
 struct CliPending {
     provider: String,
     redirect_uri: String,
@@ -143,11 +145,34 @@ pub struct OidcProviders {
     issuer_names: Vec<String>,
     key: CookieKey,
     http: reqwest::Client,
-    used: Cache<String, ()>,
-    codes: Cache<String, (i64, Arc<SessionUser>)>,
-    reports: Cache<String, (i64, Arc<OidcTestReport>)>,
+    /// Hand-over codes, used states and nonces, CLI sign-ins and test
+    /// reports: in memory, or shared by replicas through Redis.
+    once: Arc<dyn OneTimeStore>,
     drafts: Cache<String, (i64, Arc<Provider>)>,
-    cli: Cache<String, Arc<CliPending>>,
+}
+
+/// One-time state as stored: when it was made, and what.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Stamped<T> {
+    at: i64,
+    v: T,
+}
+
+const CODE: &str = "code";
+const REPORT: &str = "report";
+const CLI: &str = "cli";
+
+fn secs(s: i64) -> Duration {
+    Duration::from_secs(s.max(1) as u64)
+}
+
+fn encode<T: serde::Serialize>(at: i64, v: T) -> Result<String> {
+    serde_json::to_string(&Stamped { at, v })
+        .map_err(|e| Error::Internal(anyhow::anyhow!("encoding one-time state: {e}")))
+}
+
+fn decode<T: serde::de::DeserializeOwned>(s: Option<String>) -> Option<Stamped<T>> {
+    s.and_then(|s| serde_json::from_str(&s).ok())
 }
 
 fn ttl_cache<V: Clone + Send + Sync + 'static>(secs: u64) -> Cache<String, V> {
@@ -160,7 +185,11 @@ fn ttl_cache<V: Clone + Send + Sync + 'static>(secs: u64) -> Cache<String, V> {
 impl OidcProviders {
     /// The registry of `config`'s providers; database settings are merged in
     /// by [`OidcProviders::reload`].
-    pub fn new(config: &crate::Config, session_secret: &[u8]) -> anyhow::Result<Self> {
+    pub fn new(
+        config: &crate::Config,
+        session_secret: &[u8],
+        once: Arc<dyn OneTimeStore>,
+    ) -> anyhow::Result<Self> {
         let public_url = config
             .server
             .public_url
@@ -180,11 +209,8 @@ impl OidcProviders {
             issuer_names: config.issuers.iter().map(|i| i.name.clone()).collect(),
             key: CookieKey::derive(session_secret),
             http: flow::token_client().map_err(anyhow::Error::msg)?,
-            used: ttl_cache(2 * PENDING_TTL_SECS as u64),
-            codes: ttl_cache(CODE_TTL_SECS as u64),
-            reports: ttl_cache(PENDING_TTL_SECS as u64),
+            once,
             drafts: ttl_cache(PENDING_TTL_SECS as u64),
-            cli: ttl_cache(PENDING_TTL_SECS as u64),
         })
     }
 
@@ -293,12 +319,12 @@ impl OidcProviders {
         }
     }
 
-    /// Marks a `state` (`s`) or `nonce` (`n`) as used; false when it already was.
-    pub fn first_use(&self, kind: &str, value: &str) -> bool {
-        self.used
-            .entry(format!("{kind}:{value}"))
-            .or_insert(())
-            .is_fresh()
+    /// Marks a `state` (`s`) or `nonce` (`n`) as used; false when it already
+    /// was (on any replica).
+    pub async fn first_use(&self, kind: &str, value: &str) -> Result<bool> {
+        self.once
+            .first_use(kind, value, secs(2 * PENDING_TTL_SECS))
+            .await
     }
 
     // ---- admin settings ------------------------------------------------
@@ -372,6 +398,10 @@ impl OidcProviders {
         };
         state.db.save_oidc_provider(&row, state.clock.now()).await?;
         self.reload(&state.db).await?;
+        state
+            .cluster
+            .announce(&crate::cluster::events::Event::OidcProviders)
+            .await?;
         tracing::info!(provider = %name, "SSO provider settings saved");
         self.settings()
             .into_iter()
@@ -387,6 +417,10 @@ impl OidcProviders {
             return Err(Error::NotFound("No saved settings for this provider"));
         }
         self.reload(&state.db).await?;
+        state
+            .cluster
+            .announce(&crate::cluster::events::Event::OidcProviders)
+            .await?;
         tracing::info!(provider = %name, "SSO provider settings deleted");
         Ok(())
     }
@@ -414,9 +448,9 @@ impl OidcProviders {
     }
 
     /// The report of a finished test round trip (single use).
-    pub fn test_result(&self, state: &AppState, code: &str) -> Result<OidcTestReport> {
-        match self.reports.remove(code) {
-            Some((at, r)) if state.clock.now() < at + PENDING_TTL_SECS => Ok(r.as_ref().clone()),
+    pub async fn test_result(&self, state: &AppState, code: &str) -> Result<OidcTestReport> {
+        match decode::<OidcTestReport>(self.once.take(REPORT, code).await?) {
+            Some(r) if state.clock.now() < r.at + PENDING_TTL_SECS => Ok(r.v),
             _ => Err(Error::NotFound("No such test result (it is shown once)")),
         }
     }
@@ -528,15 +562,25 @@ impl OidcProviders {
                         groups: Vec::new(),
                     },
                 )
+                .await
             }
             (Err(f), None) => failed(f),
         }
     }
 
-    fn store_report(&self, state: &AppState, r: OidcTestReport) -> String {
+    async fn store_report(&self, state: &AppState, r: OidcTestReport) -> String {
         let code = cookie::random(32);
-        self.reports
-            .insert(code.clone(), (state.clock.now(), Arc::new(r)));
+        let stored = match encode(state.clock.now(), r) {
+            Ok(v) => {
+                self.once
+                    .put(REPORT, &code, v, secs(PENDING_TTL_SECS))
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = stored {
+            return failed(fail("The test result could not be kept", e.to_string()));
+        }
         format!("/settings/security/test#code={code}")
     }
 
@@ -580,7 +624,11 @@ impl OidcProviders {
                 "state mismatch",
             ));
         }
-        if !self.first_use("s", got_state) {
+        if !self
+            .first_use("s", got_state)
+            .await
+            .map_err(|e| fail("Sign-in state unavailable; please try again", e.to_string()))?
+        {
             return Err(fail("This sign-in was already completed", "state replayed"));
         }
         let code = params
@@ -601,14 +649,21 @@ impl OidcProviders {
             )
             .await;
         if fs.test.is_some() {
-            return Ok(self.test_report(state, &provider, verified));
+            return Ok(self.test_report(state, &provider, verified).await);
         }
         let verified = verified?;
         let user = self.account(state, &provider, &verified).await?;
         let session = self.session(state, &user, verified.not_after)?;
         let hand_over = cookie::random(32);
-        self.codes
-            .insert(hand_over.clone(), (state.clock.now(), Arc::new(session)));
+        let kept = match encode(state.clock.now(), session) {
+            Ok(v) => {
+                self.once
+                    .put(CODE, &hand_over, v, secs(CODE_TTL_SECS))
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        kept.map_err(|e| fail("Sign-in state unavailable; please try again", e.to_string()))?;
         let mut location = format!("/oauth/complete#code={hand_over}");
         if let Some(next) = &fs.next {
             location.push_str("&next=");
@@ -617,7 +672,7 @@ impl OidcProviders {
         Ok(location)
     }
 
-    fn test_report(
+    async fn test_report(
         &self,
         state: &AppState,
         provider: &Provider,
@@ -671,13 +726,13 @@ impl OidcProviders {
                 }
             }
         };
-        self.store_report(state, report)
+        self.store_report(state, report).await
     }
 
     /// The session of a finished browser sign-in (single use, 60 s).
-    pub fn complete(&self, state: &AppState, code: &str) -> Result<SessionUser> {
-        match self.codes.remove(code) {
-            Some((at, s)) if state.clock.now() < at + CODE_TTL_SECS => Ok(s.as_ref().clone()),
+    pub async fn complete(&self, state: &AppState, code: &str) -> Result<SessionUser> {
+        match decode::<SessionUser>(self.once.take(CODE, code).await?) {
+            Some(s) if state.clock.now() < s.at + CODE_TTL_SECS => Ok(s.v),
             _ => Err(Error::InvalidToken("unknown, used or expired sign-in code")),
         }
     }
@@ -728,7 +783,9 @@ impl OidcProviders {
                     .verify(id_token, now, Some(nonce))
                     .await
                     .map_err(|e| fail("The provider's ID token was refused", e))?;
-                if !self.first_use("n", nonce) {
+                if !self.first_use("n", nonce).await.map_err(|e| {
+                    fail("Sign-in state unavailable; please try again", e.to_string())
+                })? {
                     return Err(fail(
                         "The provider's ID token was refused",
                         "nonce replayed",
@@ -851,17 +908,23 @@ impl OidcProviders {
             flow::authorization_url(&provider.config, &d, &redirect_uri, false).map_err(|e| {
                 Error::BadGateway(format!("The sign-in provider is misconfigured: {e}"))
             })?;
-        self.cli.insert(
-            started.state.clone(),
-            Arc::new(CliPending {
-                provider: name.to_owned(),
-                redirect_uri,
-                nonce: started.nonce,
-                verifier: started.verifier,
-                client_nonce: form.client_nonce.clone(),
-                exp: state.clock.now() + PENDING_TTL_SECS,
-            }),
-        );
+        let now = state.clock.now();
+        let pending = CliPending {
+            provider: name.to_owned(),
+            redirect_uri,
+            nonce: started.nonce,
+            verifier: started.verifier,
+            client_nonce: form.client_nonce.clone(),
+            exp: now + PENDING_TTL_SECS,
+        };
+        self.once
+            .put(
+                CLI,
+                &started.state,
+                encode(now, pending)?,
+                secs(PENDING_TTL_SECS),
+            )
+            .await?;
         Ok(CliStarted {
             auth_url: started.url,
         })
@@ -874,9 +937,8 @@ impl OidcProviders {
         name: &str,
         form: &CliFinishForm,
     ) -> Result<SessionUser> {
-        let pending = self
-            .cli
-            .remove(&form.state)
+        let pending = decode::<CliPending>(self.once.take(CLI, &form.state).await?)
+            .map(|s| s.v)
             .filter(|p| state.clock.now() < p.exp && p.provider == name)
             .ok_or_else(|| {
                 Error::BadRequest("No such CLI sign-in (unknown, used or expired state)".into())

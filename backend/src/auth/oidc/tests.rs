@@ -325,18 +325,28 @@ async fn the_hand_over_code_is_single_use_and_short_lived() {
         Some(NOW + 120),
         "capped by the provider token"
     );
-    state
-        .oidc
-        .codes
-        .insert("c1".into(), (NOW, Arc::new(session.clone())));
-    assert_eq!(state.oidc.complete(&state, "c1").unwrap().id, user.id);
-    assert!(state.oidc.complete(&state, "c1").is_err(), "single use");
-    state
-        .oidc
-        .codes
-        .insert("c2".into(), (NOW, Arc::new(session)));
+    let put = |code: &'static str, session: SessionUser| {
+        let once = state.oidc.once.clone();
+        async move {
+            once.put(
+                CODE,
+                code,
+                encode(NOW, session).unwrap(),
+                secs(CODE_TTL_SECS),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    put("c1", session.clone()).await;
+    assert_eq!(state.oidc.complete(&state, "c1").await.unwrap().id, user.id);
+    assert!(
+        state.oidc.complete(&state, "c1").await.is_err(),
+        "single use"
+    );
+    put("c2", session).await;
     clock.advance(CODE_TTL_SECS);
-    assert!(state.oidc.complete(&state, "c2").is_err(), "expired");
+    assert!(state.oidc.complete(&state, "c2").await.is_err(), "expired");
 }
 
 #[tokio::test]
@@ -388,9 +398,9 @@ async fn callback_without_a_cookie_or_with_a_wrong_state_lands_on_signin() {
 async fn replayed_nonces_and_bad_next_are_refused() {
     let clock = Arc::new(ManualClock::new(NOW));
     let (state, _dir) = app_state(clock).await;
-    assert!(state.oidc.first_use("n", "abc"));
+    assert!(state.oidc.first_use("n", "abc").await.unwrap());
     assert!(
-        !state.oidc.first_use("n", "abc"),
+        !state.oidc.first_use("n", "abc").await.unwrap(),
         "a replayed nonce is refused"
     );
     let f = state

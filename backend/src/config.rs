@@ -146,6 +146,13 @@ pub struct ApiKeysConfig {
     pub restrict_endpoints: bool,
     /// Paths an API key may call: exact, or a prefix ending in `*`.
     pub allowed_endpoints: Vec<String>,
+    /// The key of the keyed hash under which keys are stored (at least 32
+    /// characters). When unset, one is generated once and kept in
+    /// `<data_dir>/api_key.secret`; replicas with their own data folders must
+    /// share it (this, or `secret_file`).
+    pub secret: Option<Secret>,
+    /// Read that key from this file instead.
+    pub secret_file: Option<PathBuf>,
 }
 
 /// `[server]`.
@@ -721,12 +728,23 @@ impl Config {
                 ));
             }
         }
-        if let Some(secret) = &self.session.secret {
-            if secret.expose().len() < 32 {
-                problems.push("session.secret must be at least 32 characters; leave it unset to have one generated".into());
-            }
-            if self.session.secret_file.is_some() {
-                problems.push("set only one of session.secret and session.secret_file".into());
+        for (section, secret, file) in [
+            ("session", &self.session.secret, &self.session.secret_file),
+            (
+                "api_keys",
+                &self.api_keys.secret,
+                &self.api_keys.secret_file,
+            ),
+        ] {
+            if let Some(secret) = secret {
+                if secret.expose().len() < 32 {
+                    problems.push(format!("{section}.secret must be at least 32 characters; leave it unset to have one generated"));
+                }
+                if file.is_some() {
+                    problems.push(format!(
+                        "set only one of {section}.secret and {section}.secret_file"
+                    ));
+                }
             }
         }
         if let Some(url) = &self.database.url {

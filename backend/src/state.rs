@@ -113,7 +113,12 @@ impl AppState {
         let passwords = Passwords::new(config.password.min_length)?;
         let idp = crate::auth::idp::Idp::new(&config.issuers, config.cache.verified_tokens)?;
         idp.start().await;
-        let api_key_secret = generated_secret(&config.server.data_dir.join("api_key.secret"))?;
+        let api_key_secret = configured_secret(
+            "api_keys",
+            config.api_keys.secret.as_ref(),
+            config.api_keys.secret_file.as_deref(),
+            &config.server.data_dir.join("api_key.secret"),
+        )?;
         let api_keys = ApiKeys::load(&db, api_key_secret).await?;
         let ldap = config
             .ldap
@@ -201,28 +206,44 @@ impl AppState {
     }
 }
 
-/// The session secret: from config, from `secret_file`, or generated once
+/// The session secret: `[session] secret`, `secret_file`, or generated once
 /// into `<data_dir>/session.secret` (mode 0600).
 fn session_secret(config: &Config) -> anyhow::Result<Vec<u8>> {
-    if let Some(secret) = &config.session.secret {
+    configured_secret(
+        "session",
+        config.session.secret.as_ref(),
+        config.session.secret_file.as_deref(),
+        &config.server.data_dir.join("session.secret"),
+    )
+}
+
+/// A section's `secret` (checked at start-up), else its `secret_file`, else
+/// the secret generated once into `generated`.
+fn configured_secret(
+    section: &str,
+    secret: Option<&crate::config::Secret>,
+    file: Option<&Path>,
+    generated: &Path,
+) -> anyhow::Result<Vec<u8>> {
+    if let Some(secret) = secret {
         return Ok(secret.expose().as_bytes().to_vec());
     }
-    if let Some(file) = &config.session.secret_file {
+    if let Some(file) = file {
         let s = std::fs::read_to_string(file)
-            .with_context(|| format!("reading session.secret_file {}", file.display()))?;
+            .with_context(|| format!("reading {section}.secret_file {}", file.display()))?;
         let s = s.trim();
         anyhow::ensure!(
             s.len() >= 32,
-            "session.secret_file {} holds fewer than 32 characters",
+            "{section}.secret_file {} holds fewer than 32 characters",
             file.display()
         );
         return Ok(s.as_bytes().to_vec());
     }
-    generated_secret(&config.server.data_dir.join("session.secret"))
+    generated_secret(generated)
 }
 
 /// A secret generated once into `path` (mode 0600) and read from there after.
-pub(crate) fn generated_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
+fn generated_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
     match std::fs::read_to_string(path) {
         Ok(s) if s.trim().len() >= 32 => Ok(s.trim().as_bytes().to_vec()),
         Ok(_) => anyhow::bail!(

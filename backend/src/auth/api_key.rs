@@ -284,6 +284,7 @@ mod tests {
             enabled: true,
             restrict_endpoints: true,
             allowed_endpoints: allowed.iter().map(|s| s.to_string()).collect(),
+            ..ApiKeysConfig::default()
         }
     }
 

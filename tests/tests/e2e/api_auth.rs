@@ -456,6 +456,28 @@ async fn bad_config_fails_start_up_with_a_clear_message() {
         out.contains("signup.enabled") || out.contains("enabled"),
         "{out}"
     );
+
+    let (code, out) = TestServer::builder()
+        .toml("[api_keys]\nsecret = \"short\"\nsecret_file = \"/run/secrets/k\"")
+        .start_expecting_failure()
+        .await;
+    assert_eq!(code, 2);
+    assert!(out.contains("api_keys.secret must be at least 32"), "{out}");
+    assert!(
+        out.contains("only one of api_keys.secret and api_keys.secret_file"),
+        "{out}"
+    );
+    assert!(!out.contains("short"), "the secret is not echoed: {out}");
+
+    let (code, out) = TestServer::builder()
+        .toml("[api_keys]\nsecret_file = \"/nonexistent/tessera-api-keys\"")
+        .start_expecting_failure()
+        .await;
+    assert_ne!(code, 0);
+    assert!(
+        out.contains("api_keys.secret_file /nonexistent/tessera-api-keys"),
+        "{out}"
+    );
 }
 
 tessera_tests::on_both_databases! {

@@ -12,6 +12,7 @@ use tessera_tests::server::{Builder, TestServer};
 
 const PW: &str = "correct horse";
 const SECRET: &str = "a-session-secret-shared-by-both-replicas-0123456789";
+const API_KEY_SECRET: &str = "an-api-key-secret-shared-by-both-replicas-0123456";
 
 fn token(user: &Value) -> &str {
     user["token"].as_str().expect("token")
@@ -90,20 +91,27 @@ tessera_tests::on_both_databases! {
     }
 }
 
-/// Two replicas (separate data folders, one session secret) on one
+/// Two replicas (separate data folders, one session secret, one API-key
+/// secret given inline and as a file) on one
 /// PostgreSQL see each other's users, accept each other's tokens and API keys,
 /// and a sign-out on one is refused by the other once it reloads revocations.
 #[tokio::test]
 async fn two_servers_share_one_postgres() {
     let pg = PgServer::shared();
     let url = pg.create_database();
-    let replica = || {
+    // the API-key hash secret: inline on a, from a file on b (same value)
+    let secrets = tempfile::tempdir().expect("tempdir");
+    let key_file = secrets.path().join("api-keys");
+    std::fs::write(&key_file, format!("{API_KEY_SECRET}\n")).expect("write secret");
+    let replica = |api_key_secret: String| {
         Builder::default().postgres(pg.clone(), &url).toml(&format!(
-            "[session]\nsecret = \"{SECRET}\"\n[api_keys]\nenabled = true"
+            "[session]\nsecret = \"{SECRET}\"\n[api_keys]\nenabled = true\n{api_key_secret}"
         ))
     };
-    let a = replica().start().await;
-    let mut b = replica().start().await;
+    let a = replica(format!("secret = \"{API_KEY_SECRET}\""))
+        .start()
+        .await;
+    let mut b = replica(format!("secret_file = {key_file:?}")).start().await;
 
     let ann = a.signup("Ann", "ann@example.com", PW).await;
     assert_eq!(ann["role"], "admin");
@@ -141,13 +149,7 @@ async fn two_servers_share_one_postgres() {
         a.get("/api/v1/auths/signout", Some(token(&ann))).await.0,
         200
     );
-    // replicas share the API-key secret too (here: b gets a's generated one)
-    b.stop().await;
-    std::fs::copy(
-        a.dir.path().join("data/api_key.secret"),
-        b.dir.path().join("data/api_key.secret"),
-    )
-    .expect("copy api_key.secret");
+    // without Redis, b learns of the revocation when it reloads
     b.restart().await;
     assert_eq!(b.get("/api/v1/auths/", Some(token(&ann))).await.0, 401);
     assert_eq!(b.get("/api/v1/auths/", Some(token(&second))).await.0, 200);

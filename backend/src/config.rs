@@ -389,7 +389,6 @@ impl RedisConfig {
 
     /// The URL: from `url`, or read from `url_file` (trimmed).
     pub fn resolve_url(&self) -> anyhow::Result<Secret> {
-        use anyhow::Context;
         if let Some(url) = &self.url {
             return Ok(url.clone());
         }
@@ -397,29 +396,15 @@ impl RedisConfig {
             .url_file
             .as_ref()
             .ok_or_else(|| anyhow::anyhow!("redis.url or redis.url_file must be set"))?;
-        let s = std::fs::read_to_string(file)
-            .with_context(|| format!("reading redis.url_file {}", file.display()))?;
+        let url = Secret::read_file("redis.url_file", file)?;
         let mut problems = Vec::new();
         check_redis_url(
             &format!("redis.url_file {}", file.display()),
-            s.trim(),
+            url.expose(),
             &mut problems,
         );
         anyhow::ensure!(problems.is_empty(), "{}", problems.join("; "));
-        Ok(Secret::new(s.trim()))
-    }
-}
-
-/// A Redis URL with its password masked, for messages and logs.
-pub fn redacted_redis_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) => {
-            if u.password().is_some() {
-                let _ = u.set_password(Some("***"));
-            }
-            u.to_string()
-        }
-        Err(_) => "(unparsable URL)".into(),
+        Ok(url)
     }
 }
 
@@ -430,7 +415,7 @@ fn check_redis_url(key: &str, url: &str, problems: &mut Vec<String>) {
                 && u.host_str().is_some_and(|h| !h.is_empty()) => {}
         _ => problems.push(format!(
             "{key} `{}` must be redis://[:password@]host[:port][/db] or rediss://... (TLS)",
-            redacted_redis_url(url)
+            crate::store::redacted_url(url)
         )),
     }
 }
@@ -645,6 +630,14 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
+    /// The trimmed contents of `file`, the value of the config key `key`
+    /// (e.g. `redis.url_file`), which errors name.
+    pub fn read_file(key: &str, file: &std::path::Path) -> anyhow::Result<Secret> {
+        use anyhow::Context;
+        let s = std::fs::read_to_string(file)
+            .with_context(|| format!("reading {key} {}", file.display()))?;
+        Ok(Secret::new(s.trim()))
+    }
 }
 
 impl fmt::Debug for Secret {
@@ -854,20 +847,17 @@ impl Config {
     /// The database URL (from `database.url`, else `database.url_file`),
     /// defaulting to the SQLite file in the data folder.
     pub fn database_url(&self) -> anyhow::Result<Secret> {
-        use anyhow::Context;
         if let Some(url) = &self.database.url {
             return Ok(url.clone());
         }
         if let Some(file) = &self.database.url_file {
-            let url = std::fs::read_to_string(file)
-                .with_context(|| format!("reading database.url_file {}", file.display()))?;
-            let url = url.trim();
+            let url = Secret::read_file("database.url_file", file)?;
             anyhow::ensure!(
-                crate::store::Backend::of_url(url).is_some(),
+                crate::store::Backend::of_url(url.expose()).is_some(),
                 "database.url_file {}: only sqlite:, postgres: and postgresql: URLs are supported",
                 file.display()
             );
-            return Ok(Secret::new(url));
+            return Ok(url);
         }
         Ok(Secret::new(format!(
             "sqlite://{}?mode=rwc",
@@ -1256,7 +1246,7 @@ mod tests {
             );
         }
         assert_eq!(
-            redacted_redis_url("redis://user:hunter2@h:1/0"),
+            crate::store::redacted_url("redis://user:hunter2@h:1/0"),
             "redis://user:***@h:1/0"
         );
     }

@@ -12,7 +12,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::cluster::one_time::{MemoryOneTime, OneTimeStore, RedisOneTime};
 use crate::cluster::revocations::SharedRevocations;
 use crate::cluster::Cluster;
-use crate::config::Config;
+use crate::config::{Config, Secret};
 use crate::http::spa::SpaShell;
 use crate::store::revocations::RevocationStore;
 use crate::store::users::{NewLocalUser, Users};
@@ -221,7 +221,7 @@ fn session_secret(config: &Config) -> anyhow::Result<Vec<u8>> {
 /// the secret generated once into `generated`.
 fn configured_secret(
     section: &str,
-    secret: Option<&crate::config::Secret>,
+    secret: Option<&Secret>,
     file: Option<&Path>,
     generated: &Path,
 ) -> anyhow::Result<Vec<u8>> {
@@ -229,15 +229,13 @@ fn configured_secret(
         return Ok(secret.expose().as_bytes().to_vec());
     }
     if let Some(file) = file {
-        let s = std::fs::read_to_string(file)
-            .with_context(|| format!("reading {section}.secret_file {}", file.display()))?;
-        let s = s.trim();
+        let s = Secret::read_file(&format!("{section}.secret_file"), file)?;
         anyhow::ensure!(
-            s.len() >= 32,
+            s.expose().len() >= 32,
             "{section}.secret_file {} holds fewer than 32 characters",
             file.display()
         );
-        return Ok(s.as_bytes().to_vec());
+        return Ok(s.expose().as_bytes().to_vec());
     }
     generated_secret(generated)
 }

@@ -19,7 +19,7 @@ pub mod events;
 pub mod one_time;
 pub mod revocations;
 
-use crate::config::{redacted_redis_url, RedisConfig};
+use crate::config::RedisConfig;
 use crate::error::{Error, Result};
 use crate::state::AppState;
 use anyhow::Context;
@@ -66,7 +66,7 @@ impl Cluster {
     /// unreachable Redis is an error (start-up fails).
     pub async fn connect(config: &RedisConfig) -> anyhow::Result<Self> {
         let url = config.resolve_url()?;
-        let shown = redacted_redis_url(url.expose());
+        let shown = crate::store::redacted_url(url.expose());
         let client = match &config.ca_file {
             Some(ca) => {
                 anyhow::ensure!(

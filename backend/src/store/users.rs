@@ -142,10 +142,37 @@ type UserRow = (
 /// The statements that replace a user's group memberships: delete all, then
 /// for each group optionally create it and add the membership.
 const DELETE_MEMBERSHIPS: &str = "DELETE FROM group_members WHERE user_id = $1";
+
 const CREATE_GROUP: &str =
     "INSERT INTO groups (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING";
 const ADD_MEMBERSHIP: &str = "INSERT INTO group_members (group_id, user_id) \
      SELECT id, $1 FROM groups WHERE name = $2 ON CONFLICT DO NOTHING";
+
+/// Inside a transaction `$tx`: makes `$groups` the user's groups (creating
+/// missing ones when `$create`), whichever driver the transaction is on.
+macro_rules! replace_memberships {
+    ($tx:ident, $id:expr, $groups:expr, $create:expr, $now:expr) => {
+        sqlx::query(DELETE_MEMBERSHIPS)
+            .bind($id)
+            .execute(&mut *$tx)
+            .await?;
+        for group in $groups {
+            if $create {
+                sqlx::query(CREATE_GROUP)
+                    .bind(uuid::Uuid::new_v4().to_string())
+                    .bind(group)
+                    .bind($now)
+                    .execute(&mut *$tx)
+                    .await?;
+            }
+            sqlx::query(ADD_MEMBERSHIP)
+                .bind($id)
+                .bind(group)
+                .execute(&mut *$tx)
+                .await?;
+        }
+    };
+}
 
 impl Users {
     /// A directory over `db`, caching up to `capacity` users.
@@ -488,22 +515,7 @@ impl Users {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-            sqlx::query(DELETE_MEMBERSHIPS).bind(&id).execute(&mut *tx).await?;
-            for group in ext.groups {
-                if ext.create_groups {
-                    sqlx::query(CREATE_GROUP)
-                        .bind(uuid::Uuid::new_v4().to_string())
-                        .bind(group)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                sqlx::query(ADD_MEMBERSHIP)
-                    .bind(&id)
-                    .bind(group)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            replace_memberships!(tx, id.as_str(), ext.groups, ext.create_groups, now);
             tx.commit().await?;
         });
         self.cache.invalidate(&id);
@@ -538,22 +550,7 @@ impl Users {
             if done.rows_affected() == 0 {
                 return Ok(None);
             }
-            sqlx::query(DELETE_MEMBERSHIPS).bind(id).execute(&mut *tx).await?;
-            for group in groups {
-                if create_groups {
-                    sqlx::query(CREATE_GROUP)
-                        .bind(uuid::Uuid::new_v4().to_string())
-                        .bind(group)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                sqlx::query(ADD_MEMBERSHIP)
-                    .bind(id)
-                    .bind(group)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            replace_memberships!(tx, id, groups, create_groups, now);
             tx.commit().await?;
         });
         self.cache.invalidate(id);

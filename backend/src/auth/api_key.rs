@@ -35,6 +35,8 @@ struct Entry {
     user_id: String,
     digest: Digest,
     last_touch: AtomicI64,
+    /// The account and answer this key's requests share.
+    remembered: Arc<super::remembered::Remembered>,
 }
 
 /// The key index and the secret keys are hashed under.
@@ -89,6 +91,7 @@ impl ApiKeys {
             user_id: stored.user_id.clone(),
             digest,
             last_touch: AtomicI64::new(stored.last_used_at.unwrap_or(0)),
+            remembered: Arc::new(super::remembered::Remembered::account_only()),
         });
         self.by_digest
             .write()
@@ -210,7 +213,7 @@ impl BearerAuthenticator for ApiKeyAuthenticator {
             .ok_or(Error::InvalidToken("unknown or revoked API key"))?;
         let user = state
             .users
-            .get(&entry.user_id)
+            .get_remembered(&entry.user_id, &entry.remembered)
             .await?
             .ok_or(Error::InvalidToken("API key of a deleted user"))?;
         if !user.has_permission(PERMISSION_API_KEYS) {
@@ -240,6 +243,7 @@ impl BearerAuthenticator for ApiKeyAuthenticator {
             issuer: None,
             subject: None,
             metadata: None,
+            remembered: Some(entry.remembered.clone()),
         })
     }
 }

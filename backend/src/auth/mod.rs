@@ -10,6 +10,7 @@ pub mod oidc;
 pub mod password;
 pub mod password_signin;
 pub mod rate_limit;
+pub mod remembered;
 pub mod revocation;
 pub mod session;
 pub mod trusted_header;
@@ -38,15 +39,18 @@ pub struct Principal {
     /// into the request's extensions and the handler's extractor).
     pub token: Arc<str>,
     /// The token id, when it has one (revocable).
-    pub jti: Option<String>,
+    pub jti: Option<Arc<str>>,
     /// When the credential expires (Unix seconds); `None`: never.
     pub expires_at: Option<i64>,
     /// For IdP tokens: the issuer's name.
-    pub issuer: Option<String>,
+    pub issuer: Option<Arc<str>>,
     /// For IdP tokens: the subject at that issuer.
-    pub subject: Option<String>,
+    pub subject: Option<Arc<str>>,
     /// For IdP tokens: claims copied by the issuer's `claim_mappings`.
     pub metadata: Option<Arc<std::collections::BTreeMap<String, String>>>,
+    /// What the requests of this credential share (its verified-token cache
+    /// entry's or API key's), when it has one.
+    pub remembered: Option<Arc<remembered::Remembered>>,
 }
 
 impl Principal {
@@ -59,8 +63,8 @@ impl Principal {
             self.method,
         );
         if self.issuer.is_some() {
-            body.issuer = self.issuer.clone();
-            body.subject = self.subject.clone();
+            body.issuer = self.issuer.as_deref().map(Into::into);
+            body.subject = self.subject.as_deref().map(Into::into);
         }
         if let Some(m) = &self.metadata {
             body.metadata = m.as_ref().clone();
@@ -242,6 +246,25 @@ fn bearer(parts: &Parts) -> Result<Option<&str>> {
     let Some(value) = parts.headers.get(AUTHORIZATION) else {
         return Ok(None);
     };
+    let bytes = value.as_bytes();
+    // the usual header, in one pass without early exit that the compiler
+    // vectorises: `Bearer ` and a credential of visible ASCII (no space) or
+    // tabs — `HeaderValue::to_str` would look at a ~1 KB token a byte at a
+    // time; anything else takes the path below, which says what is wrong
+    if let Some((scheme, credential)) = bytes.split_at_checked(7) {
+        let plain = credential.iter().fold(true, |ok, &b| {
+            ok & ((b.wrapping_sub(0x21) <= 0x7e - 0x21) | (b == b'\t'))
+        });
+        if plain
+            && !credential.is_empty()
+            && credential.len() <= MAX_CREDENTIAL_BYTES
+            && scheme.eq_ignore_ascii_case(b"bearer ")
+        {
+            if let Ok(credential) = std::str::from_utf8(credential) {
+                return Ok(Some(credential));
+            }
+        }
+    }
     let value = value
         .to_str()
         .map_err(|_| Error::InvalidToken("authorization header is not visible ASCII"))?;
@@ -372,6 +395,52 @@ mod tests {
         assert_eq!(parse(b"Bearer a.b.c").unwrap().as_deref(), Some("a.b.c"));
         assert_eq!(parse(b"bEaReR sk-x").unwrap().as_deref(), Some("sk-x"));
         assert_eq!(parse(b"Bearer a\tb").unwrap().as_deref(), Some("a\tb"));
+        // the fast path answers exactly as the general one (`to_str`, split
+        // at the first space, no space in the credential) for every byte in
+        // every place of a short header, and for each scheme spelling
+        let general = |v: &[u8]| -> std::result::Result<String, &'static str> {
+            let hv = axum::http::HeaderValue::from_bytes(v).unwrap();
+            let s = hv
+                .to_str()
+                .map_err(|_| "authorization header is not visible ASCII")?;
+            let (scheme, cred) = s
+                .split_once(' ')
+                .ok_or("authorization header has no scheme")?;
+            if !scheme.eq_ignore_ascii_case("bearer") {
+                return Err("authorization scheme is not Bearer");
+            }
+            if cred.is_empty() || cred.len() > MAX_CREDENTIAL_BYTES || cred.contains(' ') {
+                return Err("bearer credential is empty, too long or malformed");
+            }
+            Ok(cred.to_owned())
+        };
+        let mut compared = 0;
+        for prefix in [
+            &b"Bearer "[..],
+            b"bEARER ",
+            b"Bearer",
+            b"Bearex ",
+            b"Bearer\t",
+        ] {
+            for at in 0..4 {
+                for b in 0..=255u8 {
+                    let mut v = prefix.to_vec();
+                    v.extend_from_slice(b"abc");
+                    v.insert(prefix.len().saturating_sub(1) + at, b);
+                    if axum::http::HeaderValue::from_bytes(&v).is_err() {
+                        continue; // not a header value at all (CR, LF, NUL)
+                    }
+                    let got = match parse(&v) {
+                        Ok(c) => Ok(c.unwrap()),
+                        Err(Error::InvalidToken(r)) => Err(r),
+                        Err(e) => panic!("{e:?}"),
+                    };
+                    assert_eq!(got, general(&v), "{v:?}");
+                    compared += 1;
+                }
+            }
+        }
+        assert!(compared > 4000);
         for (bad, why) in [
             (
                 &b"Bearer a\xffb"[..],
@@ -465,6 +534,7 @@ mod tests {
                     issuer: issuer.map(Into::into),
                     subject: subject.map(Into::into),
                     metadata,
+                    remembered: None,
                 };
                 let want = serde_json::to_vec(&p.session_user()).unwrap();
                 let got = p.session_user_ref().to_json().unwrap();
@@ -491,6 +561,7 @@ mod tests {
                 issuer: None,
                 subject: None,
                 metadata: None,
+                remembered: None,
             };
             let want = serde_json::to_vec(&p.session_user()).unwrap();
             assert_eq!(p.session_user_ref().to_json().unwrap(), want);

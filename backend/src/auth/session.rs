@@ -7,6 +7,7 @@
 //! constant time, until its `exp`: [`super::verified_cache`]), so a repeated
 //! token costs a hash, a look-up and a compare instead of the HMAC and the
 //! claim parse; a hit still re-checks time, revocation and the user.
+use super::remembered::Remembered;
 use super::verified_cache::{Entry, Slot, VerifiedCache};
 use super::{BearerAuthenticator, Principal};
 use crate::config::ExpiresIn;
@@ -159,20 +160,23 @@ impl SessionKeys {
 #[derive(Debug)]
 struct Verified {
     sub: String,
-    jti: String,
+    jti: Arc<str>,
     iat: i64,
     exp: Option<i64>,
     single_use: bool,
+    /// The account and answer this token's requests share.
+    remembered: Arc<Remembered>,
 }
 
 impl From<SessionClaims> for Verified {
     fn from(c: SessionClaims) -> Self {
         Self {
             sub: c.sub,
-            jti: c.jti,
+            jti: c.jti.into(),
             iat: c.iat,
             exp: c.exp,
             single_use: c.single_use,
+            remembered: Arc::default(),
         }
     }
 }
@@ -255,7 +259,7 @@ impl BearerAuthenticator for SessionAuthenticator {
         }
         let user = state
             .users
-            .get(&claims.sub)
+            .get_remembered(&claims.sub, &claims.remembered)
             .await?
             .ok_or(Error::InvalidToken("session token for a deleted user"))?;
         if claims.single_use && !state.revocations.revoke(&claims.jti, claims.exp).await? {
@@ -270,6 +274,7 @@ impl BearerAuthenticator for SessionAuthenticator {
             issuer: None,
             subject: None,
             metadata: None,
+            remembered: Some(claims.remembered.clone()),
         };
         if let (Some(cache), Some(slot)) = (&self.cache, remember) {
             cache.insert(slot, entry);

@@ -163,6 +163,7 @@ impl TrustedHeaders {
             issuer: None,
             subject: None,
             metadata: None,
+            remembered: None,
         }))
     }
 

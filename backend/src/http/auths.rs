@@ -1,10 +1,11 @@
 //! `/api/v1/auths/*`: sign-up, sign-in, the current session, sign-out.
 use super::extract::{AppJson, ClientIp};
 use crate::auth::password::{is_plausible_email, normalise_local_email};
-use crate::auth::{session_user, AuthUser, SessionUserRef};
+use crate::auth::{session_user, AuthUser};
 use crate::error::{Error, Result};
 use crate::state::AppState;
 use crate::store::users::{NewLocalUser, User};
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -80,29 +81,38 @@ async fn signin(
 
 /// The caller's `SessionUser`. A caller signed in by a trusted proxy's
 /// headers has no token of its own: it gets a fresh session token, which the
-/// SPA stores like any sign-in's.
+/// SPA stores like any sign-in's. For a verified credential the answer is
+/// rendered once per version of the account and then shared by its requests
+/// (see [`crate::auth::remembered`]).
 async fn current(State(state): State<AppState>, AuthUser(principal): AuthUser) -> Result<Response> {
     if principal.method == AuthMethod::TrustedHeader {
         let mut body = new_session(&state, &principal.user)?;
         body.auth_method = AuthMethod::TrustedHeader;
         return Ok(Json(body).into_response());
     }
-    session_answer(&principal.session_user_ref())
-}
-
-/// The JSON answer of [`current`], on the hot path of every SPA: written
-/// from the principal without copying it into a `SessionUser` (same bytes,
-/// see [`SessionUserRef::to_json`]), same content type as `Json`.
-fn session_answer(body: &SessionUserRef<'_>) -> Result<Response> {
-    let buf = body
-        .to_json()
-        .map_err(|e| anyhow::anyhow!("encoding the session answer: {e}"))?;
+    let remembered = principal.remembered.as_deref();
+    let body = match remembered.and_then(|r| r.answer(&principal.user)) {
+        Some(body) => body,
+        None => {
+            let body = Bytes::from(
+                principal
+                    .session_user_ref()
+                    .to_json()
+                    .map_err(|e| anyhow::anyhow!("encoding the session answer: {e}"))?,
+            );
+            if let Some(r) = remembered {
+                r.set_answer(&principal.user, &body);
+            }
+            body
+        }
+    };
+    // the same content type as `Json`
     Ok((
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         )],
-        buf,
+        body,
     )
         .into_response())
 }
@@ -125,8 +135,8 @@ async fn exchange(
         ));
     }
     let mut body = new_session(&state, &principal.user)?;
-    body.issuer = principal.issuer.clone();
-    body.subject = principal.subject.clone();
+    body.issuer = principal.issuer.as_deref().map(Into::into);
+    body.subject = principal.subject.as_deref().map(Into::into);
     if let Some(m) = &principal.metadata {
         body.metadata = m.as_ref().clone();
     }

@@ -21,7 +21,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
 use tessera_shared::routes;
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 /// Largest request body accepted, in bytes.
@@ -38,13 +37,7 @@ pub fn router(state: AppState) -> Router {
         .merge(oidc::api_router())
         .route(routes::PUBLIC_CONFIG, get(health::public_config))
         .route("/api/{*rest}", any(api_not_found))
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        // API answers carry tokens and personal data: never cache them
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        ));
+        .method_not_allowed_fallback(method_not_allowed);
     Router::new()
         .merge(health::router())
         .merge(api)
@@ -63,17 +56,23 @@ async fn method_not_allowed() -> Error {
     Error::MethodNotAllowed
 }
 
-/// What every request passes, in one layer (one boxed future, not three):
-/// identity headers from an untrusted peer removed, API keys kept to their
-/// endpoints, security headers added to every answer.
+/// What every request passes, in one layer (one boxed future, not five —
+/// a `Router::layer` wraps every route in one more boxed service): identity
+/// headers from an untrusted peer removed, API keys kept to their endpoints,
+/// the API's body limit, security headers on every answer and `no-store` on
+/// the API's.
 async fn edge(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     crate::auth::trusted_header::strip_untrusted_headers(&state, &mut req);
+    let api = req.uri().path().starts_with("/api/");
     let mut res = if api_key_endpoint_allowed(&state, &req) {
+        if api {
+            DefaultBodyLimit::max(BODY_LIMIT).apply(&mut req);
+        }
         next.run(req).await
     } else {
         Error::Forbidden(api_key::ENDPOINT_NOT_ALLOWED).into_response()
     };
-    security_headers(&mut res);
+    security_headers(&mut res, api);
     res
 }
 
@@ -94,10 +93,15 @@ fn api_key_endpoint_allowed(state: &AppState, req: &Request) -> bool {
     !is_key || api_key::endpoint_allowed(&state.config.api_keys, req.uri().path())
 }
 
-/// Headers for every response.
-fn security_headers(res: &mut Response) {
+/// Headers for every response; `api`: an answer of the API, which carries
+/// tokens and personal data and must never be cached.
+fn security_headers(res: &mut Response, api: bool) {
     let frameable = res.extensions().get::<spa::AllowFraming>().is_some();
     let h = res.headers_mut();
+    h.reserve(5); // one growth of the map at most, not one per insert
+    if api {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

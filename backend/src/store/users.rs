@@ -120,8 +120,10 @@ pub struct Users {
     synced: Cache<String, u64>,
     /// Tells other replicas (`[redis]`) which users changed.
     cluster: crate::cluster::Cluster,
-    /// Bumped by [`Users::forget`]: a read that began before another
-    /// replica's change is not cached after it.
+    /// Moves on with every change to any user (here or announced by another
+    /// replica): a read that began before a change is not cached after it,
+    /// and accounts remembered by verified credentials
+    /// ([`crate::auth::remembered`]) are looked up again.
     generation: Arc<std::sync::atomic::AtomicU64>,
 }
 
@@ -194,18 +196,54 @@ impl Users {
 
     /// Drops a user from the caches (another replica changed them).
     pub fn forget(&self, id: &str) {
-        self.generation
-            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-        self.cache.invalidate(id);
+        self.uncache(id);
         self.synced.invalidate(id);
     }
 
     /// Drops every cached user.
     pub fn forget_all(&self) {
+        self.uncache_all();
+        self.synced.invalidate_all();
+    }
+
+    /// Drops a user from the cache after a change, and moves the generation
+    /// on (after the drop: whoever sees the new generation finds no stale
+    /// copy in the cache).
+    fn uncache(&self, id: &str) {
+        self.cache.invalidate(id);
         self.generation
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    /// [`Users::uncache`] for every user.
+    fn uncache_all(&self) {
         self.cache.invalidate_all();
-        self.synced.invalidate_all();
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    /// The current generation (see the field).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// [`Users::get`] for a verified credential: the account `remembered`
+    /// keeps when no user changed since it was looked up, else looked up
+    /// (and remembered).
+    pub async fn get_remembered(
+        &self,
+        id: &str,
+        remembered: &crate::auth::remembered::Remembered,
+    ) -> Result<Option<Arc<User>>> {
+        let generation = self.generation();
+        if let Some(user) = remembered.user(generation) {
+            return Ok(Some(user));
+        }
+        let user = self.get(id).await?;
+        if let Some(user) = &user {
+            remembered.set_user(generation, user);
+        }
+        Ok(user)
     }
 
     async fn announce(&self, event: crate::cluster::events::Event) -> Result<()> {
@@ -228,7 +266,7 @@ impl Users {
         let user = Arc::new(user);
         self.cache.insert(user.id.clone(), user.clone());
         if self.generation.load(std::sync::atomic::Ordering::Acquire) != generation {
-            // read before another replica's change: answer with it, do not keep it
+            // read before a change: answer with it, do not keep it
             self.cache.invalidate(id);
         }
         Ok(Some(user))
@@ -293,11 +331,11 @@ impl Users {
                 .await?;
         });
         if kind == "group" {
-            self.cache.invalidate_all();
+            self.uncache_all();
             self.announce(crate::cluster::events::Event::AllUsers)
                 .await?;
         } else {
-            self.cache.invalidate(id);
+            self.uncache(id);
             self.announce(Self::changed(id)).await?;
         }
         Ok(true)
@@ -450,7 +488,7 @@ impl Users {
                 .await?
                 .rows_affected()
         });
-        self.cache.invalidate(id);
+        self.uncache(id);
         self.synced.invalidate(id);
         if done == 0 {
             return Ok(None);
@@ -468,7 +506,7 @@ impl Users {
                 .await?
                 .rows_affected()
         });
-        self.cache.invalidate(id);
+        self.uncache(id);
         self.synced.invalidate(id);
         if done > 0 {
             self.announce(crate::cluster::events::Event::UserDeleted { id: id.to_owned() })
@@ -518,7 +556,7 @@ impl Users {
             replace_memberships!(tx, id.as_str(), ext.groups, ext.create_groups, now);
             tx.commit().await?;
         });
-        self.cache.invalidate(&id);
+        self.uncache(&id);
         self.announce(Self::changed(&id)).await?;
         let user = self
             .get(&id)
@@ -553,7 +591,7 @@ impl Users {
             replace_memberships!(tx, id, groups, create_groups, now);
             tx.commit().await?;
         });
-        self.cache.invalidate(id);
+        self.uncache(id);
         self.synced.invalidate(id);
         self.announce(Self::changed(id)).await?;
         self.get(id).await
@@ -572,7 +610,7 @@ impl Users {
             .rows_affected()
         });
         if done > 0 {
-            self.cache.invalidate(id);
+            self.uncache(id);
             self.announce(Self::changed(id)).await?;
         }
         Ok(())

@@ -842,8 +842,12 @@ async fn cached_tokens_are_rechecked() {
     let mut c = claims("https://c.test", "dora");
     c["groups"] = json!(["admins"]);
     let t = k.sign(json!({}), &c);
-    let (code, me) = server.get(ME, Some(&t)).await;
-    assert_eq!((code, me["role"].clone()), (200, json!("admin")));
+    // verified, then cached: the account and the answer are remembered
+    for _ in 0..3 {
+        let (code, me) = server.get(ME, Some(&t)).await;
+        assert_eq!((code, me["role"].clone()), (200, json!("admin")));
+    }
+    let me = server.get(ME, Some(&t)).await.1;
     assert_eq!(server.get("/api/v1/users/", Some(&t)).await.0, 200);
     let id = me["id"].as_str().unwrap().to_owned();
     let res = client()
@@ -858,6 +862,11 @@ async fn cached_tokens_are_rechecked() {
         server.get("/api/v1/users/", Some(&t)).await.0,
         403,
         "the role change applies to the cached token"
+    );
+    assert_eq!(
+        server.get(ME, Some(&t)).await.1["role"],
+        "user",
+        "the answer shows the new role at once"
     );
     let res = client()
         .delete(server.at(&format!("/api/v1/users/{id}")))

@@ -126,7 +126,11 @@ tessera_tests::on_both_databases! {
         let (status, body) = create_key(&server, token(&bob)).await;
         assert_eq!(status, 200);
         let bob_key = body["api_key"].as_str().unwrap().to_owned();
-        assert_eq!(server.get("/api/v1/groups/", Some(&bob_key)).await.0, 200);
+        for _ in 0..3 {
+            // the key's account is remembered after the first use
+            assert_eq!(server.get("/api/v1/groups/", Some(&bob_key)).await.0, 200);
+            assert_eq!(server.get("/api/v1/auths/", Some(&bob_key)).await.0, 200);
+        }
         client()
             .put(server.at(&path))
             .bearer_auth(token(&admin))

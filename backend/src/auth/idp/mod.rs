@@ -30,6 +30,8 @@ pub struct Issuer {
     /// Its keys.
     pub keys: Arc<KeyStore>,
     mapping: super::mapping::RoleMapping,
+    /// `name`, shared with every principal it vouches for.
+    name: Arc<str>,
 }
 
 /// A token that passed every check, as kept in the verified-token cache.
@@ -38,12 +40,14 @@ struct Verified {
     issuer: usize,
     generation: u64,
     user_id: String,
-    subject: String,
+    subject: Arc<str>,
     exp: Option<i64>,
     nbf: Option<i64>,
     not_after: Option<i64>,
-    jti: Option<String>,
+    jti: Option<Arc<str>>,
     metadata: Arc<BTreeMap<String, String>>,
+    /// The account and answer this token's requests share.
+    remembered: Arc<super::remembered::Remembered>,
 }
 
 /// A token that passed the cryptographic and claim checks of one issuer.
@@ -90,6 +94,7 @@ impl Idp {
                 let keys =
                     KeyStore::new(c).map_err(|e| anyhow::anyhow!("issuer `{}`: {e}", c.name))?;
                 Ok(Issuer {
+                    name: c.name.as_str().into(),
                     mapping: c.role_mapping(),
                     rules: IssuerRules::new(c.clone()),
                     keys: Arc::new(keys),
@@ -247,13 +252,10 @@ impl Idp {
             token,
             jti: v.jti.clone(),
             expires_at: v.exp,
-            issuer: self
-                .0
-                .issuers
-                .get(v.issuer)
-                .map(|i| i.rules.config.name.clone()),
+            issuer: self.0.issuers.get(v.issuer).map(|i| i.name.clone()),
             subject: Some(v.subject.clone()),
             metadata: (!v.metadata.is_empty()).then(|| v.metadata.clone()),
+            remembered: Some(v.remembered.clone()),
         }
     }
 }
@@ -286,7 +288,7 @@ impl BearerAuthenticator for Idp {
             }
             let user = state
                 .users
-                .get(&v.user_id)
+                .get_remembered(&v.user_id, &v.remembered)
                 .await?
                 .ok_or(Error::InvalidToken("token of a deleted user"))?;
             return Ok(self.principal(e.token.clone(), user, v));
@@ -333,15 +335,16 @@ impl BearerAuthenticator for Idp {
             issuer: accepted.issuer,
             generation: accepted.generation,
             user_id: user.id.clone(),
-            subject: id.subject.clone(),
+            subject: id.subject.as_str().into(),
             exp: accepted.exp,
             nbf: accepted.nbf,
             not_after: cfg
                 .max_token_age_seconds
                 .zip(accepted.iat)
                 .map(|(max, iat)| iat.saturating_add(max as i64)),
-            jti: accepted.jti.clone(),
+            jti: accepted.jti.as_deref().map(Into::into),
             metadata: Arc::new(id.metadata.clone()),
+            remembered: Arc::default(),
         };
         let entry = Entry::new(credential, verified);
         let principal = self.principal(entry.token.clone(), user, &entry.value);

@@ -1,0 +1,161 @@
+//! What the requests of one verified credential share: the account as last
+//! looked up and the session answer rendered from it. A verified-token cache
+//! entry (session and IdP tokens) and an API key's entry each hold one, so a
+//! repeated credential needs neither the user-cache look-up nor the JSON
+//! rendering of `GET /api/v1/auths/`.
+//!
+//! The account is trusted only while [`Users::generation`] is what it was
+//! when it was looked up: every change to any user (role, groups,
+//! permissions, deletion, here or announced by another replica) moves the
+//! generation on, and the next request looks the user up again. The answer
+//! is kept with the exact account object it was rendered from and handed out
+//! only to a request holding that same object, so it can never show another
+//! version of the account. An API key's memo keeps no answer: the answer
+//! carries the key, which Tessera holds only as a hash.
+//!
+//! [`Users::generation`]: crate::store::users::Users::generation
+use crate::store::users::User;
+use axum::body::Bytes;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// See the module documentation. Empty until the first request fills it.
+#[derive(Debug, Default)]
+pub struct Remembered {
+    memo: Mutex<Option<Memo>>,
+    /// Never keep the answer (it would hold a secret kept only as a hash).
+    no_answer: bool,
+}
+
+#[derive(Debug)]
+struct Memo {
+    /// The users' generation when `user` was looked up.
+    generation: u64,
+    user: Arc<User>,
+    /// `GET /api/v1/auths/`'s body, rendered from `user`.
+    answer: Option<Bytes>,
+}
+
+impl Remembered {
+    /// A memo of the account only, never of the answer.
+    pub fn account_only() -> Self {
+        Self {
+            memo: Mutex::default(),
+            no_answer: true,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<Memo>> {
+        self.memo.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The account, when it was looked up at `generation`.
+    pub fn user(&self, generation: u64) -> Option<Arc<User>> {
+        self.lock()
+            .as_ref()
+            .filter(|m| m.generation == generation)
+            .map(|m| m.user.clone())
+    }
+
+    /// Keeps `user`, looked up at `generation` (read before the look-up
+    /// began), in place of what was kept.
+    pub fn set_user(&self, generation: u64, user: &Arc<User>) {
+        let mut memo = self.lock();
+        if memo
+            .as_ref()
+            .is_some_and(|m| m.generation == generation && Arc::ptr_eq(&m.user, user))
+        {
+            return; // the same: keep its answer
+        }
+        *memo = Some(Memo {
+            generation,
+            user: user.clone(),
+            answer: None,
+        });
+    }
+
+    /// The answer rendered from exactly `user` (the same object), if any.
+    pub fn answer(&self, user: &Arc<User>) -> Option<Bytes> {
+        self.lock()
+            .as_ref()
+            .filter(|m| Arc::ptr_eq(&m.user, user))
+            .and_then(|m| m.answer.clone())
+    }
+
+    /// Keeps `answer`, rendered from `user`, when `user` is still the
+    /// account kept (else it is dropped: the account changed meanwhile).
+    pub fn set_answer(&self, user: &Arc<User>, answer: &Bytes) {
+        if self.no_answer {
+            return;
+        }
+        if let Some(m) = self.lock().as_mut().filter(|m| Arc::ptr_eq(&m.user, user)) {
+            m.answer = Some(answer.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tessera_shared::Role;
+
+    fn user(role: Role) -> Arc<User> {
+        Arc::new(User {
+            id: "u".into(),
+            email: "u@example.com".into(),
+            name: "U".into(),
+            role,
+            profile_image_url: String::new(),
+            source: "local".into(),
+            subject: None,
+            groups: vec![],
+            permissions: vec![],
+            created_at: 0,
+        })
+    }
+
+    #[test]
+    fn the_user_is_kept_for_its_generation_only() {
+        let r = Remembered::default();
+        assert!(r.user(0).is_none());
+        let u = user(Role::User);
+        r.set_user(3, &u);
+        assert!(Arc::ptr_eq(&r.user(3).unwrap(), &u));
+        assert!(r.user(4).is_none(), "a user changed since");
+        assert!(r.user(2).is_none());
+    }
+
+    #[test]
+    fn the_answer_belongs_to_the_exact_user_object() {
+        let r = Remembered::default();
+        let old = user(Role::User);
+        let body = Bytes::from_static(b"{\"role\":\"user\"}");
+        r.set_answer(&old, &body);
+        assert!(r.answer(&old).is_none(), "nothing kept without the user");
+        r.set_user(1, &old);
+        r.set_answer(&old, &body);
+        assert_eq!(r.answer(&old).unwrap(), body);
+        // the same user again at the same generation keeps the answer
+        r.set_user(1, &old);
+        assert_eq!(r.answer(&old).unwrap(), body);
+        // a newer account object: the old answer is never handed out for it
+        let new = user(Role::Admin);
+        assert!(r.answer(&new).is_none());
+        r.set_user(2, &new);
+        assert!(r.answer(&new).is_none());
+        assert!(r.answer(&old).is_none());
+        // an answer rendered from the old object, stored late, is dropped
+        r.set_answer(&old, &body);
+        assert!(r.answer(&new).is_none());
+        assert!(r.answer(&old).is_none());
+    }
+
+    #[test]
+    fn an_account_only_memo_never_keeps_the_answer() {
+        let r = Remembered::account_only();
+        let u = user(Role::User);
+        r.set_user(1, &u);
+        r.set_answer(&u, &Bytes::from_static(b"{\"token\":\"sk-secret\"}"));
+        assert!(r.answer(&u).is_none());
+        assert!(Arc::ptr_eq(&r.user(1).unwrap(), &u));
+    }
+}

@@ -16,7 +16,6 @@ use sha2::Sha256;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use subtle::ConstantTimeEq;
 use tessera_shared::AuthMethod;
 
 /// Every API key starts with this.
@@ -91,7 +90,7 @@ impl ApiKeys {
             user_id: stored.user_id.clone(),
             digest,
             last_touch: AtomicI64::new(stored.last_used_at.unwrap_or(0)),
-            remembered: Arc::new(super::remembered::Remembered::account_only()),
+            remembered: Arc::new(super::remembered::Remembered::for_secret()),
         });
         self.by_digest
             .write()
@@ -189,7 +188,7 @@ impl ApiKeys {
                 found
             }
         };
-        Ok(entry.filter(|e| bool::from(e.digest.ct_eq(&digest))))
+        Ok(entry.filter(|e| constant_time_eq::constant_time_eq_32(&e.digest, &digest)))
     }
 }
 

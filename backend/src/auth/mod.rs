@@ -19,9 +19,11 @@ pub mod verified_cache;
 use crate::error::{Error, Result};
 use crate::state::AppState;
 use crate::store::users::User;
+use axum::body::Bytes;
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use remembered::Answer;
 use std::sync::Arc;
 use tessera_shared::{AuthMethod, Role, SessionUser};
 
@@ -70,6 +72,41 @@ impl Principal {
             body.metadata = m.as_ref().clone();
         }
         body
+    }
+
+    /// [`Principal::session_user`] as JSON (`GET /api/v1/auths/`'s body):
+    /// rendered once per version of the account and then shared by the
+    /// credential's requests when it has a memo ([`remembered`]); for a
+    /// credential that must not be kept in the clear (an API key) only the
+    /// parts around it are kept.
+    pub fn session_answer(&self) -> serde_json::Result<Bytes> {
+        let Some(memo) = self.remembered.as_deref() else {
+            return Ok(self.session_user_ref().to_json()?.into());
+        };
+        let answer = match memo.answer(&self.user) {
+            Some(answer) => answer,
+            None => {
+                let body = self.session_user_ref();
+                let answer = if memo.keeps_token() {
+                    Answer::Whole(body.to_json()?.into())
+                } else {
+                    let (head, tail) = body.to_json_around_token()?;
+                    Answer::Around(head.into(), tail.into())
+                };
+                memo.set_answer(&self.user, &answer);
+                answer
+            }
+        };
+        Ok(match answer {
+            Answer::Whole(body) => body,
+            Answer::Around(head, tail) => {
+                let mut b = Vec::with_capacity(head.len() + self.token.len() + 2 + tail.len());
+                b.extend_from_slice(&head);
+                json_str(&mut b, &self.token)?;
+                b.extend_from_slice(&tail);
+                b.into()
+            }
+        })
     }
 
     /// The same body as [`Principal::session_user`], borrowed: serialises to
@@ -146,7 +183,24 @@ impl SessionUserRef<'_> {
     /// `SessionUser`'s `serde` attributes leave them out.
     pub fn to_json(&self) -> serde_json::Result<Vec<u8>> {
         let mut buf = Vec::with_capacity(384 + self.token.len() + self.profile_image_url.len());
-        let b = &mut buf;
+        self.write_head(&mut buf)?;
+        json_str(&mut buf, self.token)?;
+        self.write_tail(&mut buf)?;
+        Ok(buf)
+    }
+
+    /// [`SessionUserRef::to_json`] in two parts, without the token: what
+    /// comes before its JSON string and what comes after.
+    pub fn to_json_around_token(&self) -> serde_json::Result<(Vec<u8>, Vec<u8>)> {
+        let mut head = Vec::with_capacity(256 + self.profile_image_url.len());
+        self.write_head(&mut head)?;
+        let mut tail = Vec::with_capacity(128);
+        self.write_tail(&mut tail)?;
+        Ok((head, tail))
+    }
+
+    /// Every field before the token's value, up to `"token":`.
+    fn write_head(&self, b: &mut Vec<u8>) -> serde_json::Result<()> {
         b.extend_from_slice(b"{\"id\":");
         json_str(b, self.id)?;
         b.extend_from_slice(b",\"email\":");
@@ -158,7 +212,11 @@ impl SessionUserRef<'_> {
         b.extend_from_slice(b",\"profile_image_url\":");
         json_str(b, self.profile_image_url)?;
         b.extend_from_slice(b",\"token\":");
-        json_str(b, self.token)?;
+        Ok(())
+    }
+
+    /// Every field after the token's value, to the closing brace.
+    fn write_tail(&self, b: &mut Vec<u8>) -> serde_json::Result<()> {
         b.extend_from_slice(b",\"token_type\":\"Bearer\",\"expires_at\":");
         serde_json::to_writer(&mut *b, &self.expires_at)?;
         b.extend_from_slice(b",\"auth_method\":");
@@ -184,7 +242,7 @@ impl SessionUserRef<'_> {
             serde_json::to_writer(&mut *b, metadata)?;
         }
         b.push(b'}');
-        Ok(buf)
+        Ok(())
     }
 }
 
@@ -361,6 +419,7 @@ impl FromRequestParts<AppState> for AdminUser {
 
 #[cfg(test)]
 mod tests {
+    use super::remembered::Remembered;
     use super::*;
     use std::collections::BTreeMap;
 
@@ -540,8 +599,22 @@ mod tests {
                 let got = p.session_user_ref().to_json().unwrap();
                 assert_eq!(
                     String::from_utf8(got).unwrap(),
-                    String::from_utf8(want).unwrap()
+                    String::from_utf8(want.clone()).unwrap()
                 );
+                // the shared answer: whole, or around a secret token; the
+                // same bytes when rendered and when taken from the memo
+                assert_eq!(p.session_answer().unwrap(), want);
+                for memo in [Remembered::default(), Remembered::for_secret()] {
+                    let memo = Arc::new(memo);
+                    memo.set_user(7, &p.user);
+                    let p = Principal {
+                        remembered: Some(memo.clone()),
+                        ..p.clone()
+                    };
+                    assert!(p.session_answer().unwrap() == want, "rendered");
+                    assert!(memo.answer(&p.user).is_some(), "kept");
+                    assert!(p.session_answer().unwrap() == want, "from the memo");
+                }
                 checked += 1;
             }
         }

@@ -10,8 +10,8 @@
 //! generation on, and the next request looks the user up again. The answer
 //! is kept with the exact account object it was rendered from and handed out
 //! only to a request holding that same object, so it can never show another
-//! version of the account. An API key's memo keeps no answer: the answer
-//! carries the key, which Tessera holds only as a hash.
+//! version of the account. An API key's memo keeps the answer without the
+//! key (the parts before and after it): Tessera holds keys only as a hash.
 //!
 //! [`Users::generation`]: crate::store::users::Users::generation
 use crate::store::users::User;
@@ -22,8 +22,18 @@ use std::sync::{Arc, Mutex, MutexGuard};
 #[derive(Debug, Default)]
 pub struct Remembered {
     memo: Mutex<Option<Memo>>,
-    /// Never keep the answer (it would hold a secret kept only as a hash).
-    no_answer: bool,
+    /// The credential is a secret held only as a hash: keep the answer
+    /// without it.
+    secret: bool,
+}
+
+/// `GET /api/v1/auths/`'s body, rendered from one account object.
+#[derive(Debug, Clone)]
+pub enum Answer {
+    /// The whole body.
+    Whole(Bytes),
+    /// The body before the token's JSON string and after it.
+    Around(Bytes, Bytes),
 }
 
 #[derive(Debug)]
@@ -31,17 +41,23 @@ struct Memo {
     /// The users' generation when `user` was looked up.
     generation: u64,
     user: Arc<User>,
-    /// `GET /api/v1/auths/`'s body, rendered from `user`.
-    answer: Option<Bytes>,
+    /// Rendered from `user`.
+    answer: Option<Answer>,
 }
 
 impl Remembered {
-    /// A memo of the account only, never of the answer.
-    pub fn account_only() -> Self {
+    /// The memo of a credential held only as a hash: its answer is kept
+    /// only as [`Answer::Around`].
+    pub fn for_secret() -> Self {
         Self {
             memo: Mutex::default(),
-            no_answer: true,
+            secret: true,
         }
+    }
+
+    /// Whether an answer may be kept whole (with the token in it).
+    pub fn keeps_token(&self) -> bool {
+        !self.secret
     }
 
     fn lock(&self) -> MutexGuard<'_, Option<Memo>> {
@@ -74,7 +90,7 @@ impl Remembered {
     }
 
     /// The answer rendered from exactly `user` (the same object), if any.
-    pub fn answer(&self, user: &Arc<User>) -> Option<Bytes> {
+    pub fn answer(&self, user: &Arc<User>) -> Option<Answer> {
         self.lock()
             .as_ref()
             .filter(|m| Arc::ptr_eq(&m.user, user))
@@ -83,9 +99,9 @@ impl Remembered {
 
     /// Keeps `answer`, rendered from `user`, when `user` is still the
     /// account kept (else it is dropped: the account changed meanwhile).
-    pub fn set_answer(&self, user: &Arc<User>, answer: &Bytes) {
-        if self.no_answer {
-            return;
+    pub fn set_answer(&self, user: &Arc<User>, answer: &Answer) {
+        if self.secret && matches!(answer, Answer::Whole(_)) {
+            return; // would keep the secret in the clear
         }
         if let Some(m) = self.lock().as_mut().filter(|m| Arc::ptr_eq(&m.user, user)) {
             m.answer = Some(answer.clone());
@@ -124,19 +140,28 @@ mod tests {
         assert!(r.user(2).is_none());
     }
 
+    fn whole(a: Option<Answer>) -> Option<Bytes> {
+        match a {
+            Some(Answer::Whole(b)) => Some(b),
+            Some(Answer::Around(..)) => panic!("kept in parts"),
+            None => None,
+        }
+    }
+
     #[test]
     fn the_answer_belongs_to_the_exact_user_object() {
         let r = Remembered::default();
         let old = user(Role::User);
         let body = Bytes::from_static(b"{\"role\":\"user\"}");
-        r.set_answer(&old, &body);
+        let answer = Answer::Whole(body.clone());
+        r.set_answer(&old, &answer);
         assert!(r.answer(&old).is_none(), "nothing kept without the user");
         r.set_user(1, &old);
-        r.set_answer(&old, &body);
-        assert_eq!(r.answer(&old).unwrap(), body);
+        r.set_answer(&old, &answer);
+        assert_eq!(whole(r.answer(&old)).unwrap(), body);
         // the same user again at the same generation keeps the answer
         r.set_user(1, &old);
-        assert_eq!(r.answer(&old).unwrap(), body);
+        assert_eq!(whole(r.answer(&old)).unwrap(), body);
         // a newer account object: the old answer is never handed out for it
         let new = user(Role::Admin);
         assert!(r.answer(&new).is_none());
@@ -144,18 +169,25 @@ mod tests {
         assert!(r.answer(&new).is_none());
         assert!(r.answer(&old).is_none());
         // an answer rendered from the old object, stored late, is dropped
-        r.set_answer(&old, &body);
+        r.set_answer(&old, &answer);
         assert!(r.answer(&new).is_none());
         assert!(r.answer(&old).is_none());
     }
 
     #[test]
-    fn an_account_only_memo_never_keeps_the_answer() {
-        let r = Remembered::account_only();
+    fn a_secret_credential_is_never_kept_in_the_answer() {
+        let r = Remembered::for_secret();
+        assert!(!r.keeps_token());
         let u = user(Role::User);
         r.set_user(1, &u);
-        r.set_answer(&u, &Bytes::from_static(b"{\"token\":\"sk-secret\"}"));
+        r.set_answer(
+            &u,
+            &Answer::Whole(Bytes::from_static(b"{\"token\":\"sk-x\"}")),
+        );
         assert!(r.answer(&u).is_none());
+        let around = Answer::Around(Bytes::from_static(b"{\"token\":"), Bytes::from_static(b"}"));
+        r.set_answer(&u, &around);
+        assert!(matches!(r.answer(&u), Some(Answer::Around(..))));
         assert!(Arc::ptr_eq(&r.user(1).unwrap(), &u));
     }
 }

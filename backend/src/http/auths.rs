@@ -5,7 +5,6 @@ use crate::auth::{session_user, AuthUser};
 use crate::error::{Error, Result};
 use crate::state::AppState;
 use crate::store::users::{NewLocalUser, User};
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -90,22 +89,9 @@ async fn current(State(state): State<AppState>, AuthUser(principal): AuthUser) -
         body.auth_method = AuthMethod::TrustedHeader;
         return Ok(Json(body).into_response());
     }
-    let remembered = principal.remembered.as_deref();
-    let body = match remembered.and_then(|r| r.answer(&principal.user)) {
-        Some(body) => body,
-        None => {
-            let body = Bytes::from(
-                principal
-                    .session_user_ref()
-                    .to_json()
-                    .map_err(|e| anyhow::anyhow!("encoding the session answer: {e}"))?,
-            );
-            if let Some(r) = remembered {
-                r.set_answer(&principal.user, &body);
-            }
-            body
-        }
-    };
+    let body = principal
+        .session_answer()
+        .map_err(|e| anyhow::anyhow!("encoding the session answer: {e}"))?;
     // the same content type as `Json`
     Ok((
         [(

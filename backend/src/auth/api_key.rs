@@ -209,12 +209,12 @@ impl BearerAuthenticator for ApiKeyAuthenticator {
             .api_keys
             .find(&state.db, credential)
             .await?
-            .ok_or(Error::InvalidToken("unknown or revoked API key"))?;
+            .ok_or_else(|| Error::InvalidToken("unknown or revoked API key"))?;
         let user = state
             .users
             .get_remembered(&entry.user_id, &entry.remembered)
             .await?
-            .ok_or(Error::InvalidToken("API key of a deleted user"))?;
+            .ok_or_else(|| Error::InvalidToken("API key of a deleted user"))?;
         if !user.has_permission(PERMISSION_API_KEYS) {
             return Err(Error::Forbidden(NOT_ALLOWED));
         }

@@ -328,7 +328,7 @@ fn bearer(parts: &Parts) -> Result<Option<&str>> {
         .map_err(|_| Error::InvalidToken("authorization header is not visible ASCII"))?;
     let (scheme, credential) = value
         .split_once(' ')
-        .ok_or(Error::InvalidToken("authorization header has no scheme"))?;
+        .ok_or_else(|| Error::InvalidToken("authorization header has no scheme"))?;
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(Error::InvalidToken("authorization scheme is not Bearer"));
     }
@@ -367,7 +367,7 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Prin
         .authenticators
         .iter()
         .find(|a| a.recognises(credential))
-        .ok_or(Error::InvalidToken("credential of no known kind"))?;
+        .ok_or_else(|| Error::InvalidToken("credential of no known kind"))?;
     authenticator
         .authenticate(credential, state)
         .await
@@ -383,7 +383,7 @@ impl FromRequestParts<AppState> for AuthUser {
         }
         let principal = authenticate(parts, state)
             .await?
-            .ok_or(Error::NotAuthenticated)?;
+            .ok_or_else(|| Error::NotAuthenticated)?;
         parts.extensions.insert(principal.clone());
         Ok(AuthUser(principal))
     }

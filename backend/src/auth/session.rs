@@ -261,7 +261,7 @@ impl BearerAuthenticator for SessionAuthenticator {
             .users
             .get_remembered(&claims.sub, &claims.remembered)
             .await?
-            .ok_or(Error::InvalidToken("session token for a deleted user"))?;
+            .ok_or_else(|| Error::InvalidToken("session token for a deleted user"))?;
         if claims.single_use && !state.revocations.revoke(&claims.jti, claims.exp).await? {
             return Err(Error::InvalidToken("single-use session token already used"));
         }

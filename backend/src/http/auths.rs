@@ -5,8 +5,9 @@ use crate::auth::{session_user, AuthUser};
 use crate::error::{Error, Result};
 use crate::state::AppState;
 use crate::store::users::{NewLocalUser, User};
+use axum::body::Body;
 use axum::extract::State;
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -92,15 +93,15 @@ async fn current(State(state): State<AppState>, AuthUser(principal): AuthUser) -
     let body = principal
         .session_answer()
         .map_err(|e| anyhow::anyhow!("encoding the session answer: {e}"))?;
-    // the same content type as `Json`
-    Ok((
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        body,
-    )
-        .into_response())
+    // the same content type as `Json`; room for the headers every answer
+    // gets on its way out (`super::security_headers`), so the map never grows
+    let mut res = Response::new(Body::from(body));
+    *res.headers_mut() = HeaderMap::with_capacity(8);
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(res)
 }
 
 /// Exchanges an IdP token (or a trusted proxy's headers) for a Tessera

@@ -290,7 +290,7 @@ impl BearerAuthenticator for Idp {
                 .users
                 .get_remembered(&v.user_id, &v.remembered)
                 .await?
-                .ok_or(Error::InvalidToken("token of a deleted user"))?;
+                .ok_or_else(|| Error::InvalidToken("token of a deleted user"))?;
             return Ok(self.principal(e.token.clone(), user, v));
         }
         let accepted = self

@@ -455,8 +455,9 @@ mod tests {
         assert_eq!(parse(b"bEaReR sk-x").unwrap().as_deref(), Some("sk-x"));
         assert_eq!(parse(b"Bearer a\tb").unwrap().as_deref(), Some("a\tb"));
         // the fast path answers exactly as the general one (`to_str`, split
-        // at the first space, no space in the credential) for every byte in
-        // every place of a short header, and for each scheme spelling
+        // at the first space, no space in the credential) for every byte
+        // value at the scheme's last character and the three places after
+        // it, after each of five scheme spellings
         let general = |v: &[u8]| -> std::result::Result<String, &'static str> {
             let hv = axum::http::HeaderValue::from_bytes(v).unwrap();
             let s = hv

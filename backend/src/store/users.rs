@@ -259,13 +259,13 @@ impl Users {
         if let Some(user) = self.cache.get(id) {
             return Ok(Some(user));
         }
-        let generation = self.generation.load(std::sync::atomic::Ordering::Acquire);
+        let generation = self.generation();
         let Some(user) = self.fetch(id).await? else {
             return Ok(None);
         };
         let user = Arc::new(user);
         self.cache.insert(user.id.clone(), user.clone());
-        if self.generation.load(std::sync::atomic::Ordering::Acquire) != generation {
+        if self.generation() != generation {
             // read before a change: answer with it, do not keep it
             self.cache.invalidate(id);
         }

@@ -37,8 +37,8 @@ pub struct Principal {
     pub user: Arc<User>,
     /// How the caller was authenticated.
     pub method: AuthMethod,
-    /// The bearer credential as presented (shared: the principal is cloned
-    /// into the request's extensions and the handler's extractor).
+    /// The bearer credential as presented (shared with the verified-token
+    /// cache entry it was found in, when there is one).
     pub token: Arc<str>,
     /// The token id, when it has one (revocable).
     pub jti: Option<Arc<str>>,
@@ -377,14 +377,13 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Prin
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = Error;
 
+    /// Authenticates the request each time it is asked: a handler takes one
+    /// of these extractors once (a copy kept in the request's extensions
+    /// would cost every request a clone, an allocation and a map insert).
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
-        if let Some(principal) = parts.extensions.get::<Principal>() {
-            return Ok(AuthUser(principal.clone()));
-        }
         let principal = authenticate(parts, state)
             .await?
             .ok_or_else(|| Error::NotAuthenticated)?;
-        parts.extensions.insert(principal.clone());
         Ok(AuthUser(principal))
     }
 }

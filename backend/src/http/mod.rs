@@ -13,6 +13,7 @@ pub mod users;
 use crate::auth::api_key;
 use crate::error::Error;
 use crate::state::AppState;
+use axum::body::HttpBody as _;
 use axum::extract::State;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{header, HeaderValue};
@@ -65,7 +66,9 @@ async fn edge(State(state): State<AppState>, mut req: Request, next: Next) -> Re
     crate::auth::trusted_header::strip_untrusted_headers(&state, &mut req);
     let api = req.uri().path().starts_with("/api/");
     let mut res = if api_key_endpoint_allowed(&state, &req) {
-        if api {
+        // a request without a body (hyper knows: no length, or length 0)
+        // has nothing to limit; the limit is an extension, one allocation
+        if api && !req.body().is_end_stream() {
             DefaultBodyLimit::max(BODY_LIMIT).apply(&mut req);
         }
         next.run(req).await

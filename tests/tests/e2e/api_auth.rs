@@ -611,12 +611,16 @@ async fn bad_input_gets_a_clear_4xx() {
     let mut big = b"{\"email\": \"".to_vec();
     big.extend(std::iter::repeat_n(b'a', 1024 * 1024));
     big.extend(b"\", \"password\": \"x\"}");
-    let (status, body) = post_raw(big, "application/json").await;
+    let (status, body) = post_raw(big.clone(), "application/json").await;
     assert_eq!(status, 413);
     assert!(
         body["detail"].as_str().unwrap().contains("too large"),
         "{body}"
     );
+    // the same body without a length (chunked): the limit holds as well
+    let answer = chunked_post(&server.url, "/api/v1/auths/signin", &big).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("too large"), "{answer}");
 
     let (status, body) = post_raw(b"email=a".to_vec(), "application/x-www-form-urlencoded").await;
     assert_eq!(status, 415);
@@ -842,4 +846,43 @@ async fn repeated_session_tokens_are_refused_once_they_should_be() {
             "Invalid token",
         );
     }
+}
+
+/// POSTs `body` as JSON in 16 KiB chunks (`Transfer-Encoding: chunked`, no
+/// length) over a plain connection; returns what the server answered. The
+/// answer is read while the body is still being sent: the server may answer
+/// and close before it has read the whole body.
+async fn chunked_post(base: &str, path: &str, body: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = base.trim_start_matches("http://");
+    let (mut rx, mut tx) = tokio::net::TcpStream::connect(host)
+        .await
+        .unwrap()
+        .into_split();
+    let reader = tokio::spawn(async move {
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = rx.read(&mut buf).await {
+            answer.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&answer).into_owned()
+    });
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    );
+    let mut frames = vec![head.into_bytes()];
+    for chunk in body.chunks(16 * 1024) {
+        let mut frame = format!("{:x}\r\n", chunk.len()).into_bytes();
+        frame.extend_from_slice(chunk);
+        frame.extend_from_slice(b"\r\n");
+        frames.push(frame);
+    }
+    frames.push(b"0\r\n\r\n".to_vec());
+    for frame in frames {
+        if tx.write_all(&frame).await.is_err() {
+            break; // the server has answered and closed
+        }
+    }
+    reader.await.unwrap()
 }

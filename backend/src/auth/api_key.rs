@@ -2,6 +2,21 @@
 //! HMAC-SHA256 under a server secret — a fast keyed hash suits random keys —
 //! and indexed in memory, kept in step with creation and revocation, so a
 //! known key costs no database round trip. One active key per user.
+//!
+//! The index finds a key by its HMAC (the digest, as stored) and, once a key
+//! has been presented and matched, by its *sight*: a 128-bit SipHash-2-4 of
+//! the key under a secret drawn at random when the process starts. A repeated
+//! key then costs one SipHash of ~46 bytes instead of an HMAC-SHA256. The
+//! sight decides alone (the key itself is never kept, so there is nothing else
+//! to compare): a forger would need a string whose keyed 128-bit PRF output
+//! equals one held here, without ever seeing an output, one request at a time.
+//! A sight is learnt only from a key whose HMAC matched an indexed entry, and
+//! is dropped with that entry (revocation, replacement, another replica's
+//! change), under the same lock. Keys the database does not know are
+//! remembered by their sight for a while (`refused`): a script retrying a
+//! revoked key costs no database look-up per request, and a refusal stays
+//! true, since a key is random and shown only after it is stored.
+use super::verified_cache::SlotHasher;
 use super::{BearerAuthenticator, Principal};
 use crate::config::ApiKeysConfig;
 use crate::error::{Error, Result};
@@ -13,9 +28,12 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use percent_encoding::percent_decode_str;
 use sha2::Sha256;
+use siphasher::sip128::{Hasher128, SipHasher24};
 use std::collections::HashMap;
+use std::hash::Hasher;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
 use tessera_shared::AuthMethod;
 
 /// Every API key starts with this.
@@ -26,8 +44,15 @@ pub const NOT_ALLOWED: &str = "API key not allowed";
 pub const ENDPOINT_NOT_ALLOWED: &str = "API key not allowed to access this endpoint";
 /// Record a key's use at most this often (seconds).
 const TOUCH_EVERY: i64 = 60;
+/// Unknown keys remembered as refused, at most.
+const REFUSED_KEPT: u64 = 10_000;
+/// How long an unknown key is remembered as refused.
+const REFUSED_FOR: Duration = Duration::from_secs(600);
 
+/// HMAC-SHA256 of a key under the server's secret: what the database keeps.
 type Digest = [u8; 32];
+/// Keyed SipHash-2-4-128 of a key under a per-process secret.
+type Sight = u128;
 
 struct Entry {
     id: String,
@@ -38,12 +63,37 @@ struct Entry {
     remembered: Arc<super::remembered::Remembered>,
 }
 
-/// The key index and the secret keys are hashed under.
+/// An indexed key, and its sight once it has been presented.
+struct Known {
+    entry: Arc<Entry>,
+    sight: Option<Sight>,
+}
+
+/// Every indexed key by digest; those presented since by sight. A sight
+/// always belongs to an entry in `by_digest` (both change under one lock).
+#[derive(Default)]
+struct Index {
+    by_digest: HashMap<Digest, Known>,
+    by_sight: HashMap<Sight, Arc<Entry>, SlotHasher>,
+}
+
+impl Index {
+    /// Drops the key with this digest, and its sight.
+    fn drop_digest(&mut self, digest: &Digest) {
+        if let Some(Known { sight: Some(s), .. }) = self.by_digest.remove(digest) {
+            self.by_sight.remove(&s);
+        }
+    }
+}
+
+/// The key index and the secrets keys are hashed under.
 pub struct ApiKeys {
     mac: Hmac<Sha256>,
-    by_digest: RwLock<HashMap<Digest, Arc<Entry>>>,
-    /// Bumped when another replica changes keys: a database read that began
-    /// before is not indexed after.
+    sighter: SipHasher24,
+    index: RwLock<Index>,
+    refused: moka::sync::Cache<Sight, (), SlotHasher>,
+    /// Moves on with every key dropped from the index (here, or by another
+    /// replica): a database read that began before is not indexed after.
     generation: AtomicU64,
 }
 
@@ -68,13 +118,31 @@ impl ApiKeys {
         let keys = Self {
             mac: Hmac::new_from_slice(&secret)
                 .map_err(|e| anyhow::anyhow!("API key secret: {e}"))?,
-            by_digest: RwLock::new(HashMap::new()),
+            sighter: SipHasher24::new_with_key(&rand::random()),
+            index: RwLock::new(Index::default()),
+            refused: moka::sync::Cache::builder()
+                .max_capacity(REFUSED_KEPT)
+                .time_to_live(REFUSED_FOR)
+                .build_with_hasher(SlotHasher),
             generation: AtomicU64::new(0),
         };
+        let generation = keys.generation();
         for stored in db.api_keys().await? {
-            keys.remember(&stored);
+            keys.remember(&stored, generation);
         }
         Ok(keys)
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Index> {
+        self.index.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Index> {
+        self.index.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     fn digest(&self, key: &str) -> Digest {
@@ -83,7 +151,16 @@ impl ApiKeys {
         mac.finalize().into_bytes().into()
     }
 
-    fn remember(&self, stored: &StoredKey) -> Option<Arc<Entry>> {
+    fn sight(&self, key: &str) -> Sight {
+        let mut h = self.sighter;
+        h.write(key.as_bytes());
+        h.finish128().into()
+    }
+
+    /// Indexes a stored key, unless a key was dropped since `generation` was
+    /// read (the stored row may be that key's, read before it went). Returns
+    /// the entry either way, for the request that found it.
+    fn remember(&self, stored: &StoredKey, generation: u64) -> Option<Arc<Entry>> {
         let digest = unhex(&stored.digest)?;
         let entry = Arc::new(Entry {
             id: stored.id.clone(),
@@ -92,39 +169,59 @@ impl ApiKeys {
             last_touch: AtomicI64::new(stored.last_used_at.unwrap_or(0)),
             remembered: Arc::new(super::remembered::Remembered::for_secret()),
         });
-        self.by_digest
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(digest, entry.clone());
+        let mut index = self.write();
+        if self.generation() == generation {
+            index.drop_digest(&digest); // an older entry of the same key, and its sight
+            let known = Known {
+                entry: entry.clone(),
+                sight: None,
+            };
+            index.by_digest.insert(digest, known);
+        }
         Some(entry)
+    }
+
+    /// Notes `sight` as the sight of `entry`'s key, if the entry is still the
+    /// one indexed under `digest` (it may have been dropped meanwhile).
+    fn learn(&self, digest: &Digest, entry: &Arc<Entry>, sight: Sight) {
+        let mut index = self.write();
+        let Index {
+            by_digest,
+            by_sight,
+        } = &mut *index;
+        if let Some(known) = by_digest.get_mut(digest) {
+            if Arc::ptr_eq(&known.entry, entry) && known.sight.is_none() {
+                known.sight = Some(sight);
+                by_sight.insert(sight, entry.clone());
+            }
+        }
+    }
+
+    /// Drops keys from the index; the generation moves on under the lock.
+    fn drop_where(&self, drop: impl FnOnce(&mut Index)) {
+        let mut index = self.write();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        drop(&mut index);
     }
 
     fn forget(&self, stored: &StoredKey) {
         if let Some(digest) = unhex(&stored.digest) {
-            self.by_digest
-                .write()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&digest);
+            self.drop_where(|index| index.drop_digest(&digest));
         }
     }
 
     /// Drops a user's keys from the index (another replica changed them);
     /// a key still in the database is found again on its next use.
     pub fn forget_user(&self, user_id: &str) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        self.by_digest
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|_, e| e.user_id != user_id);
+        self.drop_where(|index| {
+            index.by_digest.retain(|_, k| k.entry.user_id != user_id);
+            index.by_sight.retain(|_, e| e.user_id != user_id);
+        });
     }
 
     /// Empties the index; keys are found again in the database on use.
     pub fn forget_all(&self) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        self.by_digest
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        self.drop_where(|index| *index = Index::default());
     }
 
     /// Creates the user's key, replacing (and at once disabling) any old one.
@@ -146,7 +243,7 @@ impl ApiKeys {
         if let Some(old) = db.replace_api_key(&stored).await? {
             self.forget(&old);
         }
-        self.remember(&stored);
+        self.remember(&stored, self.generation());
         Ok(key)
     }
 
@@ -161,34 +258,38 @@ impl ApiKeys {
         }
     }
 
+    /// The entry of `key`, when it is a key the database holds.
     async fn find(&self, db: &Db, key: &str) -> Result<Option<Arc<Entry>>> {
+        let sight = self.sight(key);
+        if let Some(entry) = self.read().by_sight.get(&sight) {
+            return Ok(Some(entry.clone()));
+        }
+        if self.refused.contains_key(&sight) {
+            return Ok(None);
+        }
         let digest = self.digest(key);
-        let known = self
-            .by_digest
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&digest)
-            .cloned();
+        let known = self.read().by_digest.get(&digest).map(|k| k.entry.clone());
         let entry = match known {
-            Some(entry) => Some(entry),
-            // made by another replica since start-up
+            Some(entry) => entry,
+            // made by another replica since start-up, or dropped after a change
             None => {
-                let generation = self.generation.load(Ordering::Acquire);
-                let found = db
-                    .api_key_by_digest(&hex(&digest))
-                    .await?
-                    .and_then(|s| self.remember(&s));
-                if found.is_some() && self.generation.load(Ordering::Acquire) != generation {
-                    // read before another replica's change: not kept
-                    self.by_digest
-                        .write()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .remove(&digest);
+                let generation = self.generation();
+                let Some(stored) = db.api_key_by_digest(&hex(&digest)).await? else {
+                    self.refused.insert(sight, ());
+                    return Ok(None);
+                };
+                match self.remember(&stored, generation) {
+                    Some(entry) => entry,
+                    None => return Ok(None), // a malformed stored digest
                 }
-                found
             }
         };
-        Ok(entry.filter(|e| constant_time_eq::constant_time_eq_32(&e.digest, &digest)))
+        // found under this digest: equal, but the check costs nothing
+        if !constant_time_eq::constant_time_eq_32(&entry.digest, &digest) {
+            return Ok(None);
+        }
+        self.learn(&digest, &entry, sight);
+        Ok(Some(entry))
     }
 }
 
@@ -332,6 +433,112 @@ mod tests {
         let mut c = config(&[]);
         c.restrict_endpoints = false;
         assert!(endpoint_allowed(&c, "/anything/../at/all"));
+    }
+
+    use crate::store::users::{NewLocalUser, Users};
+    use tessera_shared::Role;
+
+    /// An index over a fresh database with one user; the user's id.
+    async fn keys() -> (ApiKeys, Db, String, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let db = Db::connect(&url).await.unwrap();
+        let user = Users::new(db.clone(), 10)
+            .create_local(
+                NewLocalUser {
+                    name: "A",
+                    email: "a@example.com",
+                    password_hash: "x",
+                    role: Role::User,
+                },
+                0,
+            )
+            .await
+            .unwrap();
+        let keys = ApiKeys::load(&db, b"server secret".to_vec()).await.unwrap();
+        (keys, db, user.id.clone(), dir)
+    }
+
+    fn sighted(keys: &ApiKeys) -> usize {
+        keys.read().by_sight.len()
+    }
+
+    async fn found(keys: &ApiKeys, db: &Db, key: &str) -> bool {
+        keys.find(db, key).await.unwrap().is_some()
+    }
+
+    #[tokio::test]
+    async fn a_key_is_learnt_by_sight_and_forgotten_with_its_revocation() {
+        let (keys, db, uid, _dir) = keys().await;
+        let key = keys.create(&db, &uid, 1).await.unwrap();
+        assert_eq!(sighted(&keys), 0, "not presented yet");
+        assert!(found(&keys, &db, &key).await);
+        assert_eq!(sighted(&keys), 1, "learnt once its HMAC matched");
+        assert!(found(&keys, &db, &key).await, "found by sight");
+        assert!(keys.revoke(&db, &uid).await.unwrap());
+        assert_eq!(sighted(&keys), 0);
+        assert!(!found(&keys, &db, &key).await);
+        assert!(!found(&keys, &db, &key).await, "refused, twice");
+    }
+
+    #[tokio::test]
+    async fn replacement_drops_the_old_keys_sight() {
+        let (keys, db, uid, _dir) = keys().await;
+        let old = keys.create(&db, &uid, 1).await.unwrap();
+        assert!(found(&keys, &db, &old).await && found(&keys, &db, &old).await);
+        let new = keys.create(&db, &uid, 2).await.unwrap();
+        assert!(!found(&keys, &db, &old).await, "replaced at once");
+        assert!(found(&keys, &db, &new).await && found(&keys, &db, &new).await);
+        assert_eq!(sighted(&keys), 1);
+        assert!(!found(&keys, &db, &old).await);
+    }
+
+    #[tokio::test]
+    async fn a_key_off_by_one_character_is_refused() {
+        let (keys, db, uid, _dir) = keys().await;
+        let key = keys.create(&db, &uid, 1).await.unwrap();
+        assert!(found(&keys, &db, &key).await); // learnt: both ways are armed
+        for i in 0..key.len() {
+            let mut forged = key.clone().into_bytes();
+            forged[i] = if forged[i] == b'A' { b'B' } else { b'A' };
+            let forged = String::from_utf8(forged).unwrap();
+            assert!(!found(&keys, &db, &forged).await, "position {i}");
+        }
+        for forged in [&key[..key.len() - 1], &format!("{key}A"), "sk-", ""] {
+            assert!(!found(&keys, &db, forged).await, "{forged}");
+        }
+        assert!(found(&keys, &db, &key).await);
+    }
+
+    #[tokio::test]
+    async fn another_replicas_change_drops_sights_and_the_database_decides() {
+        let (keys, db, uid, _dir) = keys().await;
+        let key = keys.create(&db, &uid, 1).await.unwrap();
+        assert!(found(&keys, &db, &key).await);
+        keys.forget_user(&uid);
+        assert_eq!(sighted(&keys), 0);
+        assert!(found(&keys, &db, &key).await, "still stored: found again");
+        assert_eq!(sighted(&keys), 1);
+        keys.forget_all();
+        assert_eq!(sighted(&keys), 0);
+        // revoked elsewhere: the database no longer has it
+        db.delete_api_key(&uid).await.unwrap();
+        keys.forget_user(&uid);
+        assert!(!found(&keys, &db, &key).await);
+    }
+
+    #[tokio::test]
+    async fn a_read_that_raced_a_drop_is_not_indexed() {
+        let (keys, db, uid, _dir) = keys().await;
+        keys.create(&db, &uid, 1).await.unwrap();
+        let stored = db.api_key_of(&uid).await.unwrap().unwrap();
+        keys.forget_all();
+        let before = keys.generation();
+        keys.forget_user("someone else"); // a drop while the row was being read
+        assert!(keys.remember(&stored, before).is_some(), "this request's");
+        assert!(keys.read().by_digest.is_empty(), "not kept");
+        keys.remember(&stored, keys.generation());
+        assert_eq!(keys.read().by_digest.len(), 1);
     }
 
     #[test]

@@ -133,10 +133,11 @@ impl<V: Expires> moka::Expiry<Slot, Arc<Entry<V>>> for UntilExpiry {
     }
 }
 
-/// The map's own hash of a slot: its low 64 bits, already a keyed hash of
-/// the token (no second SipHash over it).
+/// The map's own hash of a key that already is a keyed 128-bit hash (a
+/// [`Slot`], an API key's sight): its low 64 bits, no second SipHash over it.
+/// Only for such keys: nobody can choose them to collide.
 #[derive(Clone, Copy, Default)]
-struct SlotHasher;
+pub(crate) struct SlotHasher;
 
 impl BuildHasher for SlotHasher {
     type Hasher = SlotHash;
@@ -146,15 +147,15 @@ impl BuildHasher for SlotHasher {
 }
 
 /// See [`SlotHasher`].
-struct SlotHash(u64);
+pub(crate) struct SlotHash(u64);
 
 impl Hasher for SlotHash {
     fn finish(&self) -> u64 {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        // only `write_u128` is ever called (`Slot` derives `Hash` over a
-        // `u128`); fold anything else in rather than drop it
+        // only `write_u128` is ever called (the keys are `u128`s or derive
+        // `Hash` over one); fold anything else in rather than drop it
         for b in bytes {
             self.0 = self.0.rotate_left(8) ^ u64::from(*b);
         }

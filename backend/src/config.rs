@@ -137,7 +137,7 @@ pub fn is_origin(s: &str) -> bool {
 }
 
 /// `[api_keys]`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ApiKeysConfig {
     /// The global switch (off by default).
@@ -153,6 +153,23 @@ pub struct ApiKeysConfig {
     pub secret: Option<Secret>,
     /// Read that key from this file instead.
     pub secret_file: Option<PathBuf>,
+    /// `sk-` keys this replica has never seen that one client IP may have
+    /// looked up in the database a minute (each costs a database read);
+    /// past it, 429 until the allowance refills. Known keys never count.
+    pub unknown_per_ip_per_minute: u32,
+}
+
+impl Default for ApiKeysConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            restrict_endpoints: false,
+            allowed_endpoints: Vec::new(),
+            secret: None,
+            secret_file: None,
+            unknown_per_ip_per_minute: 60,
+        }
+    }
 }
 
 /// `[server]`.
@@ -776,6 +793,9 @@ impl Config {
         }
         if self.rate_limit.per_ip_per_minute == 0 || self.rate_limit.per_account_per_minute == 0 {
             problems.push("rate_limit values must be at least 1 attempt a minute".into());
+        }
+        if self.api_keys.unknown_per_ip_per_minute == 0 {
+            problems.push("api_keys.unknown_per_ip_per_minute must be at least 1".into());
         }
         if self.password.min_length < 8 {
             problems.push("password.min_length must be at least 8".into());

@@ -119,7 +119,12 @@ impl AppState {
             config.api_keys.secret_file.as_deref(),
             &config.server.data_dir.join("api_key.secret"),
         )?;
-        let api_keys = ApiKeys::load(&db, api_key_secret).await?;
+        let api_keys = ApiKeys::load(
+            &db,
+            api_key_secret,
+            config.api_keys.unknown_per_ip_per_minute,
+        )
+        .await?;
         let ldap = config
             .ldap
             .as_ref()

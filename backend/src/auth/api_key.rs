@@ -15,7 +15,10 @@
 //! change), under the same lock. Keys the database does not know are
 //! remembered by their sight for a while (`refused`): a script retrying a
 //! revoked key costs no database look-up per request, and a refusal stays
-//! true, since a key is random and shown only after it is stored.
+//! true, since a key is random and shown only after it is stored. A key never
+//! seen must be looked up (another replica may have just made it); one client
+//! IP may have `[api_keys] unknown_per_ip_per_minute` of those a minute, so a
+//! flood of random keys gets 429s, not database reads.
 use super::verified_cache::SlotHasher;
 use super::{BearerAuthenticator, Principal};
 use crate::config::ApiKeysConfig;
@@ -24,13 +27,18 @@ use crate::state::AppState;
 use crate::store::api_keys::StoredKey;
 use crate::store::users::PERMISSION_API_KEYS;
 use crate::store::Db;
+use axum::http::request::Parts;
 use base64::Engine;
+use governor::clock::{Clock as _, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use hmac::{Hmac, Mac};
 use percent_encoding::percent_decode_str;
 use sha2::Sha256;
 use siphasher::sip128::{Hasher128, SipHasher24};
 use std::collections::HashMap;
 use std::hash::Hasher;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
@@ -92,6 +100,8 @@ pub struct ApiKeys {
     sighter: SipHasher24,
     index: RwLock<Index>,
     refused: moka::sync::Cache<Sight, (), SlotHasher>,
+    /// Database look-ups of keys never seen, by client IP.
+    lookups: DefaultKeyedRateLimiter<Option<IpAddr>>,
     /// Moves on with every key dropped from the index (here, or by another
     /// replica): a database read that began before is not indexed after.
     generation: AtomicU64,
@@ -113,8 +123,10 @@ fn unhex(s: &str) -> Option<Digest> {
 }
 
 impl ApiKeys {
-    /// Loads every stored key into the index.
-    pub async fn load(db: &Db, secret: Vec<u8>) -> Result<Self> {
+    /// Loads every stored key into the index; `lookups_per_minute`: of keys
+    /// never seen, per client IP.
+    pub async fn load(db: &Db, secret: Vec<u8>, lookups_per_minute: u32) -> Result<Self> {
+        let per_minute = NonZeroU32::new(lookups_per_minute).unwrap_or(NonZeroU32::MIN);
         let keys = Self {
             mac: Hmac::new_from_slice(&secret)
                 .map_err(|e| anyhow::anyhow!("API key secret: {e}"))?,
@@ -124,6 +136,7 @@ impl ApiKeys {
                 .max_capacity(REFUSED_KEPT)
                 .time_to_live(REFUSED_FOR)
                 .build_with_hasher(SlotHasher),
+            lookups: RateLimiter::keyed(Quota::per_minute(per_minute)),
             generation: AtomicU64::new(0),
         };
         let generation = keys.generation();
@@ -258,8 +271,21 @@ impl ApiKeys {
         }
     }
 
-    /// The entry of `key`, when it is a key the database holds.
-    async fn find(&self, db: &Db, key: &str) -> Result<Option<Arc<Entry>>> {
+    /// Drops the look-up allowances that are full again.
+    pub fn shrink(&self) {
+        self.lookups.retain_recent();
+        self.lookups.shrink_to_fit();
+    }
+
+    /// The entry of `key`, when it is a key the database holds. `client`
+    /// (asked only when the database must be) names who is asking: 429 once
+    /// it has looked up too many unknown keys.
+    async fn find(
+        &self,
+        db: &Db,
+        key: &str,
+        client: impl FnOnce() -> Option<IpAddr>,
+    ) -> Result<Option<Arc<Entry>>> {
         let sight = self.sight(key);
         if let Some(entry) = self.read().by_sight.get(&sight) {
             return Ok(Some(entry.clone()));
@@ -273,6 +299,12 @@ impl ApiKeys {
             Some(entry) => entry,
             // made by another replica since start-up, or dropped after a change
             None => {
+                self.lookups.check_key(&client()).map_err(|n| {
+                    let wait = n.wait_time_from(DefaultClock::default().now());
+                    Error::RateLimited {
+                        retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+                    }
+                })?;
                 let generation = self.generation();
                 let Some(stored) = db.api_key_by_digest(&hex(&digest)).await? else {
                     self.refused.insert(sight, ());
@@ -302,13 +334,20 @@ impl BearerAuthenticator for ApiKeyAuthenticator {
         credential.starts_with(PREFIX)
     }
 
-    async fn authenticate(&self, credential: &str, state: &AppState) -> Result<Principal> {
+    async fn authenticate(
+        &self,
+        credential: &str,
+        parts: &Parts,
+        state: &AppState,
+    ) -> Result<Principal> {
         if !state.config.api_keys.enabled {
             return Err(Error::Forbidden(NOT_ALLOWED));
         }
         let entry = state
             .api_keys
-            .find(&state.db, credential)
+            .find(&state.db, credential, || {
+                super::trusted_header::client_ip(state, parts)
+            })
             .await?
             .ok_or_else(|| Error::InvalidToken("unknown or revoked API key"))?;
         let user = state
@@ -455,7 +494,9 @@ mod tests {
             )
             .await
             .unwrap();
-        let keys = ApiKeys::load(&db, b"server secret".to_vec()).await.unwrap();
+        let keys = ApiKeys::load(&db, b"server secret".to_vec(), 1000)
+            .await
+            .unwrap();
         (keys, db, user.id.clone(), dir)
     }
 
@@ -464,7 +505,7 @@ mod tests {
     }
 
     async fn found(keys: &ApiKeys, db: &Db, key: &str) -> bool {
-        keys.find(db, key).await.unwrap().is_some()
+        keys.find(db, key, || None).await.unwrap().is_some()
     }
 
     #[tokio::test]
@@ -525,6 +566,46 @@ mod tests {
         db.delete_api_key(&uid).await.unwrap();
         keys.forget_user(&uid);
         assert!(!found(&keys, &db, &key).await);
+    }
+
+    #[tokio::test]
+    async fn unknown_keys_are_looked_up_a_limited_number_of_times_per_client() {
+        let (_, db, uid, _dir) = keys().await;
+        let keys = ApiKeys::load(&db, b"server secret".to_vec(), 2)
+            .await
+            .unwrap();
+        let key = keys.create(&db, &uid, 1).await.unwrap();
+        let (x, y): (IpAddr, IpAddr) = ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
+        let from = |ip| move || Some(ip);
+        assert!(keys
+            .find(&db, "sk-unknown-1", from(x))
+            .await
+            .unwrap()
+            .is_none());
+        assert!(keys
+            .find(&db, "sk-unknown-2", from(x))
+            .await
+            .unwrap()
+            .is_none());
+        assert!(matches!(
+            keys.find(&db, "sk-unknown-3", from(x)).await,
+            Err(Error::RateLimited {
+                retry_after_secs: 1..=60
+            })
+        ));
+        // refused before: no look-up, so no limit
+        assert!(keys
+            .find(&db, "sk-unknown-1", from(x))
+            .await
+            .unwrap()
+            .is_none());
+        // a known key is never held up; another client has its own allowance
+        assert!(keys.find(&db, &key, from(x)).await.unwrap().is_some());
+        assert!(keys
+            .find(&db, "sk-unknown-3", from(y))
+            .await
+            .unwrap()
+            .is_none());
     }
 
     #[tokio::test]

@@ -280,8 +280,14 @@ pub trait BearerAuthenticator: Send + Sync + 'static {
     /// cryptography. The first authenticator that recognises a credential
     /// decides; it never falls through to the next.
     fn recognises(&self, credential: &str) -> bool;
-    /// Verifies the credential fully and finds its user.
-    async fn authenticate(&self, credential: &str, state: &AppState) -> Result<Principal>;
+    /// Verifies the credential fully and finds its user; `parts`: the
+    /// request's head (who is asking, for limits on costly failures).
+    async fn authenticate(
+        &self,
+        credential: &str,
+        parts: &Parts,
+        state: &AppState,
+    ) -> Result<Principal>;
     /// Drops every cached verification (another replica may have changed
     /// what they relied on). Nothing by default.
     fn forget_all(&self) {}
@@ -369,7 +375,7 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Prin
         .find(|a| a.recognises(credential))
         .ok_or_else(|| Error::InvalidToken("credential of no known kind"))?;
     authenticator
-        .authenticate(credential, state)
+        .authenticate(credential, parts, state)
         .await
         .map(Some)
 }

@@ -13,6 +13,7 @@ use super::{BearerAuthenticator, Principal};
 use crate::config::ExpiresIn;
 use crate::error::{Error, Result};
 use crate::state::AppState;
+use axum::http::request::Parts;
 use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -250,7 +251,12 @@ impl BearerAuthenticator for SessionAuthenticator {
         }
     }
 
-    async fn authenticate(&self, credential: &str, state: &AppState) -> Result<Principal> {
+    async fn authenticate(
+        &self,
+        credential: &str,
+        _parts: &Parts,
+        state: &AppState,
+    ) -> Result<Principal> {
         let now = state.clock.now();
         let (entry, remember) = self.verified(credential, state, now)?;
         let claims = &entry.value;
@@ -289,6 +295,11 @@ mod tests {
     use std::time::Duration;
 
     const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    /// A request head from nowhere in particular.
+    fn head() -> axum::http::request::Parts {
+        axum::http::Request::new(()).into_parts().0
+    }
 
     fn keys(lifetime: ExpiresIn) -> SessionKeys {
         SessionKeys::new(SECRET, "http://tessera.test".into(), lifetime)
@@ -471,7 +482,11 @@ mod tests {
                     .issue(&self.user_id, self.clock.now())
                     .unwrap();
                 for _ in 0..2 {
-                    let p = self.auth.authenticate(&t, &self.state).await.unwrap();
+                    let p = self
+                        .auth
+                        .authenticate(&t, &head(), &self.state)
+                        .await
+                        .unwrap();
                     assert_eq!(p.user.id, self.user_id);
                     assert_eq!(p.jti.as_deref(), Some(c.jti.as_str()));
                 }
@@ -481,7 +496,7 @@ mod tests {
 
             async fn refused(&self, token: &str) -> bool {
                 matches!(
-                    self.auth.authenticate(token, &self.state).await,
+                    self.auth.authenticate(token, &head(), &self.state).await,
                     Err(Error::InvalidToken(_))
                 )
             }
@@ -500,7 +515,7 @@ mod tests {
             let f = fixture(ExpiresIn::For(Duration::from_secs(60)), 100).await;
             let (t, _) = f.cached_token().await;
             f.clock.advance(59);
-            assert!(f.auth.authenticate(&t, &f.state).await.is_ok());
+            assert!(f.auth.authenticate(&t, &head(), &f.state).await.is_ok());
             f.clock.advance(1);
             assert!(f.refused(&t).await, "exp == now is expired, cached or not");
             assert!(!f.auth.is_cached(&t), "an expired entry is dropped");
@@ -523,7 +538,7 @@ mod tests {
                 .set_role(&f.user_id, Role::Pending, NOW)
                 .await
                 .unwrap();
-            let p = f.auth.authenticate(&t, &f.state).await.unwrap();
+            let p = f.auth.authenticate(&t, &head(), &f.state).await.unwrap();
             assert_eq!(p.user.role, Role::Pending, "the role extractors see");
         }
 
@@ -531,7 +546,7 @@ mod tests {
         async fn single_use_tokens_are_never_cached() {
             let f = fixture(ExpiresIn::SingleUse, 100).await;
             let (t, _) = f.state.sessions.issue(&f.user_id, f.clock.now()).unwrap();
-            assert!(f.auth.authenticate(&t, &f.state).await.is_ok());
+            assert!(f.auth.authenticate(&t, &head(), &f.state).await.is_ok());
             assert!(!f.auth.is_cached(&t));
             assert!(f.refused(&t).await, "a second use is refused");
         }
@@ -553,7 +568,7 @@ mod tests {
 
             let off = fixture(ExpiresIn::Never, 0).await;
             let (t, c) = off.state.sessions.issue(&off.user_id, NOW).unwrap();
-            assert!(off.auth.authenticate(&t, &off.state).await.is_ok());
+            assert!(off.auth.authenticate(&t, &head(), &off.state).await.is_ok());
             assert!(!off.auth.is_cached(&t));
             off.state.revocations.revoke(&c.jti, c.exp).await.unwrap();
             assert!(off.refused(&t).await);

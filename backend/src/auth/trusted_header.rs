@@ -174,6 +174,17 @@ impl TrustedHeaders {
     }
 }
 
+/// The client's address, when the server knows it: the TCP peer, or, when
+/// that peer is a trusted proxy (`[trusted_header] trusted_proxies`), the
+/// right-most `X-Forwarded-For` hop that is not one.
+pub fn client_ip(state: &AppState, parts: &Parts) -> Option<IpAddr> {
+    let peer = peer(parts)?;
+    Some(match &state.trusted_header {
+        Some(th) => th.client_ip(peer, &parts.headers),
+        None => peer,
+    })
+}
+
 /// The TCP peer of a request, when the server knows it.
 pub fn peer(parts: &Parts) -> Option<IpAddr> {
     parts

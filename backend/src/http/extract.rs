@@ -2,9 +2,9 @@
 //! the client's IP address.
 use crate::error::Error;
 use crate::state::AppState;
-use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts};
+use axum::extract::{FromRef, FromRequest, FromRequestParts};
 use axum::http::request::Parts;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 /// `axum::Json`, but a refused body answers `{"detail": ...}` like every other error.
 #[derive(Debug, FromRequest)]
@@ -30,14 +30,9 @@ where
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip());
         let state = AppState::from_ref(state);
-        Ok(ClientIp(match (&state.trusted_header, peer) {
-            (Some(th), Some(peer)) => Some(th.client_ip(peer, &parts.headers)),
-            _ => peer,
-        }))
+        Ok(ClientIp(crate::auth::trusted_header::client_ip(
+            &state, parts,
+        )))
     }
 }

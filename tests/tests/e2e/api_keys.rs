@@ -197,6 +197,48 @@ tessera_tests::on_both_databases! {
 }
 
 #[tokio::test]
+async fn a_flood_of_unknown_keys_is_cut_off_per_client_before_the_database() {
+    let server = TestServer::builder()
+        .toml("[api_keys]\nenabled = true\nunknown_per_ip_per_minute = 3")
+        .start()
+        .await;
+    let admin = server.signup("Ann", "ann@example.com", PW).await;
+    let (_, body) = create_key(&server, token(&admin)).await;
+    let key = body["api_key"].as_str().unwrap().to_owned();
+    let random = |i: usize| format!("sk-{}{i:04}", "Q".repeat(39));
+
+    for i in 0..3 {
+        let (status, body) = server.get("/api/v1/auths/", Some(&random(i))).await;
+        assert_eq!(
+            (status, body["detail"].as_str()),
+            (401, Some("Invalid token"))
+        );
+    }
+    // a fourth key never seen: refused before the database is asked
+    let res = client()
+        .get(server.at("/api/v1/auths/"))
+        .bearer_auth(random(3))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 429);
+    let wait: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "Retry-After {wait}");
+    // a key already refused is known to be unknown: 401, and no look-up
+    assert_eq!(server.get("/api/v1/auths/", Some(&random(0))).await.0, 401);
+    // the client's real key, and sessions, are not held up
+    assert_eq!(server.get("/api/v1/auths/", Some(&key)).await.0, 200);
+    assert_eq!(
+        server.get("/api/v1/auths/", Some(token(&admin))).await.0,
+        200
+    );
+}
+
+#[tokio::test]
 async fn restricted_endpoints_resist_path_tricks() {
     let server = TestServer::builder()
         .toml("[api_keys]\nenabled = true\nrestrict_endpoints = true\nallowed_endpoints = [\"/api/v1/auths/\", \"/api/v1/groups/*\"]")

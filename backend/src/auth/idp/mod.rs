@@ -15,6 +15,7 @@ use crate::auth::verified_cache::{Entry, Slot, VerifiedCache};
 use crate::error::{Error, Result};
 use crate::state::AppState;
 use crate::store::users::{external_id, ExternalUser};
+use axum::http::request::Parts;
 use config::IssuerConfig;
 use keys::KeyStore;
 use std::collections::BTreeMap;
@@ -273,7 +274,12 @@ impl BearerAuthenticator for Idp {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn authenticate(&self, credential: &str, state: &AppState) -> Result<Principal> {
+    async fn authenticate(
+        &self,
+        credential: &str,
+        _parts: &Parts,
+        state: &AppState,
+    ) -> Result<Principal> {
         let now = state.clock.now();
         // the cache slot; no hashing of every token when there is no cache
         let slot = self.0.cache.as_ref().map(|c| c.slot(credential));

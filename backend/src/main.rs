@@ -26,6 +26,8 @@ CONFIGURATION
   [signup]     enabled (true), default_role (pending)
   [admin]      email, password, name: bootstrap admin (TESSERA_ADMIN_EMAIL, TESSERA_ADMIN_PASSWORD)
   [rate_limit] per_ip_per_minute (30), per_account_per_minute (10)
+  [api_keys]   enabled (false), restrict_endpoints, allowed_endpoints, secret | secret_file,
+               unknown_per_ip_per_minute (60)
   [password]   min_length (8), signin_enabled (true: false refuses all but the bootstrap admin)
   [ldap]       url, ca_file, starttls, bind_dn, bind_password, search_base, username_attribute (uid),
                mail_attribute, name_attribute, search_filter, group_attribute (memberOf),

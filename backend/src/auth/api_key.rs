@@ -85,7 +85,28 @@ struct Index {
     by_sight: HashMap<Sight, Arc<Entry>, SlotHasher>,
 }
 
+impl Entry {
+    /// The entry of a stored key; `None` when its digest is malformed.
+    fn of(stored: &StoredKey) -> Option<Arc<Entry>> {
+        Some(Arc::new(Entry {
+            id: stored.id.clone(),
+            user_id: stored.user_id.clone(),
+            digest: unhex(&stored.digest)?,
+            last_touch: AtomicI64::new(stored.last_used_at.unwrap_or(0)),
+            remembered: Arc::new(super::remembered::Remembered::for_secret()),
+        }))
+    }
+}
+
 impl Index {
+    /// Indexes `entry` (not yet seen), replacing any entry of the same key.
+    fn insert(&mut self, entry: Arc<Entry>) {
+        let digest = entry.digest;
+        self.drop_digest(&digest);
+        let known = Known { entry, sight: None };
+        self.by_digest.insert(digest, known);
+    }
+
     /// Drops the key with this digest, and its sight.
     fn drop_digest(&mut self, digest: &Digest) {
         if let Some(Known { sight: Some(s), .. }) = self.by_digest.remove(digest) {
@@ -174,24 +195,29 @@ impl ApiKeys {
     /// read (the stored row may be that key's, read before it went). Returns
     /// the entry either way, for the request that found it.
     fn remember(&self, stored: &StoredKey, generation: u64) -> Option<Arc<Entry>> {
-        let digest = unhex(&stored.digest)?;
-        let entry = Arc::new(Entry {
-            id: stored.id.clone(),
-            user_id: stored.user_id.clone(),
-            digest,
-            last_touch: AtomicI64::new(stored.last_used_at.unwrap_or(0)),
-            remembered: Arc::new(super::remembered::Remembered::for_secret()),
-        });
+        let entry = Entry::of(stored)?;
         let mut index = self.write();
         if self.generation() == generation {
-            index.drop_digest(&digest); // an older entry of the same key, and its sight
-            let known = Known {
-                entry: entry.clone(),
-                sight: None,
-            };
-            index.by_digest.insert(digest, known);
+            index.insert(entry.clone());
         }
         Some(entry)
+    }
+
+    /// After the database replaced `old` (if any) with `new`: drops `old`
+    /// and indexes `new`, unless a key was dropped since `generation` (read
+    /// before the write: `new` may itself have been replaced or revoked
+    /// since) — then `new` is found in the database on its first use.
+    fn replaced(&self, old: Option<&StoredKey>, new: &StoredKey, generation: u64) {
+        let entry = Entry::of(new);
+        let mut index = self.write();
+        let unchanged = self.generation() == generation;
+        if let Some(old) = old.and_then(|o| unhex(&o.digest)) {
+            self.generation.fetch_add(1, Ordering::AcqRel);
+            index.drop_digest(&old);
+        }
+        if let (true, Some(entry)) = (unchanged, entry) {
+            index.insert(entry);
+        }
     }
 
     /// Notes `sight` as the sight of `entry`'s key, if the entry is still the
@@ -253,10 +279,9 @@ impl ApiKeys {
             created_at: now,
             last_used_at: None,
         };
-        if let Some(old) = db.replace_api_key(&stored).await? {
-            self.forget(&old);
-        }
-        self.remember(&stored, self.generation());
+        let generation = self.generation();
+        let old = db.replace_api_key(&stored).await?;
+        self.replaced(old.as_ref(), &stored, generation);
         Ok(key)
     }
 
@@ -606,6 +631,32 @@ mod tests {
             .await
             .unwrap()
             .is_none());
+    }
+
+    #[tokio::test]
+    async fn of_two_racing_replacements_the_last_written_wins() {
+        let (keys, db, uid, _dir) = keys().await;
+        let first = keys.create(&db, &uid, 1).await.unwrap();
+        let row = |key: &str| StoredKey {
+            id: key.to_owned(),
+            user_id: uid.clone(),
+            prefix: key[..11].to_owned(),
+            digest: hex(&keys.digest(key)),
+            created_at: 2,
+            last_used_at: None,
+        };
+        let (a, b) = ("sk-AAAAAAAAAAAAAAAAAAAA", "sk-BBBBBBBBBBBBBBBBBBBB");
+        // A is written, then B over it; B's request updates the index first
+        let ga = keys.generation();
+        let old_a = db.replace_api_key(&row(a)).await.unwrap();
+        let gb = keys.generation();
+        let old_b = db.replace_api_key(&row(b)).await.unwrap();
+        assert_eq!(old_b.as_ref().map(|o| o.id.as_str()), Some(a));
+        keys.replaced(old_b.as_ref(), &row(b), gb);
+        keys.replaced(old_a.as_ref(), &row(a), ga);
+        assert!(!found(&keys, &db, &first).await);
+        assert!(!found(&keys, &db, a).await, "A was replaced by B");
+        assert!(found(&keys, &db, b).await);
     }
 
     #[tokio::test]

@@ -1,5 +1,5 @@
 //! API keys: one active key per user, kept only as a keyed hash.
-use super::{on_pool, Db};
+use super::{on_pool, Backend, Db};
 use crate::error::Result;
 
 /// A stored key, without the key.
@@ -61,10 +61,21 @@ impl Db {
     }
 
     /// Stores `key` as the user's only key; returns the one it replaced.
+    /// Concurrent replacements for one user take turns (the last wins).
     pub async fn replace_api_key(&self, key: &StoredKey) -> Result<Option<StoredKey>> {
         let delete = format!("DELETE FROM api_keys WHERE user_id = $1 RETURNING {COLUMNS}");
+        let postgres = self.backend() == Backend::Postgres;
         let old: Option<Row> = on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
+            if postgres {
+                // without it, two transactions both find the old key gone and
+                // the second insert breaks the one-key-per-user constraint;
+                // SQLite runs one writer at a time already
+                sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
+                    .bind(&key.user_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             let old: Option<Row> = sqlx::query_as(&delete)
                 .bind(&key.user_id)
                 .fetch_optional(&mut *tx)

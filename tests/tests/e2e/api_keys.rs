@@ -196,6 +196,42 @@ tessera_tests::on_both_databases! {
     }
 }
 
+tessera_tests::on_both_databases! {
+    async fn concurrent_replacements_leave_exactly_one_working_key(builder) {
+        let server = builder
+            .toml("[api_keys]\nenabled = true")
+            .start()
+            .await;
+        let admin = server.signup("Ann", "ann@example.com", PW).await;
+        let session = token(&admin).to_owned();
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..8 {
+            let (url, session) = (server.at("/api/v1/auths/api_key"), session.clone());
+            tasks.spawn(async move {
+                let res = client().post(url).bearer_auth(session).send().await.unwrap();
+                let status = res.status().as_u16();
+                (status, res.json::<Value>().await.unwrap_or(Value::Null))
+            });
+        }
+        let mut keys = Vec::new();
+        while let Some(done) = tasks.join_next().await {
+            let (status, body) = done.unwrap();
+            assert_eq!(status, 200, "{body}");
+            keys.push(body["api_key"].as_str().unwrap().to_owned());
+        }
+        let mut working = Vec::new();
+        for key in &keys {
+            match server.get("/api/v1/auths/", Some(key)).await.0 {
+                200 => working.push(key.clone()),
+                status => assert_eq!(status, 401),
+            }
+        }
+        assert_eq!(working.len(), 1, "one key per user: {} work", working.len());
+        let (_, info) = server.get("/api/v1/auths/api_key", Some(&session)).await;
+        assert_eq!(info["prefix"].as_str().unwrap(), &working[0][..11]);
+    }
+}
+
 #[tokio::test]
 async fn a_flood_of_unknown_keys_is_cut_off_per_client_before_the_database() {
     let server = TestServer::builder()

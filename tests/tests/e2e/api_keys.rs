@@ -15,6 +15,13 @@ async fn create_key(server: &TestServer, session: &str) -> (u16, Value) {
         .await
 }
 
+/// Creates the session's user a key (200 required); returns it.
+async fn new_key(server: &TestServer, session: &str) -> String {
+    let (status, body) = create_key(server, session).await;
+    assert_eq!(status, 200, "{body}");
+    body["api_key"].as_str().expect("key").to_owned()
+}
+
 async fn get_raw(server: &TestServer, raw_path: &str, key: &str) -> (u16, Value) {
     // reqwest would normalise some paths; send the raw request line over TCP
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -103,8 +110,7 @@ tessera_tests::on_both_databases! {
         assert_eq!(create_key(&server, &key).await.0, 403);
 
         // replacement disables the old key at once
-        let (_, body) = create_key(&server, token(&admin)).await;
-        let key2 = body["api_key"].as_str().unwrap().to_owned();
+        let key2 = new_key(&server, token(&admin)).await;
         assert_ne!(key, key2);
         let (status, body) = server.get("/api/v1/auths/", Some(&key)).await;
         assert_eq!(
@@ -184,12 +190,10 @@ tessera_tests::on_both_databases! {
             .start()
             .await;
         let admin = server.signup("Ann", "ann@example.com", PW).await;
-        let (_, body) = create_key(&server, token(&admin)).await;
-        let key = body["api_key"].as_str().unwrap().to_owned();
+        let key = new_key(&server, token(&admin)).await;
         server.restart().await;
         assert_eq!(server.get("/api/v1/auths/", Some(&key)).await.0, 200);
-        let (_, body) = create_key(&server, token(&admin)).await;
-        let key2 = body["api_key"].as_str().unwrap().to_owned();
+        let key2 = new_key(&server, token(&admin)).await;
         server.restart().await;
         assert_eq!(server.get("/api/v1/auths/", Some(&key)).await.0, 401);
         assert_eq!(server.get("/api/v1/auths/", Some(&key2)).await.0, 200);
@@ -239,8 +243,7 @@ async fn a_flood_of_unknown_keys_is_cut_off_per_client_before_the_database() {
         .start()
         .await;
     let admin = server.signup("Ann", "ann@example.com", PW).await;
-    let (_, body) = create_key(&server, token(&admin)).await;
-    let key = body["api_key"].as_str().unwrap().to_owned();
+    let key = new_key(&server, token(&admin)).await;
     let random = |i: usize| format!("sk-{}{i:04}", "Q".repeat(39));
 
     for i in 0..3 {
@@ -281,8 +284,7 @@ async fn restricted_endpoints_resist_path_tricks() {
         .start()
         .await;
     let admin = server.signup("Ann", "ann@example.com", PW).await;
-    let (_, body) = create_key(&server, token(&admin)).await;
-    let key = body["api_key"].as_str().unwrap().to_owned();
+    let key = new_key(&server, token(&admin)).await;
 
     assert_eq!(get_raw(&server, "/api/v1/auths/", &key).await.0, 200);
     assert_eq!(

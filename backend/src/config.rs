@@ -240,7 +240,14 @@ pub struct SessionConfig {
     pub secret_file: Option<PathBuf>,
     /// `-1` never expires, `0` single use, or a duration: `30m`, `2h`, `7d`, `4w`.
     pub expires_in: ExpiresIn,
+    /// The longest a session minted from another credential lives (token
+    /// exchange, page injection with `[injection] exchange`, proxy-header
+    /// callers), and never longer than that credential: a duration.
+    pub exchanged_expires_in: ExpiresIn,
 }
+
+/// `[session] exchanged_expires_in` by default.
+pub const EXCHANGED_EXPIRES_IN: Duration = Duration::from_secs(8 * 3600);
 
 impl Default for SessionConfig {
     fn default() -> Self {
@@ -248,6 +255,17 @@ impl Default for SessionConfig {
             secret: None,
             secret_file: None,
             expires_in: ExpiresIn::Never,
+            exchanged_expires_in: ExpiresIn::For(EXCHANGED_EXPIRES_IN),
+        }
+    }
+}
+
+impl SessionConfig {
+    /// The cap of exchanged sessions, in seconds (validated to be a duration).
+    pub fn exchanged_max_secs(&self) -> u64 {
+        match self.exchanged_expires_in {
+            ExpiresIn::For(d) => d.as_secs(),
+            _ => EXCHANGED_EXPIRES_IN.as_secs(),
         }
     }
 }
@@ -291,6 +309,11 @@ pub struct RateLimitConfig {
     pub per_ip_per_minute: u32,
     /// Attempts a minute against one account (e-mail).
     pub per_account_per_minute: u32,
+    /// Sessions minted from another credential (token exchange, page
+    /// injection, proxy-header callers) a minute for one client IP.
+    pub mint_per_ip_per_minute: u32,
+    /// The same, for one account.
+    pub mint_per_account_per_minute: u32,
 }
 
 impl Default for RateLimitConfig {
@@ -298,6 +321,8 @@ impl Default for RateLimitConfig {
         Self {
             per_ip_per_minute: 30,
             per_account_per_minute: 10,
+            mint_per_ip_per_minute: 120,
+            mint_per_account_per_minute: 30,
         }
     }
 }
@@ -348,6 +373,11 @@ pub struct RedisConfig {
     /// How long to wait for Redis to connect or answer.
     #[serde(with = "duration_str")]
     pub timeout: Duration,
+    /// The safety net under announcements: this often a replica drops what
+    /// it caches and reloads the revocations, whatever it heard. The
+    /// longest another replica's change can go unseen (docs/scale-out.md).
+    #[serde(with = "duration_str")]
+    pub resync: Duration,
 }
 
 impl Default for RedisConfig {
@@ -358,6 +388,7 @@ impl Default for RedisConfig {
             ca_file: None,
             key_prefix: "tessera:".into(),
             timeout: Duration::from_secs(2),
+            resync: Duration::from_secs(300),
         }
     }
 }
@@ -389,6 +420,9 @@ impl RedisConfig {
         }
         if self.timeout.is_zero() {
             problems.push("redis.timeout must be above zero, e.g. \"2s\"".into());
+        }
+        if self.resync < Duration::from_secs(1) {
+            problems.push("redis.resync must be at least 1s, e.g. \"5m\"".into());
         }
         if let Some(ca) = &self.ca_file {
             if !ca.is_file() {
@@ -791,8 +825,21 @@ impl Config {
             }
             (None, None) => {}
         }
-        if self.rate_limit.per_ip_per_minute == 0 || self.rate_limit.per_account_per_minute == 0 {
-            problems.push("rate_limit values must be at least 1 attempt a minute".into());
+        let r = &self.rate_limit;
+        if [
+            r.per_ip_per_minute,
+            r.per_account_per_minute,
+            r.mint_per_ip_per_minute,
+            r.mint_per_account_per_minute,
+        ]
+        .contains(&0)
+        {
+            problems.push("rate_limit values must be at least 1 a minute".into());
+        }
+        if !matches!(self.session.exchanged_expires_in, ExpiresIn::For(_)) {
+            problems.push(
+                "session.exchanged_expires_in must be a duration like 30m or 8h (not -1 or 0): sessions minted from another credential always expire".into(),
+            );
         }
         if self.api_keys.unknown_per_ip_per_minute == 0 {
             problems.push("api_keys.unknown_per_ip_per_minute must be at least 1".into());

@@ -50,6 +50,7 @@ async fn housekeeping(state: AppState) {
             tracing::warn!(error = %e, "purging expired revocations failed");
         }
         state.limiter.shrink();
+        state.minting.shrink();
         state.api_keys.shrink();
     }
 }

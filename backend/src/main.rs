@@ -22,10 +22,12 @@ CONFIGURATION
   [database]   url: sqlite:... (default: in the data folder) or postgres://... | url_file,
                max_connections, connect_timeout_seconds (5). See docs/postgres.md.
   [session]    secret | secret_file (default: generated once into <data_dir>/session.secret),
-               expires_in: -1 never (default), 0 single use, or 30m, 2h, 7d, 4w
+               expires_in: -1 never (default), 0 single use, or 30m, 2h, 7d, 4w,
+               exchanged_expires_in (8h): sessions minted from another credential
   [signup]     enabled (true), default_role (pending)
   [admin]      email, password, name: bootstrap admin (TESSERA_ADMIN_EMAIL, TESSERA_ADMIN_PASSWORD)
-  [rate_limit] per_ip_per_minute (30), per_account_per_minute (10)
+  [rate_limit] per_ip_per_minute (30), per_account_per_minute (10): sign-ins;
+               mint_per_ip_per_minute (120), mint_per_account_per_minute (30): minted sessions
   [api_keys]   enabled (false), restrict_endpoints, allowed_endpoints, secret | secret_file,
                unknown_per_ip_per_minute (60)
   [password]   min_length (8), signin_enabled (true: false refuses all but the bootstrap admin)
@@ -34,8 +36,8 @@ CONFIGURATION
                create_groups, admin_groups, user_groups, default_role, *_timeout (5s)
   [trusted_header] email_header, name_header, groups_header, trusted_proxies (CIDRs, required)
                See docs/ldap-and-proxy.md.
-  [redis]      url (redis:// or rediss://) | url_file, ca_file, key_prefix (tessera:), timeout (2s):
-               state shared by several replicas. See docs/scale-out.md.
+  [redis]      url (redis:// or rediss://) | url_file, ca_file, key_prefix (tessera:), timeout (2s),
+               resync (5m): state shared by several replicas. See docs/scale-out.md.
 
   See README.md for the full reference.";
 

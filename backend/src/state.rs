@@ -44,6 +44,8 @@ pub struct Inner {
     pub passwords: Passwords,
     /// Sign-in attempt limits.
     pub limiter: SigninLimiter,
+    /// Limits of sessions minted from another credential.
+    pub minting: SigninLimiter,
     /// The source of "now".
     pub clock: Arc<dyn Clock>,
     /// The SPA's `index.html`, prepared.
@@ -95,8 +97,12 @@ impl AppState {
                 .context("opening the database")?
         };
         let secret = session_secret(&config)?;
-        let sessions =
-            SessionKeys::new(&secret, config.session_issuer(), config.session.expires_in);
+        let sessions = SessionKeys::new(
+            &secret,
+            config.session_issuer(),
+            config.session.expires_in,
+            config.session.exchanged_max_secs(),
+        );
         let cluster = match config.redis() {
             Some(redis) => Cluster::connect(&redis).await?,
             None => Cluster::none(),
@@ -146,6 +152,7 @@ impl AppState {
             oidc,
             users: Users::new(db.clone(), 100_000).announcing(cluster.clone()),
             limiter: SigninLimiter::new(&config.rate_limit),
+            minting: SigninLimiter::minting(&config.rate_limit),
             spa: SpaShell::load(&config.server.static_dir, &config.embed),
             authenticators: vec![
                 Box::new(SessionAuthenticator::new(config.cache.verified_tokens)?),

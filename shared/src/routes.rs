@@ -21,6 +21,9 @@ pub const JWT_INSPECT: &str = "/api/v1/auths/jwt/inspect";
 pub const USERS: &str = "/api/v1/users/";
 /// `POST` (admin): change a user's role.
 pub const UPDATE_ROLE: &str = "/api/v1/users/update/role";
+/// `POST` (admin): end every credential of the user `{id}` (sessions, API
+/// key, identity-provider tokens issued until now).
+pub const USER_SIGNOUT: &str = "/api/v1/users/{id}/signout";
 /// `GET` (active users): the groups.
 pub const GROUPS: &str = "/api/v1/groups/";
 /// `GET`: public configuration.
@@ -50,6 +53,11 @@ pub const ADMIN_OIDC_PROVIDER: &str = "/api/v1/admin/oidc_providers/{name}";
 pub const ADMIN_OIDC_TEST: &str = "/api/v1/admin/oidc_providers/test";
 /// `POST` (admin): the test round trip's report.
 pub const ADMIN_OIDC_TEST_RESULT: &str = "/api/v1/admin/oidc_providers/test/result";
+
+/// The path that signs the user `id` out everywhere.
+pub fn user_signout(id: &str) -> String {
+    USER_SIGNOUT.replace("{id}", id)
+}
 
 /// The path that starts SSO sign-in at `provider`.
 pub fn oauth_login(provider: &str) -> String {

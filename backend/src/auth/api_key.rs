@@ -65,6 +65,8 @@ type Sight = u128;
 struct Entry {
     id: String,
     user_id: String,
+    /// The owner's token epoch the key was made under.
+    user_epoch: i64,
     digest: Digest,
     last_touch: AtomicI64,
     /// The account and answer this key's requests share.
@@ -91,6 +93,7 @@ impl Entry {
         Some(Arc::new(Entry {
             id: stored.id.clone(),
             user_id: stored.user_id.clone(),
+            user_epoch: stored.user_epoch,
             digest: unhex(&stored.digest)?,
             last_touch: AtomicI64::new(stored.last_used_at.unwrap_or(0)),
             remembered: Arc::new(super::remembered::Remembered::for_secret()),
@@ -263,9 +266,16 @@ impl ApiKeys {
         self.drop_where(|index| *index = Index::default());
     }
 
-    /// Creates the user's key, replacing (and at once disabling) any old one.
-    /// Returns the key: the only time it is ever seen.
-    pub async fn create(&self, db: &Db, user_id: &str, now: i64) -> Result<String> {
+    /// Creates the user's key, replacing (and at once disabling) any old one;
+    /// it works while the user's token epoch is `user_epoch`. Returns the
+    /// key: the only time it is ever seen.
+    pub async fn create(
+        &self,
+        db: &Db,
+        user_id: &str,
+        user_epoch: i64,
+        now: i64,
+    ) -> Result<String> {
         let random: [u8; 32] = rand::random();
         let key = format!(
             "{PREFIX}{}",
@@ -278,6 +288,7 @@ impl ApiKeys {
             digest: hex(&self.digest(&key)),
             created_at: now,
             last_used_at: None,
+            user_epoch,
         };
         let generation = self.generation();
         let old = db.replace_api_key(&stored).await?;
@@ -380,6 +391,11 @@ impl BearerAuthenticator for ApiKeyAuthenticator {
             .get_remembered(&entry.user_id, &entry.remembered)
             .await?
             .ok_or_else(|| Error::InvalidToken("API key of a deleted user"))?;
+        if user.epoch != entry.user_epoch {
+            return Err(Error::InvalidToken(
+                "API key ended (its owner was signed out everywhere or deleted)",
+            ));
+        }
         if !user.has_permission(PERMISSION_API_KEYS) {
             return Err(Error::Forbidden(NOT_ALLOWED));
         }
@@ -400,6 +416,7 @@ impl BearerAuthenticator for ApiKeyAuthenticator {
         }
         Ok(Principal {
             user,
+            kind: super::policy::CredentialKind::ApiKey,
             method: AuthMethod::ApiKey,
             token: Arc::from(credential),
             jti: None,
@@ -536,7 +553,7 @@ mod tests {
     #[tokio::test]
     async fn a_key_is_learnt_by_sight_and_forgotten_with_its_revocation() {
         let (keys, db, uid, _dir) = keys().await;
-        let key = keys.create(&db, &uid, 1).await.unwrap();
+        let key = keys.create(&db, &uid, 0, 1).await.unwrap();
         assert_eq!(sighted(&keys), 0, "not presented yet");
         assert!(found(&keys, &db, &key).await);
         assert_eq!(sighted(&keys), 1, "learnt once its HMAC matched");
@@ -550,9 +567,9 @@ mod tests {
     #[tokio::test]
     async fn replacement_drops_the_old_keys_sight() {
         let (keys, db, uid, _dir) = keys().await;
-        let old = keys.create(&db, &uid, 1).await.unwrap();
+        let old = keys.create(&db, &uid, 0, 1).await.unwrap();
         assert!(found(&keys, &db, &old).await && found(&keys, &db, &old).await);
-        let new = keys.create(&db, &uid, 2).await.unwrap();
+        let new = keys.create(&db, &uid, 0, 2).await.unwrap();
         assert!(!found(&keys, &db, &old).await, "replaced at once");
         assert!(found(&keys, &db, &new).await && found(&keys, &db, &new).await);
         assert_eq!(sighted(&keys), 1);
@@ -562,7 +579,7 @@ mod tests {
     #[tokio::test]
     async fn a_key_off_by_one_character_is_refused() {
         let (keys, db, uid, _dir) = keys().await;
-        let key = keys.create(&db, &uid, 1).await.unwrap();
+        let key = keys.create(&db, &uid, 0, 1).await.unwrap();
         assert!(found(&keys, &db, &key).await); // learnt: both ways are armed
         for i in 0..key.len() {
             let mut forged = key.clone().into_bytes();
@@ -579,7 +596,7 @@ mod tests {
     #[tokio::test]
     async fn another_replicas_change_drops_sights_and_the_database_decides() {
         let (keys, db, uid, _dir) = keys().await;
-        let key = keys.create(&db, &uid, 1).await.unwrap();
+        let key = keys.create(&db, &uid, 0, 1).await.unwrap();
         assert!(found(&keys, &db, &key).await);
         keys.forget_user(&uid);
         assert_eq!(sighted(&keys), 0);
@@ -599,7 +616,7 @@ mod tests {
         let keys = ApiKeys::load(&db, b"server secret".to_vec(), 2)
             .await
             .unwrap();
-        let key = keys.create(&db, &uid, 1).await.unwrap();
+        let key = keys.create(&db, &uid, 0, 1).await.unwrap();
         let (x, y): (IpAddr, IpAddr) = ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
         let from = |ip| move || Some(ip);
         assert!(keys
@@ -636,7 +653,7 @@ mod tests {
     #[tokio::test]
     async fn of_two_racing_replacements_the_last_written_wins() {
         let (keys, db, uid, _dir) = keys().await;
-        let first = keys.create(&db, &uid, 1).await.unwrap();
+        let first = keys.create(&db, &uid, 0, 1).await.unwrap();
         let row = |key: &str| StoredKey {
             id: key.to_owned(),
             user_id: uid.clone(),
@@ -644,6 +661,7 @@ mod tests {
             digest: hex(&keys.digest(key)),
             created_at: 2,
             last_used_at: None,
+            user_epoch: 0,
         };
         let (a, b) = ("sk-AAAAAAAAAAAAAAAAAAAA", "sk-BBBBBBBBBBBBBBBBBBBB");
         // A is written, then B over it; B's request updates the index first
@@ -662,7 +680,7 @@ mod tests {
     #[tokio::test]
     async fn a_read_that_raced_a_drop_is_not_indexed() {
         let (keys, db, uid, _dir) = keys().await;
-        keys.create(&db, &uid, 1).await.unwrap();
+        keys.create(&db, &uid, 0, 1).await.unwrap();
         let stored = db.api_key_of(&uid).await.unwrap().unwrap();
         keys.forget_all();
         let before = keys.generation();

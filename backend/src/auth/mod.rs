@@ -6,9 +6,11 @@ pub mod api_key;
 pub mod idp;
 pub mod ldap;
 pub mod mapping;
+pub mod mint;
 pub mod oidc;
 pub mod password;
 pub mod password_signin;
+pub mod policy;
 pub mod rate_limit;
 pub mod remembered;
 pub mod revocation;
@@ -35,7 +37,10 @@ pub const MAX_CREDENTIAL_BYTES: usize = 16 * 1024;
 pub struct Principal {
     /// The account, as of this request.
     pub user: Arc<User>,
-    /// How the caller was authenticated.
+    /// What kind of credential it presented: what it may do
+    /// ([`policy`]).
+    pub kind: policy::CredentialKind,
+    /// How the caller was authenticated (as the wire says it).
     pub method: AuthMethod,
     /// The bearer credential as presented (shared with the verified-token
     /// cache entry it was found in, when there is one).
@@ -418,6 +423,7 @@ impl FromRequestParts<AppState> for AdminUser {
                 tessera_shared::error::detail::ACCESS_PROHIBITED,
             ));
         }
+        policy::require(p.kind, policy::Action::Admin)?;
         Ok(AdminUser(p))
     }
 }
@@ -440,6 +446,8 @@ mod tests {
             groups: groups.iter().map(|g| (*g).into()).collect(),
             permissions: vec![],
             created_at: 1,
+            epoch: 1,
+            signed_out_at: None,
         })
     }
 
@@ -592,6 +600,7 @@ mod tests {
             ] {
                 let p = Principal {
                     user,
+                    kind: policy::CredentialKind::Session,
                     method,
                     token: token.into(),
                     jti: None,
@@ -633,6 +642,7 @@ mod tests {
             u.profile_image_url = "x\ny".into();
             let p = Principal {
                 user: Arc::new(u),
+                kind: policy::CredentialKind::Session,
                 method: AuthMethod::Session,
                 token: "t".into(),
                 jti: None,

@@ -1,4 +1,5 @@
-//! Sign-in attempt limits, per client IP and per account.
+//! Sign-in attempt limits and limits of minted sessions, per client IP and
+//! per account.
 use crate::config::RateLimitConfig;
 use crate::error::{Error, Result};
 use governor::clock::{Clock as _, DefaultClock};
@@ -13,12 +14,24 @@ pub struct SigninLimiter {
 }
 
 impl SigninLimiter {
-    /// Limits from config (validated to be at least 1).
+    /// Sign-in limits from config (validated to be at least 1).
     pub fn new(config: &RateLimitConfig) -> Self {
+        Self::per_minute(config.per_ip_per_minute, config.per_account_per_minute)
+    }
+
+    /// Limits of sessions minted from another credential.
+    pub fn minting(config: &RateLimitConfig) -> Self {
+        Self::per_minute(
+            config.mint_per_ip_per_minute,
+            config.mint_per_account_per_minute,
+        )
+    }
+
+    fn per_minute(per_ip: u32, per_account: u32) -> Self {
         let quota = |n: u32| Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN));
         Self {
-            per_ip: RateLimiter::keyed(quota(config.per_ip_per_minute)),
-            per_account: RateLimiter::keyed(quota(config.per_account_per_minute)),
+            per_ip: RateLimiter::keyed(quota(per_ip)),
+            per_account: RateLimiter::keyed(quota(per_account)),
         }
     }
 

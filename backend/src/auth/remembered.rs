@@ -126,6 +126,8 @@ mod tests {
             groups: vec![],
             permissions: vec![],
             created_at: 0,
+            epoch: 1,
+            signed_out_at: None,
         })
     }
 

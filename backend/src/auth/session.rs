@@ -7,12 +7,14 @@
 //! constant time, until its `exp`: [`super::verified_cache`]), so a repeated
 //! token costs a hash, a look-up and a compare instead of the HMAC and the
 //! claim parse; a hit still re-checks time, revocation and the user.
+use super::policy::CredentialKind;
 use super::remembered::Remembered;
 use super::verified_cache::{Entry, Slot, VerifiedCache};
 use super::{BearerAuthenticator, Principal};
 use crate::config::ExpiresIn;
 use crate::error::{Error, Result};
 use crate::state::AppState;
+use crate::store::users::User;
 use axum::http::request::Parts;
 use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -76,6 +78,55 @@ pub struct SessionClaims {
     /// Valid for one authenticated request only.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub single_use: bool,
+    /// The user's token epoch at issue: the token works only while the
+    /// user's epoch is still this one (0: tokens issued before epochs).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub ep: i64,
+    /// Minted from another credential ([`CredentialKind::ExchangedSession`]):
+    /// may not mint another session.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub exchanged: bool,
+    /// The revocation id of the credential it was minted from, when that
+    /// one has one: revoking it ends this session too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub src: Option<String>,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
+
+impl SessionClaims {
+    /// What kind of credential a token with these claims is.
+    pub fn kind(&self) -> CredentialKind {
+        if self.single_use {
+            CredentialKind::SingleUseSession
+        } else if self.exchanged {
+            CredentialKind::ExchangedSession
+        } else {
+            CredentialKind::Session
+        }
+    }
+}
+
+/// Where a new session comes from.
+#[derive(Debug, Clone, Copy)]
+pub enum Origin<'a> {
+    /// A sign-in (password, LDAP, SSO); `not_after`: it ends no later than
+    /// this (an SSO provider's token lifetime).
+    SignIn {
+        /// Unix seconds.
+        not_after: Option<i64>,
+    },
+    /// Minted from another credential that ends at `ends` (`None`: no end of
+    /// its own) and is revoked by `revocation_id`, when it can be: capped by
+    /// both and by `[session] exchanged_expires_in`.
+    Exchange {
+        /// Unix seconds.
+        ends: Option<i64>,
+        /// The source's `jti` (or the id it is revoked by).
+        revocation_id: Option<&'a str>,
+    },
 }
 
 /// Signs and verifies session tokens.
@@ -85,11 +136,18 @@ pub struct SessionKeys {
     validation: Validation,
     issuer: String,
     lifetime: ExpiresIn,
+    exchanged_max_secs: u64,
 }
 
 impl SessionKeys {
-    /// Keys from the secret; tokens issued by `issuer` living `lifetime`.
-    pub fn new(secret: &[u8], issuer: String, lifetime: ExpiresIn) -> Self {
+    /// Keys from the secret; tokens issued by `issuer` living `lifetime`;
+    /// sessions minted from another credential at most `exchanged_max_secs`.
+    pub fn new(
+        secret: &[u8],
+        issuer: String,
+        lifetime: ExpiresIn,
+        exchanged_max_secs: u64,
+    ) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         // Expiry is checked against Tessera's clock below, without leeway.
         validation.validate_exp = false;
@@ -102,23 +160,39 @@ impl SessionKeys {
             validation,
             issuer,
             lifetime,
+            exchanged_max_secs,
         }
     }
 
-    /// A new token for `user_id` and its expiry.
-    pub fn issue(&self, user_id: &str, now: i64) -> Result<(String, SessionClaims)> {
-        self.issue_until(user_id, now, None)
+    /// A new token for `user` after a sign-in, and its claims.
+    pub fn issue(&self, user: &User, now: i64) -> Result<(String, SessionClaims)> {
+        self.mint(user, now, Origin::SignIn { not_after: None })
     }
 
-    /// As [`SessionKeys::issue`], but the token never outlives `not_after`
-    /// (Unix seconds) when given: an SSO session ends with the provider's
-    /// access token.
-    pub fn issue_until(
+    /// A new token for `user` from `origin`, and its claims: `[session]
+    /// expires_in` applies, and an exchanged session ends no later than its
+    /// source and `[session] exchanged_expires_in`.
+    pub fn mint(
         &self,
-        user_id: &str,
+        user: &User,
         now: i64,
-        not_after: Option<i64>,
+        origin: Origin<'_>,
     ) -> Result<(String, SessionClaims)> {
+        let (not_after, exchanged, src) = match origin {
+            Origin::SignIn { not_after } => (not_after, false, None),
+            Origin::Exchange {
+                ends,
+                revocation_id,
+            } => (
+                Some(super::policy::minted_expiry(
+                    now,
+                    ends,
+                    self.exchanged_max_secs,
+                )),
+                true,
+                revocation_id.map(str::to_owned),
+            ),
+        };
         let (exp, single_use) = match self.lifetime {
             ExpiresIn::Never => (None, false),
             ExpiresIn::SingleUse => (Some(now + SINGLE_USE_TTL_SECS), true),
@@ -130,11 +204,14 @@ impl SessionKeys {
         };
         let claims = SessionClaims {
             iss: self.issuer.clone(),
-            sub: user_id.to_owned(),
+            sub: user.id.clone(),
             iat: now,
             exp,
             jti: uuid::Uuid::new_v4().to_string(),
             single_use,
+            ep: user.epoch,
+            exchanged,
+            src,
         };
         let token = jsonwebtoken::encode(&session_header(), &claims, &self.encoding)
             .map_err(|e| anyhow::anyhow!("signing a session token: {e}"))?;
@@ -165,6 +242,9 @@ struct Verified {
     iat: i64,
     exp: Option<i64>,
     single_use: bool,
+    kind: CredentialKind,
+    ep: i64,
+    src: Option<String>,
     /// The account and answer this token's requests share.
     remembered: Arc<Remembered>,
 }
@@ -172,11 +252,14 @@ struct Verified {
 impl From<SessionClaims> for Verified {
     fn from(c: SessionClaims) -> Self {
         Self {
+            kind: c.kind(),
             sub: c.sub,
             jti: c.jti.into(),
             iat: c.iat,
             exp: c.exp,
             single_use: c.single_use,
+            ep: c.ep,
+            src: c.src,
             remembered: Arc::default(),
         }
     }
@@ -263,16 +346,31 @@ impl BearerAuthenticator for SessionAuthenticator {
         if state.revocations.is_revoked(&claims.jti) {
             return Err(Error::InvalidToken("session token revoked"));
         }
+        if claims
+            .src
+            .as_deref()
+            .is_some_and(|src| state.revocations.is_revoked(src))
+        {
+            return Err(Error::InvalidToken(
+                "session token minted from a credential that was revoked",
+            ));
+        }
         let user = state
             .users
             .get_remembered(&claims.sub, &claims.remembered)
             .await?
             .ok_or_else(|| Error::InvalidToken("session token for a deleted user"))?;
+        if user.epoch != claims.ep {
+            return Err(Error::InvalidToken(
+                "session token ended (its user was signed out everywhere or deleted)",
+            ));
+        }
         if claims.single_use && !state.revocations.revoke(&claims.jti, claims.exp).await? {
             return Err(Error::InvalidToken("single-use session token already used"));
         }
         let principal = Principal {
             user,
+            kind: claims.kind,
             method: AuthMethod::Session,
             token: entry.token.clone(),
             jti: Some(claims.jti.clone()),
@@ -302,13 +400,31 @@ mod tests {
     }
 
     fn keys(lifetime: ExpiresIn) -> SessionKeys {
-        SessionKeys::new(SECRET, "http://tessera.test".into(), lifetime)
+        SessionKeys::new(SECRET, "http://tessera.test".into(), lifetime, 3600)
+    }
+
+    /// A user with this id and token epoch 7.
+    fn u(id: &str) -> User {
+        User {
+            id: id.into(),
+            email: format!("{id}@example.com"),
+            name: id.into(),
+            role: tessera_shared::Role::User,
+            profile_image_url: String::new(),
+            source: "local".into(),
+            subject: None,
+            groups: vec![],
+            permissions: vec![],
+            created_at: 0,
+            epoch: 7,
+            signed_out_at: None,
+        }
     }
 
     #[test]
     fn round_trip_and_expiry_at_exact_second() {
         let k = keys(ExpiresIn::For(Duration::from_secs(60)));
-        let (t, c) = k.issue("u1", 1000).unwrap();
+        let (t, c) = k.issue(&u("u1"), 1000).unwrap();
         assert_eq!(c.exp, Some(1060));
         assert_eq!(k.verify(&t, 1059).unwrap().sub, "u1");
         assert!(k.verify(&t, 1060).is_err(), "exp == now is expired");
@@ -317,19 +433,37 @@ mod tests {
     #[test]
     fn capped_sessions_end_with_the_provider_token() {
         let k = keys(ExpiresIn::Never);
-        let (_, c) = k.issue_until("u1", 1000, Some(1300)).unwrap();
+        let (_, c) = k
+            .mint(
+                &u("u1"),
+                1000,
+                Origin::SignIn {
+                    not_after: Some(1300),
+                },
+            )
+            .unwrap();
         assert_eq!(c.exp, Some(1300));
         let k = keys(ExpiresIn::For(Duration::from_secs(60)));
-        let (_, c) = k.issue_until("u1", 1000, Some(1300)).unwrap();
+        let (_, c) = k
+            .mint(
+                &u("u1"),
+                1000,
+                Origin::SignIn {
+                    not_after: Some(1300),
+                },
+            )
+            .unwrap();
         assert_eq!(c.exp, Some(1060), "the shorter of the two");
-        let (_, c) = k.issue_until("u1", 1000, None).unwrap();
+        let (_, c) = k
+            .mint(&u("u1"), 1000, Origin::SignIn { not_after: None })
+            .unwrap();
         assert_eq!(c.exp, Some(1060));
     }
 
     #[test]
     fn never_expiring_has_no_exp() {
         let k = keys(ExpiresIn::Never);
-        let (t, c) = k.issue("u1", 1000).unwrap();
+        let (t, c) = k.issue(&u("u1"), 1000).unwrap();
         assert_eq!(c.exp, None);
         assert!(k.verify(&t, i64::MAX / 2).is_ok());
     }
@@ -337,7 +471,7 @@ mod tests {
     #[test]
     fn single_use_is_marked_and_bounded() {
         let k = keys(ExpiresIn::SingleUse);
-        let (_, c) = k.issue("u1", 1000).unwrap();
+        let (_, c) = k.issue(&u("u1"), 1000).unwrap();
         assert!(c.single_use);
         assert_eq!(c.exp, Some(1000 + SINGLE_USE_TTL_SECS));
     }
@@ -345,18 +479,19 @@ mod tests {
     #[test]
     fn forged_tokens_fail() {
         let k = keys(ExpiresIn::Never);
-        let (t, _) = k.issue("u1", 1000).unwrap();
+        let (t, _) = k.issue(&u("u1"), 1000).unwrap();
         // another secret
         let other = SessionKeys::new(
             b"another-secret-another-secret-xx",
             "http://tessera.test".into(),
             ExpiresIn::Never,
+            3600,
         );
-        let (forged, _) = other.issue("u1", 1000).unwrap();
+        let (forged, _) = other.issue(&u("u1"), 1000).unwrap();
         assert!(k.verify(&forged, 1000).is_err());
         // another issuer, same secret
-        let elsewhere = SessionKeys::new(SECRET, "http://elsewhere".into(), ExpiresIn::Never);
-        let (foreign, _) = elsewhere.issue("u1", 1000).unwrap();
+        let elsewhere = SessionKeys::new(SECRET, "http://elsewhere".into(), ExpiresIn::Never, 3600);
+        let (foreign, _) = elsewhere.issue(&u("u1"), 1000).unwrap();
         assert!(k.verify(&foreign, 1000).is_err());
         // tampered payload
         let mut parts: Vec<&str> = t.split('.').collect();
@@ -372,7 +507,7 @@ mod tests {
         );
         assert!(k.verify(&none, 1000).is_err());
         // wrong claim type
-        let typed = SessionKeys::new(SECRET, "http://tessera.test".into(), ExpiresIn::Never);
+        let typed = SessionKeys::new(SECRET, "http://tessera.test".into(), ExpiresIn::Never, 3600);
         let bad_exp = jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
             &serde_json::json!({"iss":"http://tessera.test","sub":"u1","iat":1000,"jti":"j","exp":"9999999999"}),
@@ -384,7 +519,7 @@ mod tests {
             "string exp must not pass"
         );
         // issued in the future
-        let (future, _) = k.issue("u1", 5000).unwrap();
+        let (future, _) = k.issue(&u("u1"), 5000).unwrap();
         assert!(k.verify(&future, 1000).is_err());
     }
 
@@ -401,7 +536,7 @@ mod tests {
             ExpiresIn::SingleUse,
             ExpiresIn::For(Duration::from_secs(60)),
         ] {
-            let (t, _) = keys(lifetime).issue("u1", 1000).unwrap();
+            let (t, _) = keys(lifetime).issue(&u("u1"), 1000).unwrap();
             assert!(auth.recognises(&t), "{t}");
         }
         // the same header fields in another order, or another kid, are not ours
@@ -430,6 +565,7 @@ mod tests {
             clock: Arc<ManualClock>,
             auth: SessionAuthenticator,
             user_id: String,
+            bob: Arc<User>,
             _dir: tempfile::TempDir,
         }
 
@@ -469,6 +605,7 @@ mod tests {
                 clock,
                 auth: SessionAuthenticator::new(cache_entries).unwrap(),
                 user_id: bob.id.clone(),
+                bob,
                 _dir: dir,
             }
         }
@@ -479,7 +616,7 @@ mod tests {
                 let (t, c) = self
                     .state
                     .sessions
-                    .issue(&self.user_id, self.clock.now())
+                    .issue(&self.bob, self.clock.now())
                     .unwrap();
                 for _ in 0..2 {
                     let p = self
@@ -545,7 +682,7 @@ mod tests {
         #[tokio::test]
         async fn single_use_tokens_are_never_cached() {
             let f = fixture(ExpiresIn::SingleUse, 100).await;
-            let (t, _) = f.state.sessions.issue(&f.user_id, f.clock.now()).unwrap();
+            let (t, _) = f.state.sessions.issue(&f.bob, f.clock.now()).unwrap();
             assert!(f.auth.authenticate(&t, &head(), &f.state).await.is_ok());
             assert!(!f.auth.is_cached(&t));
             assert!(f.refused(&t).await, "a second use is refused");
@@ -554,7 +691,7 @@ mod tests {
         #[tokio::test]
         async fn refused_tokens_are_not_cached_and_the_cache_can_be_off() {
             let f = fixture(ExpiresIn::Never, 100).await;
-            let (t, c) = f.state.sessions.issue(&f.user_id, f.clock.now()).unwrap();
+            let (t, c) = f.state.sessions.issue(&f.bob, f.clock.now()).unwrap();
             f.state.revocations.revoke(&c.jti, c.exp).await.unwrap();
             assert!(f.refused(&t).await);
             assert!(!f.auth.is_cached(&t));
@@ -567,11 +704,72 @@ mod tests {
             assert!(f.refused(&forged).await);
 
             let off = fixture(ExpiresIn::Never, 0).await;
-            let (t, c) = off.state.sessions.issue(&off.user_id, NOW).unwrap();
+            let (t, c) = off.state.sessions.issue(&off.bob, NOW).unwrap();
             assert!(off.auth.authenticate(&t, &head(), &off.state).await.is_ok());
             assert!(!off.auth.is_cached(&t));
             off.state.revocations.revoke(&c.jti, c.exp).await.unwrap();
             assert!(off.refused(&t).await);
+        }
+
+        #[tokio::test]
+        async fn sessions_die_with_their_users_epoch() {
+            let f = fixture(ExpiresIn::Never, 100).await;
+            let (t, _) = f.cached_token().await;
+            f.state
+                .users
+                .sign_out_everywhere(&f.user_id, NOW)
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(f.refused(&t).await, "cached, and signed out everywhere");
+            // a token of the new epoch works
+            let bob = f.state.users.get(&f.user_id).await.unwrap().unwrap();
+            let (fresh, _) = f.state.sessions.issue(&bob, NOW).unwrap();
+            assert!(f.auth.authenticate(&fresh, &head(), &f.state).await.is_ok());
+        }
+
+        #[tokio::test]
+        async fn an_exchanged_session_dies_with_its_source_and_never_outlives_it() {
+            let f = fixture(ExpiresIn::Never, 100).await;
+            let (t, c) = f
+                .state
+                .sessions
+                .mint(
+                    &f.bob,
+                    NOW,
+                    Origin::Exchange {
+                        ends: Some(NOW + 50),
+                        revocation_id: Some("idp-jti-1"),
+                    },
+                )
+                .unwrap();
+            assert_eq!(c.exp, Some(NOW + 50), "not past its source");
+            assert_eq!(c.kind(), CredentialKind::ExchangedSession);
+            let p = f.auth.authenticate(&t, &head(), &f.state).await.unwrap();
+            assert_eq!(p.kind, CredentialKind::ExchangedSession);
+            f.state
+                .revocations
+                .revoke("idp-jti-1", Some(NOW + 50))
+                .await
+                .unwrap();
+            assert!(f.refused(&t).await, "its source was revoked");
+            let (_, c) = f
+                .state
+                .sessions
+                .mint(
+                    &f.bob,
+                    NOW,
+                    Origin::Exchange {
+                        ends: None,
+                        revocation_id: None,
+                    },
+                )
+                .unwrap();
+            assert_eq!(
+                c.exp,
+                Some(NOW + 8 * 3600),
+                "capped by exchanged_expires_in"
+            );
         }
     }
 }

@@ -156,6 +156,7 @@ impl TrustedHeaders {
             .await?;
         Ok(Some(Principal {
             user,
+            kind: super::policy::CredentialKind::TrustedHeader,
             method: AuthMethod::TrustedHeader,
             token: "".into(),
             jti: None,

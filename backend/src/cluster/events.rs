@@ -25,6 +25,11 @@ pub enum Event {
         /// The user id.
         id: String,
     },
+    /// Every credential of a user was ended (sign out everywhere).
+    SignedOutEverywhere {
+        /// The user id.
+        id: String,
+    },
     /// Something that touches many users changed (a group's permissions).
     AllUsers,
     /// A user's API key was created, replaced or revoked.
@@ -61,7 +66,7 @@ pub async fn apply(state: &AppState, me: &str, payload: &[u8]) {
     match event {
         Event::Revoked { jti, exp } => state.revocations.note(jti, exp),
         Event::User { id } => state.users.forget(&id),
-        Event::UserDeleted { id } => {
+        Event::UserDeleted { id } | Event::SignedOutEverywhere { id } => {
             state.users.forget(&id);
             state.api_keys.forget_user(&id);
         }

@@ -54,7 +54,16 @@ pub struct Redis {
     shown: String,
     /// This replica's id on the channel.
     id: String,
+    /// Announcements not yet published, oldest first: published again until
+    /// they are.
+    pending: std::sync::Mutex<std::collections::VecDeque<Event>>,
+    /// How often to catch up whatever was heard.
+    resync: Duration,
 }
+
+/// Pending announcements kept at most; past it the oldest are dropped (the
+/// periodic resync still brings the others in step) and an error is logged.
+const PENDING_KEPT: usize = 100_000;
 
 impl Cluster {
     /// No Redis: one replica.
@@ -120,6 +129,8 @@ impl Cluster {
             in_step: AtomicBool::new(false),
             shown,
             id: uuid::Uuid::new_v4().to_string(),
+            pending: Default::default(),
+            resync: config.resync,
         }))))
     }
 
@@ -142,15 +153,23 @@ impl Cluster {
     }
 
     /// Tells the other replicas (no-op without Redis). 503 when Redis cannot
-    /// be reached: the change is made here, the caller should retry.
+    /// be reached: the change is made here and the announcement is kept and
+    /// published as soon as Redis answers again.
     pub async fn announce(&self, event: &Event) -> Result<()> {
         let Some(r) = &self.0 else {
             return Ok(());
         };
-        r.publish(event).await.map_err(|e| {
-            tracing::warn!(error = %e, "announcing a change to the other replicas failed");
-            Error::Unavailable(NOT_ANNOUNCED)
-        })
+        if let Err(e) = r.publish(event).await {
+            tracing::warn!(error = %e, "announcing a change to the other replicas failed; it is kept and published again");
+            r.defer(event.clone());
+            return Err(Error::Unavailable(NOT_ANNOUNCED));
+        }
+        Ok(())
+    }
+
+    /// Announcements waiting to be published again.
+    pub fn pending(&self) -> usize {
+        self.0.as_ref().map_or(0, |r| r.pending_len())
     }
 
     /// Starts following the other replicas' changes and waits (up to the
@@ -196,6 +215,41 @@ impl Redis {
             from: self.id.clone(),
             event,
         })?)
+    }
+
+    /// Keeps `event` to be published again ([`Redis::flush`]).
+    pub fn defer(&self, event: Event) {
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        if pending.len() >= PENDING_KEPT {
+            pending.pop_front();
+            tracing::error!("too many announcements waiting for Redis: the oldest was dropped (other replicas catch up within [redis] resync)");
+        }
+        pending.push_back(event);
+    }
+
+    fn pending_len(&self) -> usize {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Publishes the kept announcements, oldest first, until one fails.
+    async fn flush(&self) {
+        loop {
+            let next = self
+                .pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .front()
+                .cloned();
+            let Some(event) = next else { return };
+            if let Err(e) = self.publish(&event).await {
+                tracing::debug!(error = %e, "a kept announcement is still not published");
+                return;
+            }
+            let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            if pending.front() == Some(&event) {
+                pending.pop_front();
+            }
+        }
     }
 
     async fn publish(&self, event: &Event) -> anyhow::Result<()> {
@@ -246,7 +300,10 @@ impl Redis {
             .map_err(|e| anyhow::anyhow!("catching up: {e}"))?;
         self.in_step.store(true, Ordering::Release);
         tracing::info!(redis = %self.shown, "in step with the other replicas");
+        self.flush().await;
         let mut ping = tokio::time::interval(Duration::from_secs(1));
+        let mut resync = tokio::time::interval(self.resync);
+        resync.reset(); // not at once: caught up just now
         loop {
             tokio::select! {
                 msg = stream.next() => match msg {
@@ -257,6 +314,15 @@ impl Redis {
                     tokio::time::timeout(self.timeout, sink.ping::<redis::Value>())
                         .await
                         .context("PING timed out")??;
+                    if self.pending_len() > 0 {
+                        self.flush().await;
+                    }
+                }
+                _ = resync.tick() => {
+                    events::catch_up(state)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("catching up: {e}"))?;
+                    tracing::debug!("resynchronised with the shared state");
                 }
             }
         }

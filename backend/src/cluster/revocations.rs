@@ -1,9 +1,9 @@
-//! Revocations shared by replicas: a Redis key per token id
+//! Revocations shared by replicas: in the database first (durable, and what a
+//! replica reloads when it catches up), then a Redis key per token id
 //! (`<prefix>revoked:<jti>`) that expires with the token, written together
-//! with the announcement in one script (so a revocation is never stored
-//! without being announced, and `SET NX` decides single use across
-//! replicas), and in the database as well, which keeps revocations of tokens
-//! that never expire even when Redis runs without persistence.
+//! with the announcement in one script (`SET NX` decides single use across
+//! replicas). When Redis fails after the database write, the announcement is
+//! kept and published once Redis answers ([`super::Redis::defer`]).
 //!
 //! A key per token rather than one set: Redis forgets each revocation when
 //! its token expires, with no purge job and no unbounded set.
@@ -116,11 +116,16 @@ impl RevocationStore for SharedRevocations {
         self.revoke_once(jti, expires_at).await.map(|_| ())
     }
 
+    /// The database first (what every replica reloads when it catches up),
+    /// then Redis; when Redis fails the announcement is kept and published
+    /// once it answers again, and the caller gets 503.
     async fn revoke_once(&self, jti: &str, expires_at: Option<i64>) -> Result<bool> {
-        let event = self.redis.envelope(Event::Revoked {
+        self.db.revoke(jti, expires_at).await?;
+        let revoked = Event::Revoked {
             jti: jti.to_owned(),
             exp: expires_at,
-        })?;
+        };
+        let event = self.redis.envelope(revoked.clone())?;
         let (value, exat) = match expires_at {
             Some(exp) => (exp.to_string(), exp.max(unix_now() + 1).to_string()),
             None => (FOREVER.to_owned(), String::new()),
@@ -135,10 +140,10 @@ impl RevocationStore for SharedRevocations {
             .invoke_async(&mut self.redis.conn())
             .await
             .map_err(|e| {
-                tracing::warn!(error = %e, "storing a revocation in Redis failed");
+                tracing::warn!(error = %e, "storing a revocation in Redis failed; its announcement is kept and published again");
+                self.redis.defer(revoked);
                 crate::Error::Unavailable(super::NOT_ANNOUNCED)
             })?;
-        self.db.revoke(jti, expires_at).await?;
         Ok(fresh == 1)
     }
 

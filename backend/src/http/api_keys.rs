@@ -1,5 +1,6 @@
 //! `/api/v1/auths/api_key`: create (shown once), inspect, revoke the caller's key.
 use crate::auth::api_key::NOT_ALLOWED;
+use crate::auth::policy::{self, Action};
 use crate::auth::ActiveUser;
 use crate::cluster::events::Event;
 use crate::error::{Error, Result};
@@ -9,19 +10,16 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use tessera_shared::{routes, ApiKeyCreated, ApiKeyInfo, AuthMethod};
+use tessera_shared::{routes, ApiKeyCreated, ApiKeyInfo};
 
 /// The routes of this module.
 pub fn router() -> Router<AppState> {
     Router::new().route(routes::API_KEY, get(info).post(create).delete(revoke))
 }
 
-/// Keys are managed with a session, never with a key.
+/// Keys are managed by a person, never with a key ([`policy`]).
 fn by_person(p: &crate::auth::Principal) -> Result<()> {
-    if p.method == AuthMethod::ApiKey {
-        return Err(Error::Forbidden("API keys cannot manage API keys"));
-    }
-    Ok(())
+    policy::require(p.kind, Action::ManageApiKeys)
 }
 
 async fn create(
@@ -34,7 +32,7 @@ async fn create(
     }
     let api_key = state
         .api_keys
-        .create(&state.db, &p.user.id, state.clock.now())
+        .create(&state.db, &p.user.id, p.user.epoch, state.clock.now())
         .await?;
     state
         .cluster

@@ -1,6 +1,8 @@
 //! `/api/v1/auths/*`: sign-up, sign-in, the current session, sign-out.
 use super::extract::{AppJson, ClientIp};
+use crate::auth::mint::exchanged_session;
 use crate::auth::password::{is_plausible_email, normalise_local_email};
+use crate::auth::policy::{self, Action, CredentialKind};
 use crate::auth::{session_user, AuthUser};
 use crate::error::{Error, Result};
 use crate::state::AppState;
@@ -24,9 +26,9 @@ pub fn router() -> Router<AppState> {
         .route(routes::TOKEN_EXCHANGE, post(exchange))
 }
 
-/// A new session token for `user`, as a `SessionUser` body.
+/// A new session token for `user` after a sign-in, as a `SessionUser` body.
 pub(crate) fn new_session(state: &AppState, user: &User) -> Result<SessionUser> {
-    let (token, claims) = state.sessions.issue(&user.id, state.clock.now())?;
+    let (token, claims) = state.sessions.issue(user, state.clock.now())?;
     Ok(session_user(user, token, claims.exp, AuthMethod::Session))
 }
 
@@ -80,13 +82,18 @@ async fn signin(
 }
 
 /// The caller's `SessionUser`. A caller signed in by a trusted proxy's
-/// headers has no token of its own: it gets a fresh session token, which the
-/// SPA stores like any sign-in's. For a verified credential the answer is
-/// rendered once per version of the account and then shared by its requests
-/// (see [`crate::auth::remembered`]).
-async fn current(State(state): State<AppState>, AuthUser(principal): AuthUser) -> Result<Response> {
-    if principal.method == AuthMethod::TrustedHeader {
-        let mut body = new_session(&state, &principal.user)?;
+/// headers has no token of its own: it gets a session minted from them
+/// (capped, rate-limited: [`exchanged_session`]), which the SPA stores like
+/// any sign-in's. For a verified credential the answer is rendered once per
+/// version of the account and then shared by its requests (see
+/// [`crate::auth::remembered`]).
+async fn current(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    AuthUser(principal): AuthUser,
+) -> Result<Response> {
+    if principal.kind == CredentialKind::TrustedHeader {
+        let mut body = exchanged_session(&state, &principal, ip)?;
         body.auth_method = AuthMethod::TrustedHeader;
         return Ok(Json(body).into_response());
     }
@@ -105,39 +112,35 @@ async fn current(State(state): State<AppState>, AuthUser(principal): AuthUser) -
 }
 
 /// Exchanges an IdP token (or a trusted proxy's headers) for a Tessera
-/// session token, which then follows `[session]` expiry and revocation. The
-/// body names the issuer that vouched for the caller.
+/// session token that never outlives it and dies with it
+/// ([`exchanged_session`]). The body names the issuer that vouched for the
+/// caller.
 #[tracing::instrument(skip_all)]
 async fn exchange(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     AuthUser(principal): AuthUser,
 ) -> Result<Json<SessionUser>> {
-    if !matches!(
-        principal.method,
-        AuthMethod::Jwt | AuthMethod::TrustedHeader
-    ) {
-        return Err(Error::BadRequest(
-            "Only an identity provider's token or a trusted proxy's sign-in can be exchanged"
-                .into(),
-        ));
-    }
-    let mut body = new_session(&state, &principal.user)?;
-    body.issuer = principal.issuer.as_deref().map(Into::into);
-    body.subject = principal.subject.as_deref().map(Into::into);
-    if let Some(m) = &principal.metadata {
-        body.metadata = m.as_ref().clone();
-    }
-    tracing::info!(user = %principal.user.id, method = ?principal.method, "token exchanged for a session");
+    let body = exchanged_session(&state, &principal, ip)?;
+    tracing::info!(user = %principal.user.id, kind = %principal.kind, "token exchanged for a session");
     Ok(Json(body))
 }
 
+/// Ends the credential of the request: its id is revoked (an IdP token
+/// without `jti` by a hash of the whole token). Credentials that cannot be
+/// ended here get a 400 that says what to do instead.
 async fn signout(
     State(state): State<AppState>,
     AuthUser(principal): AuthUser,
 ) -> Result<Json<Value>> {
-    if let Some(jti) = &principal.jti {
-        state.revocations.revoke(jti, principal.expires_at).await?;
-    }
-    tracing::info!(user = %principal.user.id, "signed out");
+    policy::require(principal.kind, Action::SignOut)?;
+    let jti = principal.jti.as_deref().ok_or_else(|| {
+        Error::Internal(anyhow::anyhow!(
+            "a {} allowed to sign out has no revocation id",
+            principal.kind
+        ))
+    })?;
+    state.revocations.revoke(jti, principal.expires_at).await?;
+    tracing::info!(user = %principal.user.id, kind = %principal.kind, "signed out");
     Ok(Json(json!({ "status": true })))
 }

@@ -8,6 +8,8 @@
 //! SSO proxy) has that token validated and handed to the SPA inside the page,
 //! as a JSON data block; a refused token is replaced by the reason.
 use crate::auth::authenticate;
+use crate::auth::mint::exchanged_session;
+use crate::auth::policy::{self, Action};
 use crate::config::EmbedConfig;
 use crate::error::Error;
 use crate::state::AppState;
@@ -125,38 +127,46 @@ fn with_data_block(html: &str, injected: &Injected) -> String {
 }
 
 /// What to hand the SPA for a page request: nothing without an
-/// `Authorization` header; else the validated token (or, with `[injection]
-/// exchange = true`, a new session token), or why it was refused.
+/// `Authorization` header; else the validated token, or why it was refused.
+/// With `[injection] exchange = true` a credential that may mint a session
+/// (an IdP token) is exchanged for one, capped by it; a session is handed
+/// back as it is (never renewed), and an API key never reaches a page
+/// ([`policy`]).
 async fn injected_token(parts: &Parts, state: &AppState) -> Option<Injected> {
     if !parts.headers.contains_key(header::AUTHORIZATION) {
         return None;
     }
+    let refused = |e: &Error| Injected {
+        token: None,
+        error: Some(refusal(e).to_owned()),
+    };
     let principal = match authenticate(parts, state).await {
         Ok(Some(principal)) => principal,
         Ok(None) => return None,
         Err(e) => {
             tracing::info!(error = %e, "the token on a page request was refused");
-            return Some(Injected {
-                token: None,
-                error: Some(refusal(&e).to_owned()),
-            });
+            return Some(refused(&e));
         }
     };
-    let token = if state.config.injection.exchange {
-        match super::auths::new_session(state, &principal.user) {
+    if let Err(e) = policy::require(principal.kind, Action::OpenWebApp) {
+        tracing::info!(kind = %principal.kind, "a credential that may not open the web app was refused on a page request");
+        return Some(refused(&e));
+    }
+    let exchange = state.config.injection.exchange
+        && policy::require(principal.kind, Action::MintSession).is_ok();
+    let token = if exchange {
+        let client = crate::auth::trusted_header::client_ip(state, parts);
+        match exchanged_session(state, &principal, client) {
             Ok(session) => session.token,
             Err(e) => {
-                tracing::error!(error = %e, "minting a session for an injected token failed");
-                return Some(Injected {
-                    token: None,
-                    error: Some(refusal(&e).to_owned()),
-                });
+                tracing::info!(error = %e, "minting a session for an injected token was refused");
+                return Some(refused(&e));
             }
         }
     } else {
         principal.token.to_string()
     };
-    tracing::info!(user = %principal.user.id, method = ?principal.method, exchanged = state.config.injection.exchange, "token handed to the page");
+    tracing::info!(user = %principal.user.id, kind = %principal.kind, exchanged = exchange, "token handed to the page");
     Some(Injected {
         token: Some(token),
         error: None,
@@ -177,6 +187,9 @@ fn refusal(e: &Error) -> &'static str {
             "Your sign-in token could not be checked right now (the identity provider's keys are unavailable)."
         }
         Error::InvalidToken(_) => "Your sign-in token was refused: it is not valid here.",
+        Error::Forbidden(policy::KEY_IN_BROWSER) => {
+            "An API key cannot sign in to the web app: sign in as a person."
+        }
         Error::Forbidden(_) => "Your account may not use this app (access prohibited).",
         Error::RateLimited { .. } | Error::Unavailable(_) | Error::Database(_) | Error::Internal(_) => {
             "Your sign-in token could not be checked right now. Please try again later."

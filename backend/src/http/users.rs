@@ -16,6 +16,7 @@ pub fn router() -> Router<AppState> {
         .route(routes::USERS, get(list))
         .route(routes::UPDATE_ROLE, post(update_role))
         .route("/api/v1/users/{id}", delete(remove))
+        .route(routes::USER_SIGNOUT, post(sign_out_everywhere))
         .route(routes::GROUPS, get(groups))
         .route("/api/v1/users/{id}/permissions", put(user_permissions))
         .route("/api/v1/groups/{id}/permissions", put(group_permissions))
@@ -65,10 +66,30 @@ async fn remove(
     if id == admin.user.id {
         return Err(Error::Conflict("You cannot delete your own account"));
     }
-    if !state.users.delete(&id).await? {
+    let deleted = state.users.delete(&id).await;
+    // this replica's key index, whatever the announcement did
+    state.api_keys.forget_user(&id);
+    if !deleted? {
         return Err(Error::NotFound("User not found"));
     }
     tracing::info!(by = %admin.user.id, user = %id, "user deleted");
+    Ok(Json(json!({ "status": true })))
+}
+
+/// Ends every credential of a user, cached or not: a new token epoch, the
+/// API key deleted, IdP tokens issued until now refused.
+async fn sign_out_everywhere(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Path(id): Path<String>,
+) -> Result<Json<Value>> {
+    let done = state
+        .users
+        .sign_out_everywhere(&id, state.clock.now())
+        .await;
+    state.api_keys.forget_user(&id);
+    done?.ok_or(Error::NotFound("User not found"))?;
+    tracing::info!(by = %admin.user.id, user = %id, "user signed out everywhere");
     Ok(Json(json!({ "status": true })))
 }
 

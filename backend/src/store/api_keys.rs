@@ -17,11 +17,14 @@ pub struct StoredKey {
     pub created_at: i64,
     /// Unix seconds.
     pub last_used_at: Option<i64>,
+    /// The owner's token epoch when the key was made: the key works only
+    /// while the owner's epoch is still this one.
+    pub user_epoch: i64,
 }
 
-type Row = (String, String, String, String, i64, Option<i64>);
+type Row = (String, String, String, String, i64, Option<i64>, i64);
 
-fn from_row((id, user_id, prefix, digest, created_at, last_used_at): Row) -> StoredKey {
+fn from_row((id, user_id, prefix, digest, created_at, last_used_at, user_epoch): Row) -> StoredKey {
     StoredKey {
         id,
         user_id,
@@ -29,10 +32,11 @@ fn from_row((id, user_id, prefix, digest, created_at, last_used_at): Row) -> Sto
         digest,
         created_at,
         last_used_at,
+        user_epoch,
     }
 }
 
-const COLUMNS: &str = "id, user_id, prefix, digest, created_at, last_used_at";
+const COLUMNS: &str = "id, user_id, prefix, digest, created_at, last_used_at, user_epoch";
 
 impl Db {
     /// Every stored key (to fill the in-memory index at start-up).
@@ -81,13 +85,14 @@ impl Db {
                 .fetch_optional(&mut *tx)
                 .await?;
             sqlx::query(
-                "INSERT INTO api_keys (id, user_id, prefix, digest, created_at) VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO api_keys (id, user_id, prefix, digest, created_at, user_epoch) VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(&key.id)
             .bind(&key.user_id)
             .bind(&key.prefix)
             .bind(&key.digest)
             .bind(key.created_at)
+            .bind(key.user_epoch)
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;

@@ -30,6 +30,19 @@ pub struct User {
     pub permissions: Vec<String>,
     /// Unix seconds.
     pub created_at: i64,
+    /// The token epoch: credentials Tessera mints for this user carry it and
+    /// stop working once it changes ([`Users::sign_out_everywhere`]; a
+    /// deleted account made again gets a new one).
+    pub epoch: i64,
+    /// Identity-provider tokens issued at or before this (Unix seconds) are
+    /// refused for this user.
+    pub signed_out_at: Option<i64>,
+}
+
+/// A fresh token epoch: random, never 0 (the epoch of rows made before
+/// epochs existed), and exact in a JSON number (53 bits).
+pub fn new_epoch() -> i64 {
+    (rand::random::<u64>() >> 11) as i64 | 1
 }
 
 /// The permission to create and use API keys.
@@ -127,7 +140,8 @@ pub struct Users {
     generation: Arc<std::sync::atomic::AtomicU64>,
 }
 
-const USER_COLUMNS: &str = "id, email, name, role, profile_image_url, source, subject, created_at";
+const USER_COLUMNS: &str =
+    "id, email, name, role, profile_image_url, source, subject, created_at, epoch, signed_out_at";
 
 /// A row of [`USER_COLUMNS`].
 type UserRow = (
@@ -139,6 +153,8 @@ type UserRow = (
     String,
     Option<String>,
     i64,
+    i64,
+    Option<i64>,
 );
 
 /// The statements that replace a user's group memberships: delete all, then
@@ -374,8 +390,8 @@ impl Users {
                     .await?;
             }
             let inserted = sqlx::query(
-                "INSERT INTO users (id, email, name, role, source, created_at, updated_at) \
-                 VALUES ($1, $2, $3, CASE WHEN (SELECT COUNT(*) FROM users) = 0 THEN 'admin' ELSE $4 END, 'local', $5, $6)",
+                "INSERT INTO users (id, email, name, role, source, created_at, updated_at, epoch) \
+                 VALUES ($1, $2, $3, CASE WHEN (SELECT COUNT(*) FROM users) = 0 THEN 'admin' ELSE $4 END, 'local', $5, $6, $7)",
             )
             .bind(&id)
             .bind(new.email)
@@ -383,6 +399,7 @@ impl Users {
             .bind(new.role.as_str())
             .bind(now)
             .bind(now)
+            .bind(new_epoch())
             .execute(&mut *tx)
             .await;
             if let Err(e) = inserted {
@@ -497,14 +514,24 @@ impl Users {
         self.get(id).await
     }
 
-    /// Deletes a user; their tokens stop working on the next request.
+    /// Deletes a user with their grants (their API key, password, group
+    /// memberships and SSO links go by the schema's cascades); every
+    /// credential of theirs stops working on the next request, and stays dead
+    /// if the same identity comes back (a new row has a new epoch).
     pub async fn delete(&self, id: &str) -> Result<bool> {
         let done = on_pool!(self.db, pool => {
-            sqlx::query("DELETE FROM users WHERE id = $1")
+            let mut tx = pool.begin().await?;
+            sqlx::query("DELETE FROM permissions WHERE subject_kind = 'user' AND subject_id = $1")
                 .bind(id)
-                .execute(pool)
+                .execute(&mut *tx)
+                .await?;
+            let done = sqlx::query("DELETE FROM users WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
                 .await?
-                .rows_affected()
+                .rows_affected();
+            tx.commit().await?;
+            done
         });
         self.uncache(id);
         self.synced.invalidate(id);
@@ -513,6 +540,38 @@ impl Users {
                 .await?;
         }
         Ok(done > 0)
+    }
+
+    /// Ends every credential of a user: a new token epoch (their session
+    /// tokens die), their API key deleted, and identity-provider tokens
+    /// issued until `now` refused. `None` when there is no such user.
+    pub async fn sign_out_everywhere(&self, id: &str, now: i64) -> Result<Option<Arc<User>>> {
+        let done = on_pool!(self.db, pool => {
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query(
+                "UPDATE users SET epoch = $1, signed_out_at = $2, updated_at = $2 WHERE id = $3",
+            )
+            .bind(new_epoch())
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            sqlx::query("DELETE FROM api_keys WHERE user_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            done
+        });
+        self.uncache(id);
+        self.synced.invalidate(id);
+        if done == 0 {
+            return Ok(None);
+        }
+        self.announce(crate::cluster::events::Event::SignedOutEverywhere { id: id.to_owned() })
+            .await?;
+        self.get(id).await
     }
 
     /// Creates or refreshes an external account and syncs its groups. A
@@ -538,8 +597,8 @@ impl Users {
         on_pool!(self.db, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query(
-                "INSERT INTO users (id, email, name, role, source, subject, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                "INSERT INTO users (id, email, name, role, source, subject, created_at, updated_at, epoch) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
                  ON CONFLICT (id) DO UPDATE SET email = excluded.email, name = excluded.name, \
                  role = excluded.role, updated_at = excluded.updated_at",
             )
@@ -551,6 +610,7 @@ impl Users {
             .bind(ext.subject)
             .bind(now)
             .bind(now)
+            .bind(new_epoch())
             .execute(&mut *tx)
             .await?;
             replace_memberships!(tx, id.as_str(), ext.groups, ext.create_groups, now);
@@ -664,7 +724,7 @@ fn by_owner(rows: Vec<(String, String)>) -> std::collections::HashMap<String, Ve
 }
 
 fn user_from_row(
-    (id, email, name, role, profile_image_url, source, subject, created_at): UserRow,
+    (id, email, name, role, profile_image_url, source, subject, created_at, epoch, signed_out_at): UserRow,
 ) -> Result<User> {
     Ok(User {
         id,
@@ -678,6 +738,8 @@ fn user_from_row(
         groups: Vec::new(),
         permissions: Vec::new(),
         created_at,
+        epoch,
+        signed_out_at,
     })
 }
 

@@ -137,6 +137,18 @@ impl AuthorizedApi {
         .await
     }
 
+    /// `POST /api/v1/users/{id}/signout` (admin): ends every credential of
+    /// the user.
+    pub async fn sign_out_user(&self, id: &str) -> Result<()> {
+        self.call(
+            Method::POST,
+            &routes::user_signout(&crate::url::encode(id)),
+            Some("{}".into()),
+        )
+        .await
+        .map(drop)
+    }
+
     /// `GET /api/v1/admin/oidc_providers` (admin).
     pub async fn oidc_providers(&self) -> Result<Vec<OidcProviderSettings>> {
         read_json(

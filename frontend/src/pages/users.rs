@@ -1,4 +1,5 @@
-//! Admins only: every user, with a selector to change their role.
+//! Admins only: every user, with a selector to change their role and a
+//! button that signs them out everywhere.
 use crate::api;
 use crate::auth::use_auth;
 use crate::components::{AdminOnly, ErrorList, ErrorMessage, Loading, Notice, RoleBadge};
@@ -32,6 +33,28 @@ fn UserTable() -> impl IntoView {
             result
         }
     });
+    let sign_out = Action::new_local(move |(id, name): &(String, String)| {
+        let (id, name) = (id.clone(), name.clone());
+        async move {
+            match auth.api() {
+                Ok(api) => api.sign_out_user(&id).await.map(|()| name),
+                Err(e) => Err(e),
+            }
+        }
+    });
+    let signed_out = move || {
+        match sign_out.value().get() {
+        Some(Ok(name)) => view! {
+            <Notice
+                id="signout-status"
+                message=format!("{name} was signed out everywhere: every session, token and API key of theirs has stopped working.")
+            />
+        }
+        .into_any(),
+        Some(Err(e)) => view! { <ErrorMessage message=e.to_string() /> }.into_any(),
+        None => ().into_any(),
+    }
+    };
     let saving = update.pending();
     let outcome = move || {
         match update.value().get() {
@@ -53,7 +76,7 @@ fn UserTable() -> impl IntoView {
                     .into_iter()
                     .map(|user| {
                         let is_me = user.id == me;
-                        view! { <UserRow user is_me saving update /> }
+                        view! { <UserRow user is_me saving update sign_out /> }
                     })
                     .collect_view();
                 view! {
@@ -68,6 +91,7 @@ fn UserTable() -> impl IntoView {
                                     <th scope="col">"Email"</th>
                                     <th scope="col">"Role"</th>
                                     <th scope="col">"Source"</th>
+                                    <th scope="col">"Sessions"</th>
                                 </tr>
                             </thead>
                             <tbody>{rows}</tbody>
@@ -81,6 +105,7 @@ fn UserTable() -> impl IntoView {
         <section class="card">
             <h1>"Users"</h1>
             {outcome}
+            {signed_out}
             <Transition fallback=|| view! { <Loading label="Loading users…" /> }>
                 <ErrorBoundary fallback=|errors| view! { <ErrorList errors /> }>{rows}</ErrorBoundary>
             </Transition>
@@ -94,7 +119,59 @@ fn UserRow(
     is_me: bool,
     saving: Memo<bool>,
     update: Action<UpdateRoleForm, api::Result<UserInfo>>,
+    sign_out: Action<(String, String), api::Result<String>>,
 ) -> impl IntoView {
+    let confirming = RwSignal::new(false);
+    let target = (user.id.clone(), user.name.clone());
+    let sessions_cell = if is_me {
+        view! { <span class="muted small">"—"</span> }.into_any()
+    } else {
+        let name = user.name.clone();
+        view! {
+            <Show
+                when=move || confirming.get()
+                fallback=move || {
+                    view! {
+                        <button
+                            type="button"
+                            class="button button-quiet button-small"
+                            data-test="signout-user"
+                            on:click=move |_| confirming.set(true)
+                        >
+                            "Sign out everywhere"
+                        </button>
+                    }
+                }
+            >
+                <span class="confirm small">{format!("End every session of {name}?")}</span>
+                " "
+                <button
+                    type="button"
+                    class="button button-danger button-small"
+                    data-test="signout-user-confirm"
+                    disabled=move || sign_out.pending().get()
+                    on:click={
+                        let target = target.clone();
+                        move |_| {
+                            confirming.set(false);
+                            sign_out.dispatch_local(target.clone());
+                        }
+                    }
+                >
+                    "Yes, sign out"
+                </button>
+                " "
+                <button
+                    type="button"
+                    class="button button-quiet button-small"
+                    on:click=move |_| confirming.set(false)
+                >
+                    "Cancel"
+                </button>
+            </Show>
+        }
+        .into_any()
+    };
     let id = user.id.clone();
     let email = user.email.clone();
     let on_change = move |ev| {
@@ -141,6 +218,7 @@ fn UserRow(
             <td>
                 <span class="source">{user.source}</span>
             </td>
+            <td>{sessions_cell}</td>
         </tr>
     }
 }

@@ -9,11 +9,11 @@ use tessera_tests::server::{client, TestServer};
 
 /// The proxy copies the SSO gateway's answer (here: the test's `X-Test-*`
 /// headers) into the trusted headers; an empty value sends no header.
-const PROXY_HEADERS: &str = "proxy_set_header X-Forwarded-Email $http_x_test_email;
+pub(crate) const PROXY_HEADERS: &str = "proxy_set_header X-Forwarded-Email $http_x_test_email;
             proxy_set_header X-Forwarded-User $http_x_test_name;
             proxy_set_header X-Forwarded-Groups $http_x_test_groups;";
 
-fn trusted_header_toml() -> String {
+pub(crate) fn trusted_header_toml() -> String {
     format!(
         "[trusted_header]\nemail_header = \"X-Forwarded-Email\"\nname_header = \"X-Forwarded-User\"\n\
          groups_header = \"X-Forwarded-Groups\"\ntrusted_proxies = [\"{PROXY_SOURCE}/32\"]\n\

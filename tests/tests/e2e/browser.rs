@@ -258,3 +258,53 @@ async fn expiring_token_shows_date_and_countdown() -> Result<()> {
     ensure!(later != first, "the countdown does not move: {later:?}");
     browser.close().await
 }
+
+#[tokio::test]
+async fn an_admin_signs_a_user_out_everywhere_from_the_users_page() -> Result<()> {
+    let (server, browser) = start(TestServer::start().await).await?;
+    server.signup("Ada", "ada@example.com", PASSWORD).await;
+    let bob = server.signup("Bob", "bob@example.com", PASSWORD).await;
+    let bob_token = token_of(&bob)?.to_owned();
+    ensure!(server.get(routes::SESSION, Some(&bob_token)).await.0 == 200);
+
+    browser.sign_in("ada@example.com", PASSWORD).await?;
+    browser.click("#nav-users").await?;
+    browser.wait_for_text("#users", "bob@example.com").await?;
+    let row = r#"tr[data-user="bob@example.com"]"#;
+    browser
+        .click(&format!(r#"{row} [data-test="signout-user"]"#))
+        .await?;
+    // it asks first, naming the account
+    browser
+        .wait_for_text(&format!("{row} .confirm"), "End every session of Bob?")
+        .await?;
+    if let Ok(dir) = std::env::var("TESSERA_SCREENSHOTS") {
+        browser
+            .screenshot(format!("{dir}/users-confirm.png"))
+            .await?;
+    }
+    ensure!(
+        server.get(routes::SESSION, Some(&bob_token)).await.0 == 200,
+        "signed out before the confirmation"
+    );
+    browser
+        .click(&format!(r#"{row} [data-test="signout-user-confirm"]"#))
+        .await?;
+    browser
+        .wait_for_text("#signout-status", "Bob was signed out everywhere")
+        .await?;
+    if let Ok(dir) = std::env::var("TESSERA_SCREENSHOTS") {
+        browser
+            .screenshot(format!("{dir}/users-signed-out.png"))
+            .await?;
+    }
+    let (status, _) = server.get(routes::SESSION, Some(&bob_token)).await;
+    ensure!(status == 401, "Bob's session still works: {status}");
+    ensure!(
+        !browser
+            .exists(r#"tr[data-user="ada@example.com"] [data-test="signout-user"]"#)
+            .await?,
+        "the admin's own row offers no sign-out"
+    );
+    browser.close().await
+}

@@ -374,3 +374,94 @@ async fn rediss_with_a_ca_file() {
         "{out}"
     );
 }
+
+/// The outside review's finding: a change whose announcement failed (Redis
+/// gone between the write and the publish) left the other replicas stale
+/// for ever — a sign-out made then was never seen by them, not even after a
+/// restart. On PostgreSQL with two replicas: every change made while Redis
+/// is down answers 503, and once Redis is back every replica refuses what
+/// was ended, within the stated bound (docs/scale-out.md: seconds, as the
+/// kept announcements are published and the replicas catch up).
+#[tokio::test]
+async fn changes_made_while_redis_was_gone_reach_every_replica_once_it_is_back() {
+    let mut redis = RedisServer::start().await;
+    let pg = tessera_tests::postgres::PgServer::shared();
+    let url = pg.create_database();
+    let toml = format!(
+        "[redis]\nurl = \"{}\"\ntimeout = \"1s\"\n[session]\nsecret = \"{SECRET}\"\n\
+         [api_keys]\nenabled = true\nsecret = \"replicas-share-this-api-key-secret-0123456789\"\n",
+        redis.url
+    );
+    let replica = || {
+        TestServer::builder()
+            .postgres(pg.clone(), &url)
+            .toml(&toml)
+            .start()
+    };
+    let mut a = replica().await;
+    let b = replica().await;
+    let ann = a.signup("Ann", "ann@example.com", PW).await;
+    let signed_out = token(&ann);
+    let (_, second) = a.signin("ann@example.com", PW).await;
+    let admin = token(&second);
+    let (status, created) = a
+        .post("/api/v1/auths/api_key", Some(&admin), &json!({}))
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let key = created["api_key"].as_str().expect("key").to_owned();
+    let bob = b.signup("Bob", "bob@example.com", PW).await;
+    let (status, _) = a
+        .post(
+            "/api/v1/users/update/role",
+            Some(&admin),
+            &json!({"id": bob["id"], "role": "user"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let bob_token = token(&bob);
+    // B knows them all (and caches them)
+    for t in [&signed_out, &key, &bob_token] {
+        for _ in 0..2 {
+            assert_eq!(b.get("/api/v1/auths/", Some(t)).await.0, 200);
+        }
+    }
+
+    redis.kill().await;
+    // A: each change is stored, and answered 503 (not yet announced)
+    assert_eq!(
+        a.get("/api/v1/auths/signout", Some(&signed_out)).await.0,
+        503
+    );
+    assert_eq!(delete(&a, "/api/v1/auths/api_key", &admin).await, 503);
+    let (status, _) = a
+        .post(
+            "/api/v1/users/update/role",
+            Some(&admin),
+            &json!({"id": bob["id"], "role": "pending"}),
+        )
+        .await;
+    assert_eq!(status, 503);
+    redis.run().await;
+
+    // B converges: caught up from the database and the kept announcements
+    let bound = Duration::from_secs(10);
+    let (status, _) = until(&b, "/api/v1/auths/", &admin, 200, bound).await;
+    assert_eq!(status, 200, "B did not come back: {}", b.log());
+    for (what, t) in [
+        ("the signed-out session", &signed_out),
+        ("the revoked key", &key),
+    ] {
+        let (status, _) = until(&b, "/api/v1/auths/", t, 401, bound).await;
+        assert_eq!(status, 401, "B still accepts {what}");
+    }
+    let (status, me) = until(&b, "/api/v1/auths/", &bob_token, 200, bound).await;
+    assert_eq!(
+        (status, me["role"].as_str()),
+        (200, Some("pending")),
+        "B still has Bob's old role"
+    );
+    // and A, after a restart, still refuses the session signed out then
+    a.restart().await;
+    let (status, _) = until(&a, "/api/v1/auths/", &signed_out, 401, bound).await;
+    assert_eq!(status, 401);
+}

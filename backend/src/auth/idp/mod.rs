@@ -45,10 +45,41 @@ struct Verified {
     exp: Option<i64>,
     nbf: Option<i64>,
     not_after: Option<i64>,
-    jti: Option<Arc<str>>,
+    iat: Option<i64>,
+    /// What revokes it: its `jti`, or for a token without one a hash of the
+    /// whole token ([`revocation_id`]).
+    jti: Arc<str>,
     metadata: Arc<BTreeMap<String, String>>,
     /// The account and answer this token's requests share.
     remembered: Arc<super::remembered::Remembered>,
+}
+
+/// The id a token without `jti` is revoked by: a SHA-256 of the whole token.
+pub fn revocation_id(token: &str) -> String {
+    use base64::Engine;
+    use sha2::{Digest, Sha256};
+    format!(
+        "sha256:{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes()))
+    )
+}
+
+impl Verified {
+    /// Refuses what no longer holds for the user: a token revoked, or issued
+    /// before they were signed out everywhere.
+    fn still_valid(&self, state: &AppState, user: &crate::store::users::User) -> Result<()> {
+        if state.revocations.is_revoked(&self.jti) {
+            return Err(Error::InvalidToken("token revoked"));
+        }
+        if let Some(t) = user.signed_out_at {
+            if self.iat.is_none_or(|iat| iat <= t) {
+                return Err(Error::InvalidToken(
+                    "token issued before its user was signed out everywhere",
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A token that passed the cryptographic and claim checks of one issuer.
@@ -249,9 +280,10 @@ impl Idp {
     ) -> Principal {
         Principal {
             user,
+            kind: crate::auth::policy::CredentialKind::IdpJwt,
             method: AuthMethod::Jwt,
             token,
-            jti: v.jti.clone(),
+            jti: Some(v.jti.clone()),
             expires_at: v.exp,
             issuer: self.0.issuers.get(v.issuer).map(|i| i.name.clone()),
             subject: Some(v.subject.clone()),
@@ -286,28 +318,23 @@ impl BearerAuthenticator for Idp {
         if let Some(hit) = slot.and_then(|slot| self.cached(slot, credential, now)) {
             let e = hit.map_err(Error::InvalidToken)?;
             let v = &e.value;
-            if v.jti
-                .as_deref()
-                .is_some_and(|j| state.revocations.is_revoked(j))
-            {
-                return Err(Error::InvalidToken("token revoked"));
-            }
             let user = state
                 .users
                 .get_remembered(&v.user_id, &v.remembered)
                 .await?
                 .ok_or_else(|| Error::InvalidToken("token of a deleted user"))?;
+            v.still_valid(state, &user)?;
             return Ok(self.principal(e.token.clone(), user, v));
         }
         let accepted = self
             .verify(credential, now, true)
             .await
             .map_err(Error::InvalidToken)?;
-        if accepted
-            .jti
-            .as_deref()
-            .is_some_and(|j| state.revocations.is_revoked(j))
-        {
+        let jti: Arc<str> = match accepted.jti.as_deref() {
+            Some(jti) => jti.into(),
+            None => revocation_id(credential).into(),
+        };
+        if state.revocations.is_revoked(&jti) {
             return Err(Error::InvalidToken("token revoked"));
         }
         let issuer = &self.0.issuers[accepted.issuer];
@@ -348,10 +375,12 @@ impl BearerAuthenticator for Idp {
                 .max_token_age_seconds
                 .zip(accepted.iat)
                 .map(|(max, iat)| iat.saturating_add(max as i64)),
-            jti: accepted.jti.as_deref().map(Into::into),
+            iat: accepted.iat,
+            jti,
             metadata: Arc::new(id.metadata.clone()),
             remembered: Arc::default(),
         };
+        verified.still_valid(state, &user)?;
         let entry = Entry::new(credential, verified);
         let principal = self.principal(entry.token.clone(), user, &entry.value);
         if let (Some(cache), Some(slot)) = (&self.0.cache, slot) {

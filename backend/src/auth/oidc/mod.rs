@@ -867,7 +867,11 @@ impl OidcProviders {
     ) -> std::result::Result<SessionUser, Failure> {
         let (token, claims) = state
             .sessions
-            .issue_until(&user.id, state.clock.now(), not_after)
+            .mint(
+                user,
+                state.clock.now(),
+                crate::auth::session::Origin::SignIn { not_after },
+            )
             .map_err(|e| fail("The session could not be issued", e.to_string()))?;
         Ok(crate::auth::session_user(
             user,
@@ -1029,7 +1033,17 @@ impl OidcProviders {
         }
         let a = provision::read_claims(&provider.config, &claims).map_err(Error::InvalidToken)?;
         let user = provision::provision(state, &provider.config, &a).await?;
-        let (token, c) = state.sessions.issue_until(&user.id, now, not_after)?;
+        // minted from the provider's token: capped by it (or, for a token
+        // the provider only vouches for through userinfo, by `[session]
+        // exchanged_expires_in`), and never exchanged again
+        let (token, c) = state.sessions.mint(
+            &user,
+            now,
+            crate::auth::session::Origin::Exchange {
+                ends: not_after,
+                revocation_id: None,
+            },
+        )?;
         tracing::info!(provider = %name, user = %user.id, "provider token exchanged for a session");
         Ok(crate::auth::session_user(
             &user,

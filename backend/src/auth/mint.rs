@@ -1,0 +1,40 @@
+//! Sessions minted from another credential (token exchange, page injection,
+//! proxy-header callers): the [`policy`](super::policy) asked first, the
+//! minting rate-limited per account and per client, and the session capped by
+//! its source and dying with it ([`Origin::Exchange`]).
+use super::policy::{self, Action};
+use super::session::Origin;
+use super::{session_user, Principal};
+use crate::error::Result;
+use crate::state::AppState;
+use std::net::IpAddr;
+use tessera_shared::{AuthMethod, SessionUser};
+
+/// A new session for `p`'s user, minted from `p`'s credential, as a
+/// `SessionUser` body naming the issuer that vouched for the caller.
+/// `client`: the caller's address, for the per-client limit.
+pub fn exchanged_session(
+    state: &AppState,
+    p: &Principal,
+    client: Option<IpAddr>,
+) -> Result<SessionUser> {
+    policy::require(p.kind, Action::MintSession)?;
+    state.minting.check(client, &p.user.id)?;
+    let (token, claims) = state.sessions.mint(
+        &p.user,
+        state.clock.now(),
+        Origin::Exchange {
+            ends: p.expires_at,
+            revocation_id: p.jti.as_deref(),
+        },
+    )?;
+    let mut body = session_user(&p.user, token, claims.exp, AuthMethod::Session);
+    if p.issuer.is_some() {
+        body.issuer = p.issuer.as_deref().map(Into::into);
+        body.subject = p.subject.as_deref().map(Into::into);
+    }
+    if let Some(m) = &p.metadata {
+        body.metadata = m.as_ref().clone();
+    }
+    Ok(body)
+}

@@ -161,6 +161,35 @@ impl RedisServer {
         false
     }
 
+    /// Pauses every write command for `ms` milliseconds (`CLIENT PAUSE ms
+    /// WRITE`): `PUBLISH` and scripts wait while subscriptions and `PING`
+    /// go on — an announcement fails while every replica stays in step, as
+    /// when one replica is cut off from Redis. Plain TCP only.
+    pub async fn pause_writes(&self, ms: u64) {
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+            .await
+            .expect("connect to redis-server");
+        let mut cmd = String::new();
+        if let Some(pw) = &self.password {
+            cmd.push_str(&format!("AUTH {pw}\r\n"));
+        }
+        cmd.push_str(&format!("CLIENT PAUSE {ms} WRITE\r\n"));
+        s.write_all(cmd.as_bytes())
+            .await
+            .expect("send CLIENT PAUSE");
+        let mut buf = vec![0u8; 256];
+        let mut got = String::new();
+        while !got.ends_with("+OK\r\n") {
+            let n = tokio::time::timeout(Duration::from_secs(2), s.read(&mut buf))
+                .await
+                .expect("redis-server answers CLIENT PAUSE")
+                .expect("read");
+            assert!(n > 0, "redis-server closed the connection: {got}");
+            got.push_str(&String::from_utf8_lossy(&buf[..n]));
+            assert!(!got.contains("-ERR"), "CLIENT PAUSE refused: {got}");
+        }
+    }
+
     /// Kills the process (SIGKILL); the port stays reserved for [`RedisServer::run`].
     pub async fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -306,6 +306,7 @@ mod tests {
                 (1, "ba520b634cfd68616a58de5472d847d695d096edf6414fa842297198c6d523c800ae5ee113089152ea1f5e1f626a6de3".into()),
                 (5, "3f3e0195d34ffa824b8f6002087f8db4cd8d25a23e3667f834792c7b91b866f43ef96cf9a6181a7671bc8005ee3f9b92".into()),
                 (7, "39f6fde8b7d2356a6c47baa9e83504d54720cffe86ac17ef50ac91c9f20428fb77e216e9818e0bef509ee06ff5b912a0".into()),
+                (9, "02d00027bcbc1984d94ff749b7f1e304b31cbfebdd5f513f7921de8f423f4fe5e175bb0cc918d071da4fc292af09e3b9".into()),
             ],
             "an edited SQLite migration breaks every existing database"
         );

@@ -290,7 +290,8 @@ async fn minting_is_rate_limited_and_minted_sessions_always_expire() {
         .toml("[rate_limit]\nmint_per_account_per_minute = 5\n")
         .start()
         .await;
-    let idp_token = idp.token("alice", json!({"exp": null}));
+    // a month-long IdP token: the session minted from it still ends in 8h
+    let idp_token = idp.token("alice", json!({"exp": now() + 30 * 86400}));
     let mut minted = 0;
     let mut limited = None;
     for i in 0..8 {
@@ -321,6 +322,7 @@ async fn sign_out_revokes_idp_tokens_without_jti_and_refuses_keys_clearly() {
         .toml("[api_keys]\nenabled = true\n")
         .start()
         .await;
+    let root = token(&server.signup("Root", "root@example.com", PW).await);
     let no_jti = idp.token("bob", json!({"jti": null}));
     assert_eq!(server.get(routes::SESSION, Some(&no_jti)).await.0, 200);
     let (status, _) = server.get(routes::SIGNOUT, Some(&no_jti)).await;
@@ -337,7 +339,6 @@ async fn sign_out_revokes_idp_tokens_without_jti_and_refuses_keys_clearly() {
         "only that token"
     );
 
-    let root = token(&server.signup("Root", "root@example.com", PW).await);
     let (_, created) = server.post(routes::API_KEY, Some(&root), &json!({})).await;
     let key = created["api_key"].as_str().expect("key").to_owned();
     let (status, body) = server.get(routes::SIGNOUT, Some(&key)).await;

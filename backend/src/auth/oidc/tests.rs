@@ -12,6 +12,7 @@ use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
 use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use tessera_shared::Role;
 
 const ISS: &str = "https://idp.test/realms/x";
@@ -21,6 +22,15 @@ const NOW: i64 = 1_700_000_000;
 struct Signer {
     key: EncodingKey,
     spki_pem: String,
+    /// The raw public key, base64url (a JWK's `x`).
+    x: String,
+}
+
+impl Signer {
+    /// The public key as a JWK with `kid`.
+    fn jwk(&self, kid: &str) -> Value {
+        json!({"kty": "OKP", "crv": "Ed25519", "use": "sig", "alg": "EdDSA", "kid": kid, "x": self.x})
+    }
 }
 
 fn signer() -> Signer {
@@ -34,6 +44,7 @@ fn signer() -> Signer {
     Signer {
         key: EncodingKey::from_ed_der(doc.as_ref()),
         spki_pem: format!("-----BEGIN PUBLIC KEY-----\n{b64}\n-----END PUBLIC KEY-----\n"),
+        x: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(pair.public_key().as_ref()),
     }
 }
 
@@ -433,4 +444,126 @@ fn cli_redirect_uris_are_loopback_only() {
     ] {
         assert!(cli_redirect_uri(bad).is_none(), "{bad}");
     }
+}
+
+/// A provider on loopback: discovery, its keys (every fetch counted; they
+/// fail while `keys_fail` is set) and a token endpoint refusing every code.
+struct FakeIdp {
+    url: String,
+    fetches: Arc<AtomicUsize>,
+    keys_fail: Arc<AtomicBool>,
+}
+
+impl FakeIdp {
+    async fn start(jwks: Value) -> FakeIdp {
+        use axum::http::StatusCode;
+        use axum::routing::{get, post};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let keys_fail = Arc::new(AtomicBool::new(false));
+        let doc = json!({
+            "issuer": url,
+            "authorization_endpoint": format!("{url}/authorize"),
+            "token_endpoint": format!("{url}/token"),
+            "jwks_uri": format!("{url}/jwks"),
+            "id_token_signing_alg_values_supported": ["EdDSA"],
+        });
+        let (count, failing) = (fetches.clone(), keys_fail.clone());
+        let app = axum::Router::new()
+            .route(
+                "/.well-known/openid-configuration",
+                get(move || {
+                    let doc = doc.clone();
+                    async move { axum::Json(doc) }
+                }),
+            )
+            .route(
+                "/jwks",
+                get(move || {
+                    count.fetch_add(1, Ordering::SeqCst);
+                    let answer = if failing.load(Ordering::SeqCst) {
+                        (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(json!({})))
+                    } else {
+                        (StatusCode::OK, axum::Json(jwks.clone()))
+                    };
+                    async move { answer }
+                }),
+            )
+            .route(
+                "/token",
+                post(|| async {
+                    (
+                        StatusCode::BAD_REQUEST,
+                        axum::Json(json!({"error": "invalid_grant"})),
+                    )
+                }),
+            );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        FakeIdp {
+            url,
+            fetches,
+            keys_fail,
+        }
+    }
+
+    fn fetches(&self) -> usize {
+        self.fetches.load(Ordering::SeqCst)
+    }
+
+    /// An ID-token verifier over this provider's keys, loaded (or not) as
+    /// discovery loads them.
+    async fn verifier(&self) -> IdTokenVerifier {
+        let mut cfg = OidcProviderConfig::new("kc");
+        cfg.client_id = CLIENT.into();
+        let jwks = format!("{}/jwks", self.url);
+        let ic = issuer_config(&cfg, &self.url, Some(&jwks), vec!["EdDSA".into()]);
+        let keys = Arc::new(KeyStore::new(&ic).unwrap());
+        keys.refresh(true).await;
+        IdTokenVerifier::new(ic, keys)
+    }
+}
+
+/// Issue 15: a forged ID token with a `kid` the provider never had must not
+/// make Tessera fetch the provider's keys once per token — neither while the
+/// keys are loaded nor while the provider fails to serve them.
+#[tokio::test]
+async fn a_burst_of_unknown_kid_id_tokens_fetches_keys_at_most_once_per_interval() {
+    let s = signer();
+    let idp = FakeIdp::start(json!({"keys": [s.jwk("k1")]})).await;
+    let token = |kid: &str| {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(kid.into());
+        let mut c = claims();
+        c["iss"] = json!(idp.url);
+        jsonwebtoken::encode(&header, &c, &s.key).unwrap()
+    };
+    let v = idp.verifier().await;
+    assert_eq!(idp.fetches(), 1, "loaded once, as discovery does");
+    assert!(v.verify(&token("k1"), NOW, Some("n-1")).await.is_ok());
+    for i in 0..20 {
+        assert_eq!(
+            v.verify(&token(&format!("forged-{i}")), NOW, Some("n-1"))
+                .await
+                .unwrap_err(),
+            "kid unknown to the provider"
+        );
+    }
+    assert!(idp.fetches() <= 2, "{} fetches", idp.fetches());
+
+    // the provider's keys cannot be loaded: each token must not force a fetch
+    idp.keys_fail.store(true, Ordering::SeqCst);
+    let v = idp.verifier().await;
+    let before = idp.fetches();
+    for i in 0..20 {
+        assert!(v
+            .verify(&token(&format!("forged-{i}")), NOW, Some("n-1"))
+            .await
+            .is_err());
+    }
+    assert!(
+        idp.fetches() - before <= 1,
+        "{} fetches for 20 tokens within the minimum interval",
+        idp.fetches() - before
+    );
 }

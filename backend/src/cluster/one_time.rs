@@ -22,6 +22,8 @@ pub trait OneTimeStore: Send + Sync + 'static {
     async fn first_use(&self, kind: &str, id: &str, ttl: Duration) -> Result<bool>;
     /// Keeps `value` under `kind`/`id` for `ttl`.
     async fn put(&self, kind: &str, id: &str, value: String, ttl: Duration) -> Result<()>;
+    /// Reads the value and leaves it in place.
+    async fn peek(&self, kind: &str, id: &str) -> Result<Option<String>>;
     /// Takes the value out: of concurrent calls, at most one gets it.
     async fn take(&self, kind: &str, id: &str) -> Result<Option<String>>;
 }
@@ -76,6 +78,13 @@ impl OneTimeStore for MemoryOneTime {
         Ok(())
     }
 
+    async fn peek(&self, kind: &str, id: &str) -> Result<Option<String>> {
+        Ok(self
+            .cache
+            .get(&hashed(kind, id))
+            .map(|v| v.as_ref().1.clone()))
+    }
+
     async fn take(&self, kind: &str, id: &str) -> Result<Option<String>> {
         Ok(self
             .cache
@@ -84,7 +93,7 @@ impl OneTimeStore for MemoryOneTime {
     }
 }
 
-/// For several replicas: `SET NX EX`, `SET EX` and `GETDEL` in Redis.
+/// For several replicas: `SET NX EX`, `SET EX`, `GET` and `GETDEL` in Redis.
 pub struct RedisOneTime {
     redis: Arc<Redis>,
 }
@@ -132,6 +141,14 @@ impl OneTimeStore for RedisOneTime {
         Ok(())
     }
 
+    async fn peek(&self, kind: &str, id: &str) -> Result<Option<String>> {
+        redis::cmd("GET")
+            .arg(self.key(kind, id))
+            .query_async(&mut self.redis.conn())
+            .await
+            .map_err(unavailable)
+    }
+
     async fn take(&self, kind: &str, id: &str) -> Result<Option<String>> {
         redis::cmd("GETDEL")
             .arg(self.key(kind, id))
@@ -156,8 +173,10 @@ mod tests {
             "kinds are apart"
         );
         s.put("code", "c1", "v".into(), ttl).await.unwrap();
+        assert_eq!(s.peek("code", "c1").await.unwrap().as_deref(), Some("v"));
         assert_eq!(s.take("code", "c1").await.unwrap().as_deref(), Some("v"));
         assert_eq!(s.take("code", "c1").await.unwrap(), None);
+        assert_eq!(s.peek("code", "c1").await.unwrap(), None);
     }
 }
 
@@ -175,6 +194,11 @@ mod redis_tests {
         let ttl = Duration::from_secs(60);
 
         a.put("code", "c1", "session".into(), ttl).await.unwrap();
+        assert_eq!(
+            b.peek("code", "c1").await.unwrap().as_deref(),
+            Some("session"),
+            "a peek leaves it"
+        );
         assert_eq!(
             b.take("code", "c1").await.unwrap().as_deref(),
             Some("session")

@@ -338,26 +338,55 @@ async fn the_hand_over_code_is_single_use_and_short_lived() {
     );
     let put = |code: &'static str, session: SessionUser| {
         let once = state.oidc.once.clone();
+        let stored = HandOver {
+            session,
+            binding: cookie::binding_hash("browser-a"),
+        };
         async move {
             once.put(
                 CODE,
                 code,
-                encode(NOW, session).unwrap(),
+                encode(NOW, stored).unwrap(),
                 secs(CODE_TTL_SECS),
             )
             .await
             .unwrap()
         }
     };
+    let complete = |code: &'static str, binding: Option<&'static str>| {
+        let state = state.clone();
+        async move { state.oidc.complete(&state, code, binding).await }
+    };
     put("c1", session.clone()).await;
-    assert_eq!(state.oidc.complete(&state, "c1").await.unwrap().id, user.id);
+    // another browser (no binding cookie, or its own): 403, and the code
+    // stays for the browser it was issued to
+    for other in [None, Some(""), Some("browser-b"), Some("browser-a ")] {
+        assert!(
+            matches!(complete("c1", other).await, Err(Error::Forbidden(d)) if d == OTHER_BROWSER),
+            "{other:?}"
+        );
+    }
+    assert_eq!(complete("c1", Some("browser-a")).await.unwrap().id, user.id);
     assert!(
-        state.oidc.complete(&state, "c1").await.is_err(),
+        matches!(
+            complete("c1", Some("browser-a")).await,
+            Err(Error::InvalidToken(_))
+        ),
         "single use"
     );
+    assert!(matches!(
+        complete("unknown", Some("browser-a")).await,
+        Err(Error::InvalidToken(_))
+    ));
     put("c2", session).await;
     clock.advance(CODE_TTL_SECS);
-    assert!(state.oidc.complete(&state, "c2").await.is_err(), "expired");
+    assert!(
+        matches!(
+            complete("c2", Some("browser-a")).await,
+            Err(Error::InvalidToken(_))
+        ),
+        "expired"
+    );
 }
 
 #[tokio::test]
@@ -369,7 +398,8 @@ async fn callback_without_a_cookie_or_with_a_wrong_state_lands_on_signin() {
         state: Some("st".into()),
         ..CallbackParams::default()
     };
-    let loc = state.oidc.callback(&state, "kc", &params, None).await;
+    let (loc, binding) = state.oidc.callback(&state, "kc", &params, None).await;
+    assert!(binding.is_none());
     assert!(loc.starts_with("/signin?error="), "{loc}");
     let fs = FlowState {
         provider: "kc".into(),
@@ -384,7 +414,8 @@ async fn callback_without_a_cookie_or_with_a_wrong_state_lands_on_signin() {
     let loc = state
         .oidc
         .callback(&state, "kc", &params, Some(&sealed))
-        .await;
+        .await
+        .0;
     assert!(loc.contains("does%20not%20belong"), "{loc}");
     // the provider's error is shown, readable
     let refused = CallbackParams {
@@ -395,13 +426,14 @@ async fn callback_without_a_cookie_or_with_a_wrong_state_lands_on_signin() {
     let loc = state
         .oidc
         .callback(&state, "kc", &refused, Some(&sealed))
-        .await;
+        .await
+        .0;
     assert!(loc.contains("access_denied"), "{loc}");
     // a replayed state (the same response twice) is refused
     let mut p = params.clone();
     p.state = Some("the-state".into());
     let _ = state.oidc.callback(&state, "kc", &p, Some(&sealed)).await;
-    let loc = state.oidc.callback(&state, "kc", &p, Some(&sealed)).await;
+    let loc = state.oidc.callback(&state, "kc", &p, Some(&sealed)).await.0;
     assert!(loc.contains("already%20completed"), "{loc}");
 }
 

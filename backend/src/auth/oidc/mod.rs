@@ -156,7 +156,7 @@ pub struct OidcProviders {
     issuer_names: Vec<String>,
     key: CookieKey,
     http: reqwest::Client,
-    /// Hand-over codes, used states and nonces, CLI sign-ins and test
+    /// Hand-over codes, pending states and nonces, CLI sign-ins and test
     /// reports: in memory, or shared by replicas through Redis.
     once: Arc<dyn OneTimeStore>,
     drafts: Cache<String, (i64, Arc<Provider>)>,
@@ -174,6 +174,10 @@ const REPORT: &str = "report";
 const CLI: &str = "cli";
 /// The reason shown when the callback finds no usable sign-in cookie.
 const NOT_STARTED: &str = "No sign-in was started in this browser, or it expired; please try again";
+/// A browser sign-in's `state`, usable once.
+const STATE: &str = "s";
+/// A sign-in's `nonce`, usable once.
+const NONCE: &str = "n";
 
 fn secs(s: i64) -> Duration {
     Duration::from_secs(s.max(1) as u64)
@@ -332,12 +336,18 @@ impl OidcProviders {
         }
     }
 
-    /// Marks a `state` (`s`) or `nonce` (`n`) as used; false when it already
-    /// was (on any replica).
-    pub async fn first_use(&self, kind: &str, value: &str) -> Result<bool> {
-        self.once
-            .first_use(kind, value, secs(2 * PENDING_TTL_SECS))
-            .await
+    /// Remembers the `state` (`s`) or `nonce` (`n`) of a sign-in that starts
+    /// as usable once, for `ttl_secs`.
+    async fn allow_once(&self, kind: &str, value: &str, ttl_secs: i64) -> Result<()> {
+        self.once.put(kind, value, "1".into(), secs(ttl_secs)).await
+    }
+
+    /// Uses a `state` (`s`) or `nonce` (`n`): true only for one remembered
+    /// by [`Self::allow_once`] and not used yet (on any replica). Absence
+    /// means "not usable": a value never started here, used, expired or lost
+    /// to eviction is refused, so losing state never lets a replay through.
+    pub async fn use_once(&self, kind: &str, value: &str) -> Result<bool> {
+        Ok(self.once.take(kind, value).await?.is_some())
     }
 
     // ---- admin settings ------------------------------------------------
@@ -500,6 +510,16 @@ impl OidcProviders {
             provider.config.response_mode == ResponseMode::FormPost,
         )
         .map_err(|e| fail("The sign-in provider is misconfigured", e))?;
+        let unavailable =
+            |e: Error| fail("Sign-in state unavailable; please try again", e.to_string());
+        self.allow_once(STATE, &started.state, cookie::LIFETIME_SECS)
+            .await
+            .map_err(unavailable)?;
+        if d.id_tokens.is_some() {
+            self.allow_once(NONCE, &started.nonce, cookie::LIFETIME_SECS)
+                .await
+                .map_err(unavailable)?;
+        }
         let fs = FlowState {
             provider: name.to_owned(),
             state: started.state,
@@ -636,11 +656,14 @@ impl OidcProviders {
             ));
         }
         if !self
-            .first_use("s", got_state)
+            .use_once(STATE, got_state)
             .await
             .map_err(|e| fail("Sign-in state unavailable; please try again", e.to_string()))?
         {
-            return Err(fail("This sign-in was already completed", "state replayed"));
+            return Err(fail(
+                "This sign-in was already completed or has expired; please sign in again",
+                "state used, expired or not started here",
+            ));
         }
         let code = params
             .code
@@ -833,12 +856,12 @@ impl OidcProviders {
                     .verify(id_token, now, Some(nonce))
                     .await
                     .map_err(|e| fail("The provider's ID token was refused", e))?;
-                if !self.first_use("n", nonce).await.map_err(|e| {
+                if !self.use_once(NONCE, nonce).await.map_err(|e| {
                     fail("Sign-in state unavailable; please try again", e.to_string())
                 })? {
                     return Err(fail(
                         "The provider's ID token was refused",
-                        "nonce replayed",
+                        "nonce used, expired or not started here",
                     ));
                 }
                 if !provision::has_configured_claims(cfg, &claims) {
@@ -959,6 +982,10 @@ impl OidcProviders {
                 Error::BadGateway(format!("The sign-in provider is misconfigured: {e}"))
             })?;
         let now = state.clock.now();
+        if d.id_tokens.is_some() {
+            self.allow_once(NONCE, &started.nonce, PENDING_TTL_SECS)
+                .await?;
+        }
         let pending = CliPending {
             provider: name.to_owned(),
             redirect_uri,

@@ -158,6 +158,11 @@ async fn forged_and_unsigned_tokens_are_refused() {
 }
 
 async fn app_state(clock: Arc<ManualClock>) -> (AppState, tempfile::TempDir) {
+    app_state_at(clock, ISS).await
+}
+
+/// The state of a Tessera whose provider `kc` is the issuer `iss`.
+async fn app_state_at(clock: Arc<ManualClock>, iss: &str) -> (AppState, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let mut config = crate::Config::default();
     config.server.data_dir = dir.path().to_path_buf();
@@ -165,7 +170,7 @@ async fn app_state(clock: Arc<ManualClock>) -> (AppState, tempfile::TempDir) {
     let mut kc = OidcProviderConfig::new("kc");
     kc.client_id = CLIENT.into();
     kc.client_secret = Some(Secret::new("file-secret"));
-    kc.discovery_url = Some(format!("{ISS}/.well-known/openid-configuration"));
+    kc.discovery_url = Some(format!("{iss}/.well-known/openid-configuration"));
     config.oidc_providers = vec![kc];
     let state = AppState::build_with_clock(config, clock).await.unwrap();
     (state, dir)
@@ -429,10 +434,19 @@ async fn callback_without_a_cookie_or_with_a_wrong_state_lands_on_signin() {
         .await
         .0;
     assert!(loc.contains("access_denied"), "{loc}");
-    // a replayed state (the same response twice) is refused
+    // a state no sign-in started here is refused
     let mut p = params.clone();
     p.state = Some("the-state".into());
-    let _ = state.oidc.callback(&state, "kc", &p, Some(&sealed)).await;
+    let loc = state.oidc.callback(&state, "kc", &p, Some(&sealed)).await.0;
+    assert!(loc.contains("already%20completed"), "{loc}");
+    // a replayed state (the same response twice) is refused
+    state
+        .oidc
+        .allow_once(STATE, "the-state", cookie::LIFETIME_SECS)
+        .await
+        .unwrap();
+    let loc = state.oidc.callback(&state, "kc", &p, Some(&sealed)).await.0;
+    assert!(loc.contains("could%20not%20be%20reached"), "{loc}");
     let loc = state.oidc.callback(&state, "kc", &p, Some(&sealed)).await.0;
     assert!(loc.contains("already%20completed"), "{loc}");
 }
@@ -441,9 +455,14 @@ async fn callback_without_a_cookie_or_with_a_wrong_state_lands_on_signin() {
 async fn replayed_nonces_and_bad_next_are_refused() {
     let clock = Arc::new(ManualClock::new(NOW));
     let (state, _dir) = app_state(clock).await;
-    assert!(state.oidc.first_use("n", "abc").await.unwrap());
     assert!(
-        !state.oidc.first_use("n", "abc").await.unwrap(),
+        !state.oidc.use_once(NONCE, "abc").await.unwrap(),
+        "a nonce no sign-in started is refused"
+    );
+    state.oidc.allow_once(NONCE, "abc", 600).await.unwrap();
+    assert!(state.oidc.use_once(NONCE, "abc").await.unwrap());
+    assert!(
+        !state.oidc.use_once(NONCE, "abc").await.unwrap(),
         "a replayed nonce is refused"
     );
     let f = state
@@ -597,5 +616,64 @@ async fn a_burst_of_unknown_kid_id_tokens_fetches_keys_at_most_once_per_interval
         idp.fetches() - before <= 1,
         "{} fetches for 20 tokens within the minimum interval",
         idp.fetches() - before
+    );
+}
+
+/// Issue 15: flooding the one-time store (far past its bound) must not make
+/// a used `state` usable again: the same callback a second time is refused
+/// before the code goes to the provider.
+#[tokio::test]
+async fn a_flooded_one_time_store_never_lets_a_state_be_replayed() {
+    let s = signer();
+    let idp = FakeIdp::start(json!({"keys": [s.jwk("k1")]})).await;
+    let clock = Arc::new(ManualClock::new(NOW));
+    let (state, _dir) = app_state_at(clock, &idp.url).await;
+    let (auth_url, set_cookie) = state.oidc.login(&state, "kc", None, None).await.unwrap();
+    let sealed = set_cookie
+        .strip_prefix("tessera_oauth=")
+        .and_then(|c| c.split(';').next())
+        .unwrap()
+        .to_owned();
+    let st = url::Url::parse(&auth_url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    let params = CallbackParams {
+        code: Some("the-code".into()),
+        state: Some(st),
+        ..CallbackParams::default()
+    };
+    // the first callback passes the state check; the provider refuses the code
+    let reached_the_provider = "did%20not%20accept";
+    let first = state
+        .oidc
+        .callback(&state, "kc", &params, Some(&sealed))
+        .await
+        .0;
+    assert!(first.contains(reached_the_provider), "{first}");
+    // a flood of one-time entries, each read a few times so that the cache's
+    // admission policy prefers them to older entries (as an attacker's
+    // entries, touched again and again, would be)
+    let once = state.oidc.once.clone();
+    let ttl = secs(600);
+    for _ in 0..3 {
+        for i in 0..150_000 {
+            let id = i.to_string();
+            once.put("flood", &id, String::new(), ttl).await.unwrap();
+            for _ in 0..2 {
+                let _ = once.peek("flood", &id).await.unwrap();
+            }
+        }
+    }
+    let again = state
+        .oidc
+        .callback(&state, "kc", &params, Some(&sealed))
+        .await
+        .0;
+    assert!(
+        !again.contains(reached_the_provider),
+        "a replayed state reached the provider: {again}"
     );
 }

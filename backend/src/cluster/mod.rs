@@ -8,7 +8,7 @@
 //! - Changes to what replicas cache (users, API keys, saved SSO providers)
 //!   are announced on the same channel ([`events::Event`]); each replica drops
 //!   what it holds.
-//! - SSO one-time state (hand-over codes, used `state`s and nonces, CLI
+//! - SSO one-time state (hand-over codes, pending `state`s and nonces, CLI
 //!   sign-ins, test reports) lives in Redis ([`one_time`]).
 //! - Fail closed: while the subscription is down a replica cannot know what
 //!   it missed, so it empties its caches and answers every authenticated

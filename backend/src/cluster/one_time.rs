@@ -1,8 +1,14 @@
-//! Short-lived one-time state of SSO sign-ins (hand-over codes, used
+//! Short-lived one-time state of SSO sign-ins (hand-over codes, pending
 //! `state`s and nonces, pending CLI sign-ins, test reports) behind one small
 //! trait: in memory for one replica, in Redis for several, so a code is
 //! redeemable on any replica exactly once and a nonce is single-use across
 //! all of them.
+//!
+//! The store holds what is *still allowed*, never what was used: a `state`
+//! or nonce is put when its sign-in starts and taken when it is used, a code
+//! when it is issued and taken when it is redeemed. So an entry lost before
+//! its time (the memory store's bound, Redis's `maxmemory` policy, a flood)
+//! can only make a sign-in fail, never let a replay through.
 //!
 //! Ids are stored by their SHA-256, so Redis never holds a usable code.
 use super::Redis;
@@ -18,10 +24,11 @@ const UNAVAILABLE: &str = "Shared sign-in state unavailable (Redis unreachable);
 /// One-time state by kind and id.
 #[async_trait::async_trait]
 pub trait OneTimeStore: Send + Sync + 'static {
-    /// Marks `kind`/`id` as used for `ttl`; true only the first time.
-    async fn first_use(&self, kind: &str, id: &str, ttl: Duration) -> Result<bool>;
-    /// Keeps `value` under `kind`/`id` for `ttl`.
+    /// Keeps `value` under `kind`/`id` for `ttl` (at most: it may be lost
+    /// sooner, which only makes it unusable).
     async fn put(&self, kind: &str, id: &str, value: String, ttl: Duration) -> Result<()>;
+    /// Reads the value and leaves it in place.
+    async fn peek(&self, kind: &str, id: &str) -> Result<Option<String>>;
     /// Takes the value out: of concurrent calls, at most one gets it.
     async fn take(&self, kind: &str, id: &str) -> Result<Option<String>>;
 }
@@ -33,6 +40,7 @@ fn hashed(kind: &str, id: &str) -> String {
 }
 
 /// For one replica: a bounded in-memory cache, each entry with its own TTL.
+/// When full it drops entries, which can only make sign-ins fail.
 pub struct MemoryOneTime {
     cache: Cache<String, Arc<(Duration, String)>>,
 }
@@ -52,9 +60,16 @@ impl moka::Expiry<String, Arc<(Duration, String)>> for PerEntry {
 
 impl Default for MemoryOneTime {
     fn default() -> Self {
+        Self::with_capacity(100_000)
+    }
+}
+
+impl MemoryOneTime {
+    /// A store of at most `capacity` entries.
+    pub fn with_capacity(capacity: u64) -> Self {
         Self {
             cache: Cache::builder()
-                .max_capacity(100_000)
+                .max_capacity(capacity)
                 .expire_after(PerEntry)
                 .build(),
         }
@@ -63,17 +78,16 @@ impl Default for MemoryOneTime {
 
 #[async_trait::async_trait]
 impl OneTimeStore for MemoryOneTime {
-    async fn first_use(&self, kind: &str, id: &str, ttl: Duration) -> Result<bool> {
-        Ok(self
-            .cache
-            .entry(hashed(kind, id))
-            .or_insert_with(|| Arc::new((ttl, String::new())))
-            .is_fresh())
-    }
-
     async fn put(&self, kind: &str, id: &str, value: String, ttl: Duration) -> Result<()> {
         self.cache.insert(hashed(kind, id), Arc::new((ttl, value)));
         Ok(())
+    }
+
+    async fn peek(&self, kind: &str, id: &str) -> Result<Option<String>> {
+        Ok(self
+            .cache
+            .get(&hashed(kind, id))
+            .map(|v| v.as_ref().1.clone()))
     }
 
     async fn take(&self, kind: &str, id: &str) -> Result<Option<String>> {
@@ -84,7 +98,7 @@ impl OneTimeStore for MemoryOneTime {
     }
 }
 
-/// For several replicas: `SET NX EX`, `SET EX` and `GETDEL` in Redis.
+/// For several replicas: `SET EX`, `GET` and `GETDEL` in Redis.
 pub struct RedisOneTime {
     redis: Arc<Redis>,
 }
@@ -107,19 +121,6 @@ fn unavailable(e: redis::RedisError) -> Error {
 
 #[async_trait::async_trait]
 impl OneTimeStore for RedisOneTime {
-    async fn first_use(&self, kind: &str, id: &str, ttl: Duration) -> Result<bool> {
-        let set: Option<String> = redis::cmd("SET")
-            .arg(self.key(kind, id))
-            .arg(1)
-            .arg("NX")
-            .arg("EX")
-            .arg(ttl.as_secs().max(1))
-            .query_async(&mut self.redis.conn())
-            .await
-            .map_err(unavailable)?;
-        Ok(set.is_some())
-    }
-
     async fn put(&self, kind: &str, id: &str, value: String, ttl: Duration) -> Result<()> {
         let _: () = redis::cmd("SET")
             .arg(self.key(kind, id))
@@ -130,6 +131,14 @@ impl OneTimeStore for RedisOneTime {
             .await
             .map_err(unavailable)?;
         Ok(())
+    }
+
+    async fn peek(&self, kind: &str, id: &str) -> Result<Option<String>> {
+        redis::cmd("GET")
+            .arg(self.key(kind, id))
+            .query_async(&mut self.redis.conn())
+            .await
+            .map_err(unavailable)
     }
 
     async fn take(&self, kind: &str, id: &str) -> Result<Option<String>> {
@@ -149,15 +158,45 @@ mod tests {
     async fn memory_store_is_single_use() {
         let s = MemoryOneTime::default();
         let ttl = Duration::from_secs(60);
-        assert!(s.first_use("n", "abc", ttl).await.unwrap());
-        assert!(!s.first_use("n", "abc", ttl).await.unwrap());
-        assert!(
-            s.first_use("s", "abc", ttl).await.unwrap(),
-            "kinds are apart"
-        );
+        s.put("n", "abc", "1".into(), ttl).await.unwrap();
+        assert_eq!(s.take("s", "abc").await.unwrap(), None, "kinds are apart");
+        assert!(s.take("n", "abc").await.unwrap().is_some());
+        assert_eq!(s.take("n", "abc").await.unwrap(), None, "used once");
+        assert_eq!(s.take("n", "never-put").await.unwrap(), None);
         s.put("code", "c1", "v".into(), ttl).await.unwrap();
+        assert_eq!(s.peek("code", "c1").await.unwrap().as_deref(), Some("v"));
         assert_eq!(s.take("code", "c1").await.unwrap().as_deref(), Some("v"));
         assert_eq!(s.take("code", "c1").await.unwrap(), None);
+        assert_eq!(s.peek("code", "c1").await.unwrap(), None);
+    }
+
+    /// A flood far beyond the bound evicts entries; what is evicted is a
+    /// pending value, so it can only make a use fail: a used value never
+    /// comes back.
+    #[tokio::test]
+    async fn a_flood_never_makes_a_used_value_usable_again() {
+        let s = MemoryOneTime::with_capacity(100);
+        let ttl = Duration::from_secs(60);
+        s.put("s", "used", "1".into(), ttl).await.unwrap();
+        s.put("s", "pending", "1".into(), ttl).await.unwrap();
+        assert!(s.take("s", "used").await.unwrap().is_some());
+        for round in 0..3 {
+            for i in 0..5_000 {
+                s.put("s", &format!("flood-{i}"), "1".into(), ttl)
+                    .await
+                    .unwrap();
+                if round > 0 {
+                    let _ = s.cache.get(&hashed("s", &format!("flood-{i}")));
+                }
+            }
+            s.cache.run_pending_tasks();
+        }
+        assert!(s.cache.entry_count() <= 100, "bounded");
+        assert_eq!(s.take("s", "used").await.unwrap(), None, "no replay");
+        // the pending one was either kept (then usable once) or evicted
+        if s.take("s", "pending").await.unwrap().is_some() {
+            assert_eq!(s.take("s", "pending").await.unwrap(), None);
+        }
     }
 }
 
@@ -175,6 +214,11 @@ mod redis_tests {
         let ttl = Duration::from_secs(60);
 
         a.put("code", "c1", "session".into(), ttl).await.unwrap();
+        assert_eq!(
+            b.peek("code", "c1").await.unwrap().as_deref(),
+            Some("session"),
+            "a peek leaves it"
+        );
         assert_eq!(
             b.take("code", "c1").await.unwrap().as_deref(),
             Some("session")
@@ -196,12 +240,14 @@ mod redis_tests {
         }
         assert_eq!(got, 1);
 
-        assert!(a.first_use("n", "nonce-1", ttl).await.unwrap());
-        assert!(
-            !b.first_use("n", "nonce-1", ttl).await.unwrap(),
-            "replayed on B"
-        );
-        assert!(!a.first_use("n", "nonce-1", ttl).await.unwrap());
+        // a pending nonce is used once, on whichever replica; one never
+        // put (or lost) is not usable at all
+        a.put("n", "nonce-1", "1".into(), ttl).await.unwrap();
+        assert!(b.take("n", "nonce-1").await.unwrap().is_some());
+        assert_eq!(a.take("n", "nonce-1").await.unwrap(), None, "replayed on A");
+        assert_eq!(b.take("n", "nonce-1").await.unwrap(), None);
+        assert_eq!(a.take("n", "never-put").await.unwrap(), None);
+        a.put("n", "nonce-2", "1".into(), ttl).await.unwrap();
 
         // what is stored is the id's hash, never the id, and it expires
         let mut conn = a.redis.conn();
@@ -210,7 +256,8 @@ mod redis_tests {
             .query_async(&mut conn)
             .await
             .unwrap();
-        assert!(keys.iter().all(|k| !k.contains("nonce-1")), "{keys:?}");
+        assert!(!keys.is_empty());
+        assert!(keys.iter().all(|k| !k.contains("nonce-2")), "{keys:?}");
         for k in &keys {
             let ttl: i64 = redis::cmd("TTL")
                 .arg(k)

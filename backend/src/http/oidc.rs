@@ -41,15 +41,17 @@ pub fn api_router() -> Router<AppState> {
         .route(routes::ADMIN_OIDC_PROVIDER, put(save).delete(delete))
 }
 
-/// A 303 to `location`, with optional `Set-Cookie`.
-fn see_other(location: &str, set_cookie: Option<String>) -> Response {
+/// A 303 to `location`, with `Set-Cookie` headers.
+fn see_other(location: &str, set_cookies: impl IntoIterator<Item = String>) -> Response {
     let mut res = StatusCode::SEE_OTHER.into_response();
     let h = res.headers_mut();
     if let Ok(v) = HeaderValue::from_str(location) {
         h.insert(header::LOCATION, v);
     }
-    if let Some(c) = set_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
-        h.insert(header::SET_COOKIE, c);
+    for c in set_cookies {
+        if let Ok(c) = HeaderValue::from_str(&c) {
+            h.append(header::SET_COOKIE, c);
+        }
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
@@ -73,7 +75,7 @@ async fn login(
         .await
     {
         Ok((url, set_cookie)) => see_other(&url, Some(set_cookie)),
-        Err(f) => see_other(&failed(f), None),
+        Err(f) => see_other(&failed(f), None::<String>),
     }
 }
 
@@ -94,11 +96,12 @@ async fn finish(
     params: &CallbackParams,
 ) -> Response {
     let cookie_value = cookie::from_headers(headers);
-    let location = state
+    let (location, binding) = state
         .oidc
         .callback(state, provider, params, cookie_value.as_deref())
         .await;
-    see_other(&location, Some(cookie::clear_cookie(state.oidc.secure())))
+    let clear = cookie::clear_cookie(state.oidc.secure());
+    see_other(&location, std::iter::once(clear).chain(binding))
 }
 
 /// The marker of the same-origin re-submission of a `form_post` response.
@@ -181,12 +184,24 @@ fn html_escape(s: &str) -> String {
         .collect()
 }
 
+/// Redeems a hand-over code in the browser whose callback issued it (its
+/// `tessera_handover` cookie); the cookie is cleared once it has served.
 #[tracing::instrument(skip_all)]
 async fn complete(
     State(state): State<AppState>,
+    headers: HeaderMap,
     AppJson(form): AppJson<OauthCompleteForm>,
-) -> Result<Json<SessionUser>> {
-    Ok(Json(state.oidc.complete(&state, &form.code).await?))
+) -> Result<Response> {
+    let binding = cookie::named(&headers, cookie::BINDING_COOKIE);
+    let session = state
+        .oidc
+        .complete(&state, &form.code, binding.as_deref())
+        .await?;
+    let mut res = Json(session).into_response();
+    if let Ok(clear) = HeaderValue::from_str(&state.oidc.clear_binding()) {
+        res.headers_mut().append(header::SET_COOKIE, clear);
+    }
+    Ok(res)
 }
 
 #[tracing::instrument(skip_all, fields(provider = %provider))]

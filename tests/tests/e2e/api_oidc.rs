@@ -135,11 +135,32 @@ pub async fn sso_on(
     (provider, server)
 }
 
+/// Where a sign-in landed (derefs to the URL), and the browser — the
+/// client with its cookie jar — that went through it.
+struct Landing {
+    url: Url,
+    browser: reqwest::Client,
+}
+
+impl std::ops::Deref for Landing {
+    type Target = Url;
+    fn deref(&self) -> &Url {
+        &self.url
+    }
+}
+
+impl std::fmt::Display for Landing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.url.fmt(f)
+    }
+}
+
 /// Signs `login` in at Tessera's `provider` from a fresh client; the final
-/// redirect's URL.
-async fn sign_in_at(server: &TestServer, provider: &str, login: &str, password: &str) -> Url {
+/// redirect's URL and that client.
+async fn sign_in_at(server: &TestServer, provider: &str, login: &str, password: &str) -> Landing {
     let start = server.at(&tessera_shared::routes::oauth_login(provider));
-    let location = sign_in_via_provider(&driver_client(), &start, login, password)
+    let browser = driver_client();
+    let location = sign_in_via_provider(&browser, &start, login, password)
         .await
         .unwrap_or_else(|e| {
             panic!(
@@ -147,7 +168,25 @@ async fn sign_in_at(server: &TestServer, provider: &str, login: &str, password: 
                 server.log()
             )
         });
-    Url::parse(&location).expect("final location")
+    Landing {
+        url: Url::parse(&location).expect("final location"),
+        browser,
+    }
+}
+
+/// `POST /api/v1/auths/oauth/complete {code}` from `browser` (its cookies
+/// go along): status and body.
+async fn redeem(browser: &reqwest::Client, server: &TestServer, code: &str) -> (u16, Value) {
+    let res = browser
+        .post(server.at(routes::OAUTH_COMPLETE))
+        .json(&json!({ "code": code }))
+        .send()
+        .await
+        .expect("request");
+    (
+        res.status().as_u16(),
+        res.json().await.unwrap_or(Value::Null),
+    )
 }
 
 /// The `/signin?error=` reason, if the URL is that.
@@ -185,18 +224,17 @@ fn assert_refused(server: &TestServer, url: &Url, what: &str) -> String {
     reason
 }
 
-/// Redeems the one-time code of a successful sign-in: status and body.
-async fn complete(server: &TestServer, url: &Url) -> (u16, Value) {
+/// Redeems the one-time code of a successful sign-in in the browser that
+/// signed in: status and body.
+async fn complete(server: &TestServer, landing: &Landing) -> (u16, Value) {
     assert_eq!(
-        url.path(),
+        landing.path(),
         "/oauth/complete",
-        "not a successful sign-in: {url}\n{}",
+        "not a successful sign-in: {landing}\n{}",
         server.log()
     );
-    let code = fragment(url, "code").unwrap_or_else(|| panic!("no code in {url}"));
-    server
-        .post(routes::OAUTH_COMPLETE, None, &json!({ "code": code }))
-        .await
+    let code = fragment(landing, "code").unwrap_or_else(|| panic!("no code in {landing}"));
+    redeem(&landing.browser, server, &code).await
 }
 
 /// A full successful SSO sign-in: the `SessionUser`.
@@ -1421,9 +1459,9 @@ async fn a_hand_over_code_is_redeemed_once_on_any_replica() {
     .await;
     let url = sign_in_at(&a, IDP, "alice-sub", "alice-password").await;
     let code = fragment(&url, "code").unwrap_or_else(|| panic!("no code in {url}"));
-    let (status, session) = b
-        .post(routes::OAUTH_COMPLETE, None, &json!({ "code": code }))
-        .await;
+    // behind one load balancer the browser's cookie goes to either replica
+    // (cookies are per host, not per port)
+    let (status, session) = redeem(&url.browser, &b, &code).await;
     assert_eq!(status, 200, "{session}\n{}", b.log());
     assert_eq!(session["email"], "alice@example.com");
     for server in [&a, &b] {
@@ -1434,4 +1472,91 @@ async fn a_hand_over_code_is_redeemed_once_on_any_replica() {
     }
     let (status, me) = a.get(routes::SESSION, Some(&token(&session))).await;
     assert_eq!((status, &me["email"]), (200, &json!("alice@example.com")));
+}
+
+/// Issue 15, login CSRF: a hand-over code is redeemed only in the browser
+/// whose callback issued it. An attacker who finishes a sign-in of their own
+/// and sends a victim the code (a link to `/oauth/complete#code=…`) cannot
+/// sign the victim in as the attacker; the attacker's own browser still can,
+/// because a refused redemption leaves the code alone.
+#[tokio::test]
+async fn a_hand_over_code_is_redeemed_only_in_the_browser_that_signed_in() {
+    let (_provider, server) = sso(vec![alice()], |c| c, "", "").await;
+    let login = server.at(&routes::oauth_login(IDP));
+
+    // the attacker signs in with their own account, up to Tessera's answer
+    let attacker = driver_client();
+    let cb = drive_to_callback(&attacker, &login, "alice-sub", "alice-password")
+        .await
+        .expect("to the callback");
+    let res = attacker.get(&cb).send().await.expect("callback");
+    assert_eq!(res.status(), 303, "{}", server.log());
+    let binding = res
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("tessera_handover="))
+        .expect("the tessera_handover cookie")
+        .to_owned();
+    let lower = binding.to_ascii_lowercase();
+    for attribute in [
+        "httponly",
+        "samesite=lax",
+        "path=/api/v1/auths/oauth/complete",
+        "max-age=60",
+    ] {
+        assert!(lower.contains(attribute), "lacks {attribute}: {binding}");
+    }
+    assert!(!lower.contains("secure"), "public_url is http: {binding}");
+    let secret = binding
+        .trim_start_matches("tessera_handover=")
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(secret.len() >= 43, "{binding}");
+    let landing = resolve(&server.url, res.headers()[LOCATION].to_str().unwrap_or(""));
+    let code = fragment(&landing, "code").unwrap_or_else(|| panic!("no code in {landing}"));
+
+    // the victim's browser, which started a sign-in of its own but holds no
+    // binding: refused with a reason, no session
+    let victim = driver_client();
+    let (status, _) = get_raw(&victim, &login).await;
+    assert_eq!(status, 303);
+    let (status, body) = redeem(&victim, &server, &code).await;
+    assert_eq!(
+        status, 403,
+        "the victim redeemed the attacker's code: {body}"
+    );
+    assert!(
+        body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("another browser")),
+        "{body}"
+    );
+    assert!(body.get("token").is_none(), "{body}");
+    // no cookies at all (a cross-site script, curl): refused too
+    let (status, body) = server
+        .post(routes::OAUTH_COMPLETE, None, &json!({ "code": code }))
+        .await;
+    assert_eq!(status, 403, "{body}");
+    // a victim holding the binding of a sign-in of their own: still refused
+    let victim_own = sign_in_at(&server, IDP, "alice-sub", "alice-password").await;
+    let (status, body) = redeem(&victim_own.browser, &server, &code).await;
+    assert_eq!(status, 403, "another browser's binding: {body}");
+
+    // the attacker's own browser: the refusals did not use the code up
+    let (status, user) = redeem(&attacker, &server, &code).await;
+    assert_eq!(status, 200, "{user}\n{}", server.log());
+    assert_eq!(user["email"], "alice@example.com");
+    let (status, _) = redeem(&attacker, &server, &code).await;
+    assert_eq!(status, 401, "used once");
+    // and the victim's own code works in the victim's browser
+    let (status, own) = complete(&server, &victim_own).await;
+    assert_eq!(status, 200, "{own}");
+
+    let log = server.log();
+    assert!(!log.contains(&secret), "the binding secret is in the log");
+    assert!(!log.contains(&code), "the hand-over code is in the log");
 }

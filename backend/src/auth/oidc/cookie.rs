@@ -2,15 +2,22 @@
 //! verifier, provider, `next` path and test id to the browser that started
 //! it. Signed with HMAC-SHA256 under a key derived from the session secret;
 //! HttpOnly, SameSite=Lax, Path=/oauth, ten minutes.
+//!
+//! And the `tessera_handover` cookie: the secret that binds a hand-over code
+//! to the browser whose callback issued it (only its SHA-256 is stored with
+//! the code). HttpOnly, SameSite=Lax, sent only to the redemption endpoint,
+//! as long as the code lives.
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 /// The cookie's name.
 pub const COOKIE: &str = "tessera_oauth";
+/// The hand-over binding cookie's name.
+pub const BINDING_COOKIE: &str = "tessera_handover";
 /// How long a sign-in may take, in seconds.
 pub const LIFETIME_SECS: i64 = 600;
 
@@ -127,15 +134,42 @@ pub fn clear_cookie(secure: bool) -> String {
 
 /// The cookie's value in a request's `Cookie` headers.
 pub fn from_headers(headers: &axum::http::HeaderMap) -> Option<String> {
+    named(headers, COOKIE)
+}
+
+/// The value of the cookie `name` in a request's `Cookie` headers.
+pub fn named(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(axum::http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE)
+        .find(|(k, _)| *k == name)
         .map(|(_, v)| v.to_owned())
         .filter(|v| !v.is_empty())
+}
+
+/// The `Set-Cookie` value that gives the browser the hand-over binding
+/// `secret` for `max_age` seconds, sent only with `POST {path}`.
+pub fn set_binding_cookie(secret: &str, path: &str, max_age: i64, secure: bool) -> String {
+    format!(
+        "{BINDING_COOKIE}={secret}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Lax{}",
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+/// The `Set-Cookie` value that clears the hand-over binding.
+pub fn clear_binding_cookie(path: &str, secure: bool) -> String {
+    format!(
+        "{BINDING_COOKIE}=; Path={path}; Max-Age=0; HttpOnly; SameSite=Lax{}",
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+/// What is stored of a hand-over binding secret: its SHA-256, base64url.
+pub fn binding_hash(secret: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(secret.as_bytes()))
 }
 
 /// A random URL-safe value of `bytes` random bytes.
@@ -221,6 +255,31 @@ mod tests {
             "a=b; tessera_oauth=xyz.tag; c=d".parse().unwrap(),
         );
         assert_eq!(from_headers(&h).as_deref(), Some("xyz.tag"));
+    }
+
+    #[test]
+    fn binding_cookie_is_scoped_and_hashed() {
+        let c = set_binding_cookie("sec", "/api/v1/auths/oauth/complete", 60, true);
+        for attr in [
+            "tessera_handover=sec;",
+            "HttpOnly",
+            "SameSite=Lax",
+            "Path=/api/v1/auths/oauth/complete;",
+            "Secure",
+            "Max-Age=60",
+        ] {
+            assert!(c.contains(attr), "{c}");
+        }
+        assert!(!set_binding_cookie("s", "/p", 60, false).contains("Secure"));
+        assert!(clear_binding_cookie("/p", false).contains("Max-Age=0"));
+        let mut h = axum::http::HeaderMap::new();
+        h.insert(
+            axum::http::header::COOKIE,
+            "tessera_oauth=x; tessera_handover=sec".parse().unwrap(),
+        );
+        assert_eq!(named(&h, BINDING_COOKIE).as_deref(), Some("sec"));
+        assert_eq!(binding_hash("sec").len(), 43);
+        assert_ne!(binding_hash("sec"), binding_hash("sed"));
     }
 
     #[test]

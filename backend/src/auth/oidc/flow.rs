@@ -172,8 +172,11 @@ impl IdTokenVerifier {
         nonce: Option<&str>,
     ) -> Result<Map<String, Value>, Reason> {
         let parsed = token::parse(id_token, self.rules.config.max_token_bytes)?;
+        // Both refetches go through the key store's rate limit (at most one
+        // fetch per `jwks_min_refresh_seconds`, concurrent callers waiting on
+        // it), as for IdP JWTs: a token, forged or not, never forces a fetch.
         if !self.keys.usable() {
-            self.keys.refresh(true).await;
+            self.keys.refresh(false).await;
         }
         let mut refetched = false;
         loop {

@@ -31,6 +31,9 @@ use tessera_shared::{AuthMethod, SessionUser};
 
 /// How long the hand-over code of `/oauth/complete` is valid, in seconds.
 pub const CODE_TTL_SECS: i64 = 60;
+/// The 403 detail of a hand-over code redeemed without its browser's binding.
+pub const OTHER_BROWSER: &str =
+    "This sign-in was completed in another browser; please sign in again here";
 /// How long a pending CLI sign-in or a test draft lives, in seconds.
 const PENDING_TTL_SECS: i64 = 600;
 
@@ -126,6 +129,14 @@ pub struct Verified {
     pub not_after: Option<i64>,
 }
 
+/// A hand-over code's session, for the browser holding the binding secret
+/// whose SHA-256 is `binding`.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct HandOver {
+    session: SessionUser,
+    binding: String,
+}
+
 #[derive(serde::Serialize, serde::Deserialize)]
 struct CliPending {
     provider: String,
@@ -145,7 +156,7 @@ pub struct OidcProviders {
     issuer_names: Vec<String>,
     key: CookieKey,
     http: reqwest::Client,
-    /// Hand-over codes, used states and nonces, CLI sign-ins and test
+    /// Hand-over codes, pending states and nonces, CLI sign-ins and test
     /// reports: in memory, or shared by replicas through Redis.
     once: Arc<dyn OneTimeStore>,
     drafts: Cache<String, (i64, Arc<Provider>)>,
@@ -161,6 +172,12 @@ struct Stamped<T> {
 const CODE: &str = "code";
 const REPORT: &str = "report";
 const CLI: &str = "cli";
+/// The reason shown when the callback finds no usable sign-in cookie.
+const NOT_STARTED: &str = "No sign-in was started in this browser, or it expired; please try again";
+/// A browser sign-in's `state`, usable once.
+const STATE: &str = "s";
+/// A sign-in's `nonce`, usable once.
+const NONCE: &str = "n";
 
 fn secs(s: i64) -> Duration {
     Duration::from_secs(s.max(1) as u64)
@@ -319,12 +336,18 @@ impl OidcProviders {
         }
     }
 
-    /// Marks a `state` (`s`) or `nonce` (`n`) as used; false when it already
-    /// was (on any replica).
-    pub async fn first_use(&self, kind: &str, value: &str) -> Result<bool> {
-        self.once
-            .first_use(kind, value, secs(2 * PENDING_TTL_SECS))
-            .await
+    /// Remembers the `state` (`s`) or `nonce` (`n`) of a sign-in that starts
+    /// as usable once, for `ttl_secs`.
+    async fn allow_once(&self, kind: &str, value: &str, ttl_secs: i64) -> Result<()> {
+        self.once.put(kind, value, "1".into(), secs(ttl_secs)).await
+    }
+
+    /// Uses a `state` (`s`) or `nonce` (`n`): true only for one remembered
+    /// by [`Self::allow_once`] and not used yet (on any replica). Absence
+    /// means "not usable": a value never started here, used, expired or lost
+    /// to eviction is refused, so losing state never lets a replay through.
+    pub async fn use_once(&self, kind: &str, value: &str) -> Result<bool> {
+        Ok(self.once.take(kind, value).await?.is_some())
     }
 
     // ---- admin settings ------------------------------------------------
@@ -487,6 +510,16 @@ impl OidcProviders {
             provider.config.response_mode == ResponseMode::FormPost,
         )
         .map_err(|e| fail("The sign-in provider is misconfigured", e))?;
+        let unavailable =
+            |e: Error| fail("Sign-in state unavailable; please try again", e.to_string());
+        self.allow_once(STATE, &started.state, cookie::LIFETIME_SECS)
+            .await
+            .map_err(unavailable)?;
+        if d.id_tokens.is_some() {
+            self.allow_once(NONCE, &started.nonce, cookie::LIFETIME_SECS)
+                .await
+                .map_err(unavailable)?;
+        }
         let fs = FlowState {
             provider: name.to_owned(),
             state: started.state,
@@ -526,30 +559,27 @@ impl OidcProviders {
         }
     }
 
-    /// Handles the provider's redirect; answers the path to send the browser to.
+    /// Handles the provider's redirect; answers the path to send the browser
+    /// to and, when a hand-over code was issued, the `Set-Cookie` value that
+    /// binds it to this browser.
     pub async fn callback(
         &self,
         state: &AppState,
         name: &str,
         params: &CallbackParams,
         cookie_value: Option<&str>,
-    ) -> String {
+    ) -> (String, Option<String>) {
         let now = state.clock.now();
         let fs = match cookie_value
             .ok_or("no sign-in cookie")
             .and_then(|v| self.key.open(v, name, now))
         {
             Ok(fs) => fs,
-            Err(e) => {
-                return failed(fail(
-                    "No sign-in was started in this browser, or it expired; please try again",
-                    e,
-                ))
-            }
+            Err(e) => return (failed(fail(NOT_STARTED, e)), None),
         };
         let result = self.finish_browser(state, name, params, &fs).await;
-        match (result, &fs.test) {
-            (Ok(location), _) => location,
+        let location = match (result, &fs.test) {
+            (Ok(landing), _) => return landing,
             (Err(f), Some(_)) => {
                 tracing::debug!(reason = %f.reason, detail = %f.detail, "SSO test failed");
                 self.store_report(
@@ -565,7 +595,8 @@ impl OidcProviders {
                 .await
             }
             (Err(f), None) => failed(f),
-        }
+        };
+        (location, None)
     }
 
     async fn store_report(&self, state: &AppState, r: OidcTestReport) -> String {
@@ -590,7 +621,7 @@ impl OidcProviders {
         name: &str,
         params: &CallbackParams,
         fs: &FlowState,
-    ) -> std::result::Result<String, Failure> {
+    ) -> std::result::Result<(String, Option<String>), Failure> {
         if let Some(error) = &params.error {
             let desc: String = params
                 .error_description
@@ -625,11 +656,14 @@ impl OidcProviders {
             ));
         }
         if !self
-            .first_use("s", got_state)
+            .use_once(STATE, got_state)
             .await
             .map_err(|e| fail("Sign-in state unavailable; please try again", e.to_string()))?
         {
-            return Err(fail("This sign-in was already completed", "state replayed"));
+            return Err(fail(
+                "This sign-in was already completed or has expired; please sign in again",
+                "state used, expired or not started here",
+            ));
         }
         let code = params
             .code
@@ -649,13 +683,18 @@ impl OidcProviders {
             )
             .await;
         if fs.test.is_some() {
-            return Ok(self.test_report(state, &provider, verified).await);
+            return Ok((self.test_report(state, &provider, verified).await, None));
         }
         let verified = verified?;
         let user = self.account(state, &provider, &verified).await?;
         let session = self.session(state, &user, verified.not_after)?;
         let hand_over = cookie::random(32);
-        let kept = match encode(state.clock.now(), session) {
+        let binding = cookie::random(32);
+        let stored = HandOver {
+            session,
+            binding: cookie::binding_hash(&binding),
+        };
+        let kept = match encode(state.clock.now(), stored) {
             Ok(v) => {
                 self.once
                     .put(CODE, &hand_over, v, secs(CODE_TTL_SECS))
@@ -669,7 +708,18 @@ impl OidcProviders {
             location.push_str("&next=");
             location.push_str(&percent_encoding::utf8_percent_encode(next, FRAGMENT).to_string());
         }
-        Ok(location)
+        let set_cookie = cookie::set_binding_cookie(
+            &binding,
+            tessera_shared::routes::OAUTH_COMPLETE,
+            CODE_TTL_SECS,
+            self.secure,
+        );
+        Ok((location, Some(set_cookie)))
+    }
+
+    /// The `Set-Cookie` value that clears the hand-over binding.
+    pub fn clear_binding(&self) -> String {
+        cookie::clear_binding_cookie(tessera_shared::routes::OAUTH_COMPLETE, self.secure)
     }
 
     async fn test_report(
@@ -729,11 +779,34 @@ impl OidcProviders {
         self.store_report(state, report).await
     }
 
-    /// The session of a finished browser sign-in (single use, 60 s).
-    pub async fn complete(&self, state: &AppState, code: &str) -> Result<SessionUser> {
-        match decode::<SessionUser>(self.once.take(CODE, code).await?) {
-            Some(s) if state.clock.now() < s.at + CODE_TTL_SECS => Ok(s.v),
-            _ => Err(Error::InvalidToken("unknown, used or expired sign-in code")),
+    /// The session of a finished browser sign-in (single use, 60 s), for
+    /// the browser whose callback issued the code only: `binding` is its
+    /// `tessera_handover` cookie. Unknown, used or expired: 401. Without the
+    /// right binding (another browser, e.g. a victim sent an attacker's
+    /// code): 403, and the code is left for its own browser — consuming it
+    /// would give a holder of the code nothing but the power to cancel it.
+    pub async fn complete(
+        &self,
+        state: &AppState,
+        code: &str,
+        binding: Option<&str>,
+    ) -> Result<SessionUser> {
+        let now = state.clock.now();
+        let gone = || Error::InvalidToken("unknown, used or expired sign-in code");
+        let live = |s: &Stamped<HandOver>| now < s.at + CODE_TTL_SECS;
+        let bound = |h: &HandOver| {
+            binding.is_some_and(|b| cookie::same(&cookie::binding_hash(b), &h.binding))
+        };
+        let peeked = decode::<HandOver>(self.once.peek(CODE, code).await?)
+            .filter(live)
+            .ok_or_else(gone)?;
+        if !bound(&peeked.v) {
+            tracing::debug!("hand-over code presented without its browser's binding");
+            return Err(Error::Forbidden(OTHER_BROWSER));
+        }
+        match decode::<HandOver>(self.once.take(CODE, code).await?) {
+            Some(s) if live(&s) && bound(&s.v) => Ok(s.v.session),
+            _ => Err(gone()),
         }
     }
 
@@ -783,12 +856,12 @@ impl OidcProviders {
                     .verify(id_token, now, Some(nonce))
                     .await
                     .map_err(|e| fail("The provider's ID token was refused", e))?;
-                if !self.first_use("n", nonce).await.map_err(|e| {
+                if !self.use_once(NONCE, nonce).await.map_err(|e| {
                     fail("Sign-in state unavailable; please try again", e.to_string())
                 })? {
                     return Err(fail(
                         "The provider's ID token was refused",
-                        "nonce replayed",
+                        "nonce used, expired or not started here",
                     ));
                 }
                 if !provision::has_configured_claims(cfg, &claims) {
@@ -913,6 +986,10 @@ impl OidcProviders {
                 Error::BadGateway(format!("The sign-in provider is misconfigured: {e}"))
             })?;
         let now = state.clock.now();
+        if d.id_tokens.is_some() {
+            self.allow_once(NONCE, &started.nonce, PENDING_TTL_SECS)
+                .await?;
+        }
         let pending = CliPending {
             provider: name.to_owned(),
             redirect_uri,

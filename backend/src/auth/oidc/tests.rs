@@ -12,6 +12,7 @@ use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
 use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use tessera_shared::Role;
 
 const ISS: &str = "https://idp.test/realms/x";
@@ -21,6 +22,15 @@ const NOW: i64 = 1_700_000_000;
 struct Signer {
     key: EncodingKey,
     spki_pem: String,
+    /// The raw public key, base64url (a JWK's `x`).
+    x: String,
+}
+
+impl Signer {
+    /// The public key as a JWK with `kid`.
+    fn jwk(&self, kid: &str) -> Value {
+        json!({"kty": "OKP", "crv": "Ed25519", "use": "sig", "alg": "EdDSA", "kid": kid, "x": self.x})
+    }
 }
 
 fn signer() -> Signer {
@@ -34,6 +44,7 @@ fn signer() -> Signer {
     Signer {
         key: EncodingKey::from_ed_der(doc.as_ref()),
         spki_pem: format!("-----BEGIN PUBLIC KEY-----\n{b64}\n-----END PUBLIC KEY-----\n"),
+        x: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(pair.public_key().as_ref()),
     }
 }
 
@@ -147,6 +158,11 @@ async fn forged_and_unsigned_tokens_are_refused() {
 }
 
 async fn app_state(clock: Arc<ManualClock>) -> (AppState, tempfile::TempDir) {
+    app_state_at(clock, ISS).await
+}
+
+/// The state of a Tessera whose provider `kc` is the issuer `iss`.
+async fn app_state_at(clock: Arc<ManualClock>, iss: &str) -> (AppState, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let mut config = crate::Config::default();
     config.server.data_dir = dir.path().to_path_buf();
@@ -154,7 +170,7 @@ async fn app_state(clock: Arc<ManualClock>) -> (AppState, tempfile::TempDir) {
     let mut kc = OidcProviderConfig::new("kc");
     kc.client_id = CLIENT.into();
     kc.client_secret = Some(Secret::new("file-secret"));
-    kc.discovery_url = Some(format!("{ISS}/.well-known/openid-configuration"));
+    kc.discovery_url = Some(format!("{iss}/.well-known/openid-configuration"));
     config.oidc_providers = vec![kc];
     let state = AppState::build_with_clock(config, clock).await.unwrap();
     (state, dir)
@@ -327,26 +343,55 @@ async fn the_hand_over_code_is_single_use_and_short_lived() {
     );
     let put = |code: &'static str, session: SessionUser| {
         let once = state.oidc.once.clone();
+        let stored = HandOver {
+            session,
+            binding: cookie::binding_hash("browser-a"),
+        };
         async move {
             once.put(
                 CODE,
                 code,
-                encode(NOW, session).unwrap(),
+                encode(NOW, stored).unwrap(),
                 secs(CODE_TTL_SECS),
             )
             .await
             .unwrap()
         }
     };
+    let complete = |code: &'static str, binding: Option<&'static str>| {
+        let state = state.clone();
+        async move { state.oidc.complete(&state, code, binding).await }
+    };
     put("c1", session.clone()).await;
-    assert_eq!(state.oidc.complete(&state, "c1").await.unwrap().id, user.id);
+    // another browser (no binding cookie, or its own): 403, and the code
+    // stays for the browser it was issued to
+    for other in [None, Some(""), Some("browser-b"), Some("browser-a ")] {
+        assert!(
+            matches!(complete("c1", other).await, Err(Error::Forbidden(d)) if d == OTHER_BROWSER),
+            "{other:?}"
+        );
+    }
+    assert_eq!(complete("c1", Some("browser-a")).await.unwrap().id, user.id);
     assert!(
-        state.oidc.complete(&state, "c1").await.is_err(),
+        matches!(
+            complete("c1", Some("browser-a")).await,
+            Err(Error::InvalidToken(_))
+        ),
         "single use"
     );
+    assert!(matches!(
+        complete("unknown", Some("browser-a")).await,
+        Err(Error::InvalidToken(_))
+    ));
     put("c2", session).await;
     clock.advance(CODE_TTL_SECS);
-    assert!(state.oidc.complete(&state, "c2").await.is_err(), "expired");
+    assert!(
+        matches!(
+            complete("c2", Some("browser-a")).await,
+            Err(Error::InvalidToken(_))
+        ),
+        "expired"
+    );
 }
 
 #[tokio::test]
@@ -358,7 +403,8 @@ async fn callback_without_a_cookie_or_with_a_wrong_state_lands_on_signin() {
         state: Some("st".into()),
         ..CallbackParams::default()
     };
-    let loc = state.oidc.callback(&state, "kc", &params, None).await;
+    let (loc, binding) = state.oidc.callback(&state, "kc", &params, None).await;
+    assert!(binding.is_none());
     assert!(loc.starts_with("/signin?error="), "{loc}");
     let fs = FlowState {
         provider: "kc".into(),
@@ -373,7 +419,8 @@ async fn callback_without_a_cookie_or_with_a_wrong_state_lands_on_signin() {
     let loc = state
         .oidc
         .callback(&state, "kc", &params, Some(&sealed))
-        .await;
+        .await
+        .0;
     assert!(loc.contains("does%20not%20belong"), "{loc}");
     // the provider's error is shown, readable
     let refused = CallbackParams {
@@ -384,13 +431,23 @@ async fn callback_without_a_cookie_or_with_a_wrong_state_lands_on_signin() {
     let loc = state
         .oidc
         .callback(&state, "kc", &refused, Some(&sealed))
-        .await;
+        .await
+        .0;
     assert!(loc.contains("access_denied"), "{loc}");
-    // a replayed state (the same response twice) is refused
+    // a state no sign-in started here is refused
     let mut p = params.clone();
     p.state = Some("the-state".into());
-    let _ = state.oidc.callback(&state, "kc", &p, Some(&sealed)).await;
-    let loc = state.oidc.callback(&state, "kc", &p, Some(&sealed)).await;
+    let loc = state.oidc.callback(&state, "kc", &p, Some(&sealed)).await.0;
+    assert!(loc.contains("already%20completed"), "{loc}");
+    // a replayed state (the same response twice) is refused
+    state
+        .oidc
+        .allow_once(STATE, "the-state", cookie::LIFETIME_SECS)
+        .await
+        .unwrap();
+    let loc = state.oidc.callback(&state, "kc", &p, Some(&sealed)).await.0;
+    assert!(loc.contains("could%20not%20be%20reached"), "{loc}");
+    let loc = state.oidc.callback(&state, "kc", &p, Some(&sealed)).await.0;
     assert!(loc.contains("already%20completed"), "{loc}");
 }
 
@@ -398,9 +455,14 @@ async fn callback_without_a_cookie_or_with_a_wrong_state_lands_on_signin() {
 async fn replayed_nonces_and_bad_next_are_refused() {
     let clock = Arc::new(ManualClock::new(NOW));
     let (state, _dir) = app_state(clock).await;
-    assert!(state.oidc.first_use("n", "abc").await.unwrap());
     assert!(
-        !state.oidc.first_use("n", "abc").await.unwrap(),
+        !state.oidc.use_once(NONCE, "abc").await.unwrap(),
+        "a nonce no sign-in started is refused"
+    );
+    state.oidc.allow_once(NONCE, "abc", 600).await.unwrap();
+    assert!(state.oidc.use_once(NONCE, "abc").await.unwrap());
+    assert!(
+        !state.oidc.use_once(NONCE, "abc").await.unwrap(),
         "a replayed nonce is refused"
     );
     let f = state
@@ -433,4 +495,185 @@ fn cli_redirect_uris_are_loopback_only() {
     ] {
         assert!(cli_redirect_uri(bad).is_none(), "{bad}");
     }
+}
+
+/// A provider on loopback: discovery, its keys (every fetch counted; they
+/// fail while `keys_fail` is set) and a token endpoint refusing every code.
+struct FakeIdp {
+    url: String,
+    fetches: Arc<AtomicUsize>,
+    keys_fail: Arc<AtomicBool>,
+}
+
+impl FakeIdp {
+    async fn start(jwks: Value) -> FakeIdp {
+        use axum::http::StatusCode;
+        use axum::routing::{get, post};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let keys_fail = Arc::new(AtomicBool::new(false));
+        let doc = json!({
+            "issuer": url,
+            "authorization_endpoint": format!("{url}/authorize"),
+            "token_endpoint": format!("{url}/token"),
+            "jwks_uri": format!("{url}/jwks"),
+            "id_token_signing_alg_values_supported": ["EdDSA"],
+        });
+        let (count, failing) = (fetches.clone(), keys_fail.clone());
+        let app = axum::Router::new()
+            .route(
+                "/.well-known/openid-configuration",
+                get(move || {
+                    let doc = doc.clone();
+                    async move { axum::Json(doc) }
+                }),
+            )
+            .route(
+                "/jwks",
+                get(move || {
+                    count.fetch_add(1, Ordering::SeqCst);
+                    let answer = if failing.load(Ordering::SeqCst) {
+                        (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(json!({})))
+                    } else {
+                        (StatusCode::OK, axum::Json(jwks.clone()))
+                    };
+                    async move { answer }
+                }),
+            )
+            .route(
+                "/token",
+                post(|| async {
+                    (
+                        StatusCode::BAD_REQUEST,
+                        axum::Json(json!({"error": "invalid_grant"})),
+                    )
+                }),
+            );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        FakeIdp {
+            url,
+            fetches,
+            keys_fail,
+        }
+    }
+
+    fn fetches(&self) -> usize {
+        self.fetches.load(Ordering::SeqCst)
+    }
+
+    /// An ID-token verifier over this provider's keys, loaded (or not) as
+    /// discovery loads them.
+    async fn verifier(&self) -> IdTokenVerifier {
+        let mut cfg = OidcProviderConfig::new("kc");
+        cfg.client_id = CLIENT.into();
+        let jwks = format!("{}/jwks", self.url);
+        let ic = issuer_config(&cfg, &self.url, Some(&jwks), vec!["EdDSA".into()]);
+        let keys = Arc::new(KeyStore::new(&ic).unwrap());
+        keys.refresh(true).await;
+        IdTokenVerifier::new(ic, keys)
+    }
+}
+
+/// Issue 15: a forged ID token with a `kid` the provider never had must not
+/// make Tessera fetch the provider's keys once per token — neither while the
+/// keys are loaded nor while the provider fails to serve them.
+#[tokio::test]
+async fn a_burst_of_unknown_kid_id_tokens_fetches_keys_at_most_once_per_interval() {
+    let s = signer();
+    let idp = FakeIdp::start(json!({"keys": [s.jwk("k1")]})).await;
+    let token = |kid: &str| {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(kid.into());
+        let mut c = claims();
+        c["iss"] = json!(idp.url);
+        jsonwebtoken::encode(&header, &c, &s.key).unwrap()
+    };
+    let v = idp.verifier().await;
+    assert_eq!(idp.fetches(), 1, "loaded once, as discovery does");
+    assert!(v.verify(&token("k1"), NOW, Some("n-1")).await.is_ok());
+    for i in 0..20 {
+        assert_eq!(
+            v.verify(&token(&format!("forged-{i}")), NOW, Some("n-1"))
+                .await
+                .unwrap_err(),
+            "kid unknown to the provider"
+        );
+    }
+    assert!(idp.fetches() <= 2, "{} fetches", idp.fetches());
+
+    // the provider's keys cannot be loaded: each token must not force a fetch
+    idp.keys_fail.store(true, Ordering::SeqCst);
+    let v = idp.verifier().await;
+    let before = idp.fetches();
+    for i in 0..20 {
+        assert!(v
+            .verify(&token(&format!("forged-{i}")), NOW, Some("n-1"))
+            .await
+            .is_err());
+    }
+    assert!(
+        idp.fetches() - before <= 1,
+        "{} fetches for 20 tokens within the minimum interval",
+        idp.fetches() - before
+    );
+}
+
+/// Issue 15: flooding the one-time store (far past its bound) must not make
+/// a used `state` usable again: the same callback a second time is refused
+/// before the code goes to the provider.
+#[tokio::test]
+async fn a_flooded_one_time_store_never_lets_a_state_be_replayed() {
+    let s = signer();
+    let idp = FakeIdp::start(json!({"keys": [s.jwk("k1")]})).await;
+    let clock = Arc::new(ManualClock::new(NOW));
+    let (state, _dir) = app_state_at(clock, &idp.url).await;
+    let (auth_url, set_cookie) = state.oidc.login(&state, "kc", None, None).await.unwrap();
+    let sealed = set_cookie
+        .strip_prefix("tessera_oauth=")
+        .and_then(|c| c.split(';').next())
+        .unwrap()
+        .to_owned();
+    let st = url::Url::parse(&auth_url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    let params = CallbackParams {
+        code: Some("the-code".into()),
+        state: Some(st),
+        ..CallbackParams::default()
+    };
+    // the first callback passes the state check; the provider refuses the code
+    let reached_the_provider = "did%20not%20accept";
+    let first = state
+        .oidc
+        .callback(&state, "kc", &params, Some(&sealed))
+        .await
+        .0;
+    assert!(first.contains(reached_the_provider), "{first}");
+    // a flood of one-time entries, each read a few times so that the cache's
+    // admission policy prefers them to older entries (as an attacker's
+    // entries, touched again and again, would be)
+    let once = state.oidc.once.clone();
+    let ttl = secs(600);
+    for _ in 0..3 {
+        for i in 0..150_000 {
+            let id = i.to_string();
+            once.put("flood", &id, String::new(), ttl).await.unwrap();
+            for _ in 0..2 {
+                let _ = once.peek("flood", &id).await.unwrap();
+            }
+        }
+    }
+    let again = state
+        .oidc
+        .callback(&state, "kc", &params, Some(&sealed))
+        .await
+        .0;
+    assert!(
+        !again.contains(reached_the_provider),
+        "a replayed state reached the provider: {again}"
+    );
 }

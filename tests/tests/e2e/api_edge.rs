@@ -3,8 +3,16 @@
 //! state through the API must be JSON, body or not; the names Tessera keeps
 //! for itself cannot be given to an SSO provider at runtime.
 use anyhow::{ensure, Result};
+use serde_json::Value;
+use tessera_shared::routes;
 use tessera_tests::browser::require_dist;
 use tessera_tests::server::{client, TestServer};
+
+const PW: &str = "correct horse battery";
+
+fn token(user: &Value) -> String {
+    user["token"].as_str().expect("a session token").to_owned()
+}
 
 #[tokio::test]
 async fn a_path_no_file_can_have_is_a_page_and_is_not_logged() -> Result<()> {
@@ -41,4 +49,69 @@ async fn a_path_no_file_can_have_is_a_page_and_is_not_logged() -> Result<()> {
         "the path is in the log:\n{log}"
     );
     Ok(())
+}
+
+/// `POST path` with `token` and, when given, this Content-Type and body.
+async fn post_raw(
+    server: &TestServer,
+    path: &str,
+    token: &str,
+    content: Option<(&str, &str)>,
+) -> (u16, Value) {
+    let mut req = client().post(server.at(path)).bearer_auth(token);
+    if let Some((ctype, body)) = content {
+        req = req.header("content-type", ctype).body(body.to_owned());
+    }
+    let res = req.send().await.expect("request");
+    (
+        res.status().as_u16(),
+        res.json().await.unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn state_changes_to_the_api_must_be_json_even_without_a_body() {
+    let server = TestServer::builder()
+        .toml("[api_keys]\nenabled = true")
+        .start()
+        .await;
+    let ann = server.signup("Ann", "ann@example.com", PW).await;
+    let t = token(&ann);
+    for content in [
+        None,
+        Some(("application/x-www-form-urlencoded", "a=b")),
+        Some(("multipart/form-data; boundary=x", "--x--\r\n")),
+        Some(("text/plain", "{}")),
+    ] {
+        let (status, body) = post_raw(&server, routes::API_KEY, &t, content).await;
+        assert_eq!(status, 415, "{content:?}: {body}");
+        let detail = body["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains("application/json"), "{body}");
+    }
+    let (status, body) = server.get(routes::API_KEY, Some(&t)).await;
+    assert_eq!(status, 404, "a refused request made a key: {body}");
+
+    // the same call, saying JSON, with or without a body
+    let (status, body) =
+        post_raw(&server, routes::API_KEY, &t, Some(("application/json", ""))).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["api_key"]
+        .as_str()
+        .is_some_and(|k| k.starts_with("sk-")));
+
+    // PUT too, and before anything else is looked at
+    let res = client()
+        .put(server.at(&format!(
+            "/api/v1/users/{}/permissions",
+            ann["id"].as_str().unwrap_or_default()
+        )))
+        .bearer_auth(&t)
+        .header("content-type", "text/plain")
+        .body(r#"{"api_keys": false}"#)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 415);
+    let (status, _) = post_raw(&server, routes::TOKEN_EXCHANGE, "x", None).await;
+    assert_eq!(status, 415, "unauthenticated, not JSON");
 }

@@ -3,7 +3,7 @@
 //! state through the API must be JSON, body or not; the names Tessera keeps
 //! for itself cannot be given to an SSO provider at runtime.
 use anyhow::{ensure, Result};
-use serde_json::Value;
+use serde_json::{json, Value};
 use tessera_shared::routes;
 use tessera_tests::browser::require_dist;
 use tessera_tests::server::{client, TestServer};
@@ -114,4 +114,52 @@ async fn state_changes_to_the_api_must_be_json_even_without_a_body() {
     assert_eq!(res.status(), 415);
     let (status, _) = post_raw(&server, routes::TOKEN_EXCHANGE, "x", None).await;
     assert_eq!(status, 415, "unauthenticated, not JSON");
+}
+
+#[tokio::test]
+async fn sso_providers_saved_at_runtime_cannot_take_a_reserved_name() {
+    let server = TestServer::start().await;
+    let admin = token(&server.signup("Root", "root@example.com", PW).await);
+    let settings = |name: &str| {
+        json!({
+            "name": name,
+            "client_id": "tessera",
+            "client_secret": "s3cret-value",
+            "discovery_url": "https://idp.example/.well-known/openid-configuration",
+        })
+    };
+    let put = |name: &str| {
+        client()
+            .put(server.at(&routes::ADMIN_OIDC_PROVIDER.replace("{name}", name)))
+            .bearer_auth(&admin)
+            .json(&settings(name))
+            .send()
+    };
+    for name in ["local", "ldap", "trusted_header", "test"] {
+        let res = put(name).await.expect("request");
+        let status = res.status().as_u16();
+        let body: Value = res.json().await.unwrap_or(Value::Null);
+        assert_eq!(status, 400, "PUT {name}: {body}");
+        let detail = body["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains("reserved"), "{body}");
+        // the test round trip of unsaved settings refuses them too
+        let (status, body) = server
+            .post(routes::ADMIN_OIDC_TEST, Some(&admin), &settings(name))
+            .await;
+        assert_eq!(status, 400, "test {name}: {body}");
+        assert!(body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("reserved")));
+    }
+    let (status, list) = server.get(routes::ADMIN_OIDC_PROVIDERS, Some(&admin)).await;
+    assert_eq!(status, 200);
+    assert_eq!(list, json!([]), "nothing was saved");
+    // the same settings under a free name are fine
+    let res = put("corp").await.expect("request");
+    assert_eq!(
+        res.status(),
+        200,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
 }

@@ -55,7 +55,7 @@ for _ in $(seq 300); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && 
 SESSION=$(curl -sf -H 'content-type: application/json' \
   -d '{"name":"Bench","email":"bench@example.com","password":"correct horse battery"}' \
   "http://127.0.0.1:$PORT/api/v1/auths/signup" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
-APIKEY=$(curl -sf -X POST -H "Authorization: Bearer $SESSION" \
+APIKEY=$(curl -sf -X POST -H "Authorization: Bearer $SESSION" -H 'content-type: application/json' \
   "http://127.0.0.1:$PORT/api/v1/auths/api_key" | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')
 RS=$("$TOOLS" mint RS256 "$WORK/rsa.key" https://rsa.bench ada)
 

@@ -29,6 +29,27 @@ const SECTIONS: &[&str] = &[
     "embed",
 ];
 
+/// Names no `[[issuers]]` or `[[oidc_providers]]` entry (nor SSO provider
+/// saved from the admin page) may take, ASCII case ignored: an entry's name
+/// becomes the `source` of its accounts, and `local`, `ldap` and
+/// `trusted_header` are the sources of local, LDAP and proxy accounts (a
+/// shared source would make their ids collide); `test` is the admin API's
+/// test round trip (`/api/v1/admin/oidc_providers/test`).
+pub const RESERVED_NAMES: &[&str] = &["local", "ldap", "trusted_header", "test"];
+
+/// What to fix when `name` is one of [`RESERVED_NAMES`]; `at` names the entry.
+pub fn reserved_name_problem(at: &str, name: &str) -> Option<String> {
+    let reserved = RESERVED_NAMES
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(name.trim()));
+    reserved.then(|| {
+        format!(
+            "{at}: the name `{name}` is reserved (Tessera itself uses {}); choose another name",
+            RESERVED_NAMES.join(", ")
+        )
+    })
+}
+
 /// Everything Tessera can be told. See the README's config reference.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -1115,6 +1136,55 @@ mod tests {
             panic!("expected invalid config")
         };
         assert_eq!(problems.len(), 3, "{problems:?}");
+    }
+
+    #[test]
+    fn reserved_names_are_refused_for_issuers_and_providers() {
+        let problems = |toml: &str| match from_toml(toml).validate() {
+            Err(ConfigError::Invalid(p)) => p,
+            Ok(()) => Vec::new(),
+            Err(e) => panic!("{e}"),
+        };
+        let issuer = |name: &str| {
+            format!(
+                "[[issuers]]\nname = \"{name}\"\nissuer = \"https://kc.example\"\naudiences = [\"app\"]\njwks_url = \"https://kc.example/certs\"\n"
+            )
+        };
+        let provider = |name: &str| {
+            format!(
+                "[[oidc_providers]]\nname = \"{name}\"\nclient_id = \"tessera\"\ndiscovery_url = \"https://kc.example/.well-known/openid-configuration\"\n"
+            )
+        };
+        assert_eq!(
+            problems(&(issuer("kc") + &provider("corp"))),
+            Vec::<String>::new()
+        );
+        for name in RESERVED_NAMES {
+            for (toml, entry) in [
+                (issuer(name), format!("issuer `{name}`")),
+                (provider(name), format!("oidc_providers `{name}`")),
+            ] {
+                let p = problems(&toml);
+                assert_eq!(p.len(), 1, "{toml}: {p:?}");
+                assert!(p[0].starts_with(&entry), "{p:?}");
+                assert!(
+                    p[0].contains("is reserved") && p[0].contains("choose another name"),
+                    "{p:?}"
+                );
+            }
+        }
+        // issuer names are free-form: another casing or blanks do not get round it
+        for name in ["LDAP", "Trusted_Header", " local"] {
+            assert_eq!(problems(&issuer(name)).len(), 1, "{name}");
+        }
+        // the sources Tessera's own accounts use are all on the list
+        for source in [
+            crate::auth::trusted_header::SOURCE,
+            crate::http::ldap::SOURCE,
+            "local",
+        ] {
+            assert!(RESERVED_NAMES.contains(&source), "{source}");
+        }
     }
 
     #[test]

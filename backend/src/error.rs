@@ -44,6 +44,9 @@ pub enum Error {
     /// 409 with the given detail.
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// 415 with the given detail: a request that changes state is not JSON.
+    #[error("unsupported media type: {0}")]
+    UnsupportedMediaType(&'static str),
     /// The request body was refused by the JSON extractor (400, 413, 415 or 422).
     #[error("rejected body: {0}")]
     Body(#[from] JsonRejection),
@@ -77,6 +80,7 @@ impl Error {
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::Body(r) => r.status(),
             Error::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::BadGateway(_) => StatusCode::BAD_GATEWAY,
@@ -93,6 +97,7 @@ impl Error {
             Error::Forbidden(d)
             | Error::NotFound(d)
             | Error::Conflict(d)
+            | Error::UnsupportedMediaType(d)
             | Error::Unavailable(d) => (*d).into(),
             Error::RateLimited { .. } => detail::RATE_LIMITED.into(),
             Error::MethodNotAllowed => "Method not allowed".into(),

@@ -140,7 +140,7 @@ impl AppState {
         let trusted_header = config
             .trusted_header
             .as_ref()
-            .map(TrustedHeaders::new)
+            .map(|th| TrustedHeaders::new(th, config.server.public_url.as_deref()))
             .transpose()
             .context("[trusted_header]")?;
         let oidc = crate::auth::oidc::OidcProviders::new(&config, &secret, one_time)

@@ -14,7 +14,24 @@ pub fn init() {
         .try_init();
 }
 
-/// The span of one request: method and path, never the query or headers.
+/// Longest part of a request path written into the logs.
+const MAX_LOGGED_PATH_BYTES: usize = 256;
+
+/// The span of one request: method and path, never the query or headers. A
+/// path longer than 256 bytes is cut there, so one request cannot fill the
+/// log with a huge path.
 pub fn request_span<B>(req: &Request<B>) -> Span {
-    tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+    let path = req.uri().path();
+    if path.len() <= MAX_LOGGED_PATH_BYTES {
+        return tracing::info_span!("request", method = %req.method(), path = %path);
+    }
+    let cut = (0..=MAX_LOGGED_PATH_BYTES)
+        .rev()
+        .find(|&i| path.is_char_boundary(i))
+        .unwrap_or(0);
+    tracing::info_span!(
+        "request",
+        method = %req.method(),
+        path = %format_args!("{}...({} bytes)", &path[..cut], path.len())
+    )
 }

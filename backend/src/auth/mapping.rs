@@ -1,5 +1,7 @@
 //! Claims to roles: the group-based role mapping shared by IdP tokens, LDAP
-//! and SSO sign-in. Group names are compared case-insensitively.
+//! and SSO sign-in. Group names are compared ASCII-case-insensitively: no
+//! Unicode case folding, under which the Kelvin sign `\u{212A}` would be a `k`
+//! and another group's name could pass for one of the configured ones.
 use serde::{Deserialize, Serialize};
 use tessera_shared::Role;
 
@@ -29,11 +31,8 @@ impl RoleMapping {
     /// The role for a member of `groups`; `None` when they may not get in.
     pub fn role_for(&self, groups: &[String]) -> Option<Role> {
         let member_of = |list: &[String]| {
-            list.iter().any(|wanted| {
-                groups
-                    .iter()
-                    .any(|g| g.to_lowercase() == wanted.to_lowercase())
-            })
+            list.iter()
+                .any(|wanted| groups.iter().any(|g| g.eq_ignore_ascii_case(wanted)))
         };
         if member_of(&self.admin_groups) {
             Some(Role::Admin)
@@ -66,6 +65,29 @@ mod tests {
         assert_eq!(m.role_for(&groups(&["TRUSTED"])), Some(Role::User));
         assert_eq!(m.role_for(&groups(&["untrusted"])), None);
         assert_eq!(m.role_for(&[]), None);
+    }
+
+    #[test]
+    fn only_ascii_letters_are_case_folded() {
+        let m = RoleMapping {
+            admin_groups: groups(&["kadmins"]),
+            user_groups: groups(&["staff", "stra\u{df}e"]),
+            default_role: Role::User,
+        };
+        // the Kelvin sign lowercases to `k` under Unicode folding
+        assert_eq!(m.role_for(&groups(&["\u{212A}admins"])), None);
+        assert_eq!(
+            m.role_for(&groups(&["\u{212A}ADMINS", "Staff"])),
+            Some(Role::User)
+        );
+        assert_eq!(m.role_for(&groups(&["KADMINS"])), Some(Role::Admin));
+        assert_eq!(m.role_for(&groups(&["STRA\u{df}E"])), Some(Role::User));
+        let m = RoleMapping {
+            admin_groups: groups(&["\u{212A}admins"]),
+            ..RoleMapping::default()
+        };
+        assert_eq!(m.role_for(&groups(&["kadmins"])), Some(Role::User));
+        assert_eq!(m.role_for(&groups(&["\u{212A}admins"])), Some(Role::Admin));
     }
 
     #[test]

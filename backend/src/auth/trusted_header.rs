@@ -7,6 +7,11 @@
 //! the email header from a trusted proxy is that person: created on first
 //! sight (source `trusted_header`, subject the lower-cased e-mail) with the
 //! mapped role, groups synced when the groups header is present.
+//!
+//! The browser sends a proxy's sign-in along with every request, so a request
+//! that changes state (any method but `GET`, `HEAD`, `OPTIONS`, `TRACE`) is
+//! honoured only when the browser does not say it comes from another site:
+//! see [`TrustedHeaders::from_this_site`].
 use super::mapping::RoleMapping;
 use super::Principal;
 use crate::config::TrustedHeaderConfig;
@@ -15,7 +20,7 @@ use crate::state::AppState;
 use crate::store::users::{external_id, ExternalUser};
 use axum::extract::{ConnectInfo, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
 use ipnet::IpNet;
 use std::net::{IpAddr, SocketAddr};
 use tessera_shared::AuthMethod;
@@ -24,6 +29,9 @@ use tessera_shared::AuthMethod;
 pub const SOURCE: &str = "trusted_header";
 /// Longest header value read, in bytes.
 const MAX_VALUE_BYTES: usize = 4096;
+/// 403 detail: a request signed in by the proxy's headers that would change
+/// something, sent from another site's page.
+pub const CROSS_SITE: &str = "Cross-site request refused: a request signed in by the proxy may change something only from this site's own pages (check Origin and Sec-Fetch-Site, and server.public_url)";
 
 /// The configured proxy trust.
 pub struct TrustedHeaders {
@@ -34,11 +42,21 @@ pub struct TrustedHeaders {
     separator: String,
     mapping: RoleMapping,
     create_groups: bool,
+    /// The origin of `server.public_url`, when it is set.
+    origin: Option<String>,
 }
 
 impl TrustedHeaders {
-    /// From the validated config.
-    pub fn new(config: &TrustedHeaderConfig) -> anyhow::Result<Self> {
+    /// From the validated config; `public_url`: `server.public_url`, whose
+    /// origin state-changing requests must come from.
+    pub fn new(config: &TrustedHeaderConfig, public_url: Option<&str>) -> anyhow::Result<Self> {
+        let origin = match public_url {
+            Some(url) => Some(
+                origin_of(url)
+                    .ok_or_else(|| anyhow::anyhow!("server.public_url `{url}` has no origin"))?,
+            ),
+            None => None,
+        };
         let header = |name: &str| {
             HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| anyhow::anyhow!("`{name}` is not a header name"))
@@ -55,6 +73,7 @@ impl TrustedHeaders {
                 default_role: config.default_role,
             },
             create_groups: config.create_groups,
+            origin,
         })
     }
 
@@ -101,6 +120,9 @@ impl TrustedHeaders {
         let Some(email) = value(&parts.headers, &self.email) else {
             return Ok(None);
         };
+        if !self.from_this_site(parts) {
+            return Err(Error::Forbidden(CROSS_SITE));
+        }
         let email = email.to_lowercase();
         if !super::password::is_plausible_email(&email) {
             return Err(Error::InvalidToken(
@@ -168,6 +190,53 @@ impl TrustedHeaders {
         }))
     }
 
+    /// Whether the browser lets a request that the proxy signed in do what
+    /// it asks. Safe methods always may. Any other needs: `Sec-Fetch-Site`,
+    /// when sent, `same-origin` or `none` (the person typed it); `Origin`,
+    /// when sent, the origin of `server.public_url`, or, without a public URL,
+    /// `http://` or `https://` and the request's `Host`. A header sent twice
+    /// fails. Clients that send neither (scripts, `curl`) are not browsers a
+    /// page can steer.
+    pub fn from_this_site(&self, parts: &Parts) -> bool {
+        if parts.method.is_safe() {
+            return true;
+        }
+        let fetch_site = match single(&parts.headers, "sec-fetch-site") {
+            Ok(v) => v,
+            Err(()) => return false,
+        };
+        if let Some(v) = fetch_site {
+            if !(v == "same-origin" || v == "none") {
+                return false;
+            }
+        }
+        let origin = match single(&parts.headers, header::ORIGIN.as_str()) {
+            Ok(Some(v)) => v,
+            Ok(None) => return true,
+            Err(()) => return false,
+        };
+        let Ok(origin) = origin.to_str() else {
+            return false;
+        };
+        let Some(seen) = origin_of(origin) else {
+            return false; // `null` (a sandboxed frame, a redirect) and the like
+        };
+        match &self.origin {
+            Some(own) => &seen == own,
+            None => {
+                let host = parts
+                    .headers
+                    .get(header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .or_else(|| parts.uri.authority().map(|a| a.as_str()));
+                let scheme = origin.split_once("://").map_or("", |(scheme, _)| scheme);
+                host.filter(|h| !h.is_empty() && !h.contains(['/', '\\', '@', '?', '#']))
+                    .and_then(|h| origin_of(&format!("{scheme}://{h}")))
+                    .is_some_and(|own| own == seen)
+            }
+        }
+    }
+
     fn identity_headers(&self) -> impl Iterator<Item = &HeaderName> {
         std::iter::once(&self.email)
             .chain(self.name.as_ref())
@@ -192,6 +261,24 @@ pub fn peer(parts: &Parts) -> Option<IpAddr> {
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip().to_canonical())
+}
+
+/// The origin (`scheme://host[:port]`, lower case, no default port) of an
+/// `http` or `https` URL; `None` for anything else.
+fn origin_of(url: &str) -> Option<String> {
+    let url = url::Url::parse(url).ok()?;
+    let origin = url.origin();
+    (matches!(url.scheme(), "http" | "https") && origin.is_tuple())
+        .then(|| origin.ascii_serialization())
+}
+
+/// The one value of a header: `Ok(None)` when absent, `Err` when repeated.
+fn single<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a HeaderValue>, ()> {
+    let mut all = headers.get_all(name).iter();
+    match (all.next(), all.next()) {
+        (v, None) => Ok(v),
+        _ => Err(()),
+    }
 }
 
 /// A header's value, trimmed; `None` when absent, empty, repeated, too long or not UTF-8.
@@ -235,11 +322,14 @@ mod tests {
     use super::*;
 
     fn th() -> TrustedHeaders {
-        TrustedHeaders::new(&TrustedHeaderConfig {
-            email_header: "X-Forwarded-Email".into(),
-            trusted_proxies: vec!["10.0.0.0/24".parse().unwrap(), "::1/128".parse().unwrap()],
-            ..TrustedHeaderConfig::default()
-        })
+        TrustedHeaders::new(
+            &TrustedHeaderConfig {
+                email_header: "X-Forwarded-Email".into(),
+                trusted_proxies: vec!["10.0.0.0/24".parse().unwrap(), "::1/128".parse().unwrap()],
+                ..TrustedHeaderConfig::default()
+            },
+            None,
+        )
         .unwrap()
     }
 
@@ -318,6 +408,108 @@ mod tests {
         assert!(!user.token.is_empty(), "a fresh session token for the SPA");
         let res = app.oneshot(request([192, 0, 2, 1])).await.unwrap();
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "an untrusted peer");
+    }
+
+    fn parts(method: &str, headers: &[(&str, &str)]) -> Parts {
+        let mut req = axum::http::Request::builder()
+            .method(method)
+            .uri("/api/v1/auths/api_key");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn state_changes_must_come_from_this_site() {
+        let config = TrustedHeaderConfig {
+            email_header: "X-Forwarded-Email".into(),
+            ..TrustedHeaderConfig::default()
+        };
+        let public =
+            TrustedHeaders::new(&config, Some("https://Auth.Example.com:443/tessera")).unwrap();
+        let by_host = TrustedHeaders::new(&config, None).unwrap();
+        let host = ("host", "auth.example.com");
+        for t in [&public, &by_host] {
+            // safe methods, and clients that are no browser, always may
+            assert!(t.from_this_site(&parts(
+                "GET",
+                &[
+                    ("origin", "https://evil.example"),
+                    ("sec-fetch-site", "cross-site")
+                ]
+            )));
+            assert!(t.from_this_site(&parts("POST", &[host])));
+            // this site's own pages
+            assert!(t.from_this_site(&parts(
+                "POST",
+                &[
+                    host,
+                    ("origin", "https://auth.example.com"),
+                    ("sec-fetch-site", "same-origin")
+                ]
+            )));
+            assert!(t.from_this_site(&parts("DELETE", &[host, ("sec-fetch-site", "none")])));
+            // another site, or a sibling, or no origin at all
+            for refused in [
+                vec![host, ("origin", "https://evil.example")],
+                vec![host, ("origin", "https://auth.example.com.evil.example")],
+                vec![host, ("origin", "null")],
+                vec![
+                    host,
+                    ("origin", "https://auth.example.com"),
+                    ("sec-fetch-site", "cross-site"),
+                ],
+                vec![host, ("sec-fetch-site", "same-site")],
+                vec![
+                    host,
+                    ("origin", "https://auth.example.com"),
+                    ("origin", "https://auth.example.com"),
+                ],
+            ] {
+                assert!(!t.from_this_site(&parts("POST", &refused)), "{refused:?}");
+                assert!(!t.from_this_site(&parts("PUT", &refused)), "{refused:?}");
+            }
+        }
+        // the public URL decides, not the Host header
+        assert!(!public.from_this_site(&parts(
+            "POST",
+            &[("host", "evil.example"), ("origin", "https://evil.example")]
+        )));
+        assert!(!public.from_this_site(&parts(
+            "POST",
+            &[host, ("origin", "http://auth.example.com")]
+        )));
+        // without one, the Host header, default ports ignored
+        assert!(by_host.from_this_site(&parts(
+            "POST",
+            &[
+                ("host", "auth.example.com:443"),
+                ("origin", "https://auth.example.com")
+            ]
+        )));
+        assert!(by_host.from_this_site(&parts(
+            "POST",
+            &[
+                ("host", "127.0.0.1:8080"),
+                ("origin", "http://127.0.0.1:8080")
+            ]
+        )));
+        assert!(!by_host.from_this_site(&parts(
+            "POST",
+            &[
+                ("host", "127.0.0.1:8080"),
+                ("origin", "http://127.0.0.1:8081")
+            ]
+        )));
+        assert!(
+            !by_host.from_this_site(&parts("POST", &[("origin", "http://127.0.0.1:8080")])),
+            "no Host"
+        );
+        assert!(!by_host.from_this_site(&parts(
+            "POST",
+            &[("host", "a.example/x"), ("origin", "http://a.example")]
+        )));
     }
 
     #[test]

@@ -26,6 +26,9 @@ use tower_http::trace::TraceLayer;
 
 /// Largest request body accepted, in bytes.
 pub const BODY_LIMIT: usize = 64 * 1024;
+/// 415 detail: a `POST`, `PUT` or `PATCH` to the API that is not JSON.
+pub const JSON_REQUIRED: &str =
+    "Expected Content-Type: application/json (required on every POST, PUT and PATCH under /api/, even without a body)";
 
 /// The whole application.
 pub fn router(state: AppState) -> Router {
@@ -60,12 +63,14 @@ async fn method_not_allowed() -> Error {
 /// What every request passes, in one layer (one boxed future, not five —
 /// a `Router::layer` wraps every route in one more boxed service): identity
 /// headers from an untrusted peer removed, API keys kept to their endpoints,
-/// the API's body limit, security headers on every answer and `no-store` on
-/// the API's.
+/// state changes to the API only as JSON, the API's body limit, security
+/// headers on every answer and `no-store` on the API's.
 async fn edge(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     crate::auth::trusted_header::strip_untrusted_headers(&state, &mut req);
     let api = req.uri().path().starts_with("/api/");
-    let mut res = if api_key_endpoint_allowed(&state, &req) {
+    let mut res = if api && !json_if_changing_state(&req) {
+        Error::UnsupportedMediaType(JSON_REQUIRED).into_response()
+    } else if api_key_endpoint_allowed(&state, &req) {
         // a request without a body (hyper knows: no length, or length 0)
         // has nothing to limit; the limit is an extension, one allocation
         if api && !req.body().is_end_stream() {
@@ -77,6 +82,33 @@ async fn edge(State(state): State<AppState>, mut req: Request, next: Next) -> Re
     };
     security_headers(&mut res, api);
     res
+}
+
+/// Whether a request is JSON when its method changes state (`POST`, `PUT`,
+/// `PATCH`), body or not: a page of another site can send a form or plain
+/// text with the browser's credentials (a proxy's sign-in) but not JSON
+/// without asking first (CORS), which Tessera never allows.
+fn json_if_changing_state(req: &Request) -> bool {
+    use axum::http::Method;
+    let m = req.method();
+    if !(m == Method::POST || m == Method::PUT || m == Method::PATCH) {
+        return true;
+    }
+    let mut types = req.headers().get_all(header::CONTENT_TYPE).iter();
+    match (types.next(), types.next()) {
+        (Some(t), None) => is_json(t.as_bytes()),
+        _ => false,
+    }
+}
+
+/// `application/json`, with parameters or not, in any case.
+fn is_json(content_type: &[u8]) -> bool {
+    let essence = content_type
+        .split(|&b| b == b';')
+        .next()
+        .unwrap_or_default()
+        .trim_ascii();
+    essence.eq_ignore_ascii_case(b"application/json")
 }
 
 /// An API key may call only `[api_keys] allowed_endpoints` when restricted;
@@ -121,4 +153,43 @@ fn security_headers(res: &mut Response, api: bool) {
         .or_insert(HeaderValue::from_static(
             "default-src 'none'; frame-ancestors 'none'",
         ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_changes_must_be_json() {
+        let req = |method: &str, types: &[&str]| {
+            let mut b = Request::builder()
+                .method(method)
+                .uri("/api/v1/auths/api_key");
+            for t in types {
+                b = b.header(header::CONTENT_TYPE, *t);
+            }
+            json_if_changing_state(&b.body(axum::body::Body::empty()).unwrap())
+        };
+        for method in ["POST", "PUT", "PATCH"] {
+            assert!(req(method, &["application/json"]));
+            assert!(req(method, &["Application/JSON; charset=utf-8"]));
+            assert!(!req(method, &[]), "{method} without a Content-Type");
+            for refused in [
+                "application/x-www-form-urlencoded",
+                "multipart/form-data; boundary=x",
+                "text/plain",
+                "text/plain; application/json",
+                "application/jsonx",
+                "",
+            ] {
+                assert!(!req(method, &[refused]), "{method} {refused}");
+            }
+            assert!(
+                !req(method, &["application/json", "text/plain"]),
+                "two types"
+            );
+        }
+        assert!(req("GET", &[]));
+        assert!(req("DELETE", &["text/plain"]));
+    }
 }

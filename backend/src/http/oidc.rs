@@ -36,7 +36,7 @@ pub fn api_router() -> Router<AppState> {
         .route(routes::OAUTH_CLI_START, post(cli_start))
         .route(routes::OAUTH_CLI_FINISH, post(cli_finish))
         .route(routes::ADMIN_OIDC_PROVIDERS, get(list))
-        .route(routes::ADMIN_OIDC_TEST, post(test_start))
+        .route(routes::ADMIN_OIDC_TEST, post(test_start).put(save_test))
         .route(routes::ADMIN_OIDC_TEST_RESULT, post(test_result))
         .route(routes::ADMIN_OIDC_PROVIDER, put(save).delete(delete))
 }
@@ -265,6 +265,13 @@ async fn delete(
 ) -> Result<StatusCode> {
     state.oidc.delete(&state, &name).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `PUT /api/v1/admin/oidc_providers/test`: the path of the test round trip,
+/// which no provider may be called (400, as for every reserved name).
+async fn save_test(_: AdminUser) -> Error {
+    let problem = crate::config::reserved_name_problem("name", "test");
+    Error::BadRequest(problem.unwrap_or_else(|| "name: `test` is reserved".into()))
 }
 
 #[tracing::instrument(skip_all)]

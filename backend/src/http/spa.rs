@@ -218,26 +218,122 @@ fn inline_scripts(html: &str) -> Vec<&str> {
     found
 }
 
+/// Longest path segment looked up on disk: Linux's `NAME_MAX`. A longer one
+/// can name no file, so it is a page path without asking the file system.
+const MAX_SEGMENT_BYTES: usize = 255;
+/// Longest request path looked up on disk.
+const MAX_PATH_BYTES: usize = 1024;
+
 /// Static files, with `index.html` for page paths.
 pub fn router(state: &AppState) -> Router<AppState> {
-    let files = ServeDir::new(&state.config.server.static_dir)
-        .append_index_html_on_directories(false)
-        .fallback(get(index).with_state(state.clone()));
+    let files =
+        ServeDir::new(&state.config.server.static_dir).append_index_html_on_directories(false);
     Router::new()
         .route("/", get(index))
         .route("/index.html", get(index))
-        .fallback_service(files)
+        .fallback(move |State(state): State<AppState>, req: Request| {
+            static_file(files.clone(), state, req)
+        })
 }
 
 async fn index(State(state): State<AppState>, req: Request) -> Response {
     let (parts, _body) = req.into_parts();
-    let injected = injected_token(&parts, &state).await;
+    page(&state, &parts).await
+}
+
+/// The page for a request, with its injected token.
+async fn page(state: &AppState, parts: &Parts) -> Response {
+    let injected = injected_token(parts, state).await;
     state.spa.page(injected.as_ref())
+}
+
+/// A file of the built SPA, or the page for any path that names none: a
+/// path no file can have (too long, a NUL byte, a loop) is a page path like
+/// any other unknown one, never a server error. Only a failure of the file
+/// system itself is a 500.
+async fn static_file(mut files: ServeDir, state: AppState, req: Request) -> Response {
+    if !may_name_a_file(req.uri().path()) {
+        let (parts, _body) = req.into_parts();
+        return page(&state, &parts).await;
+    }
+    let (parts, body) = req.into_parts();
+    let head = parts.clone();
+    match files.try_call(Request::from_parts(parts, body)).await {
+        // no such file (or a path ServeDir refuses): a client-side route
+        Ok(res) if res.status() == StatusCode::NOT_FOUND => page(&state, &head).await,
+        Ok(res) => res.map(axum::body::Body::new),
+        Err(e) if names_no_file(&e) => page(&state, &head).await,
+        Err(e) => {
+            tracing::error!(error = %e, kind = ?e.kind(), "reading a file of the SPA failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// Whether `path` (as requested, percent-encoded) is short enough to be
+/// looked up on disk: decoding only shortens it.
+fn may_name_a_file(path: &str) -> bool {
+    path.len() <= MAX_PATH_BYTES && path.split('/').all(|s| s.len() <= MAX_SEGMENT_BYTES)
+}
+
+/// Whether opening a file failed because of the name asked for (no such
+/// file, a name too long, a NUL byte, a symlink loop...) rather than the
+/// file system: the request names no file.
+fn names_no_file(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    /// `ENAMETOOLONG` and `ELOOP`, which have no stable `ErrorKind` yet.
+    #[cfg(target_os = "linux")]
+    const BAD_NAME: &[i32] = &[36, 40];
+    #[cfg(any(target_os = "macos", target_os = "freebsd", target_os = "openbsd"))]
+    const BAD_NAME: &[i32] = &[63, 62];
+    #[cfg(not(any(
+        target_os = "linux",
+        target_os = "macos",
+        target_os = "freebsd",
+        target_os = "openbsd"
+    )))]
+    const BAD_NAME: &[i32] = &[];
+    matches!(
+        e.kind(),
+        ErrorKind::NotFound
+            | ErrorKind::PermissionDenied
+            | ErrorKind::NotADirectory
+            | ErrorKind::IsADirectory
+            | ErrorKind::InvalidInput
+    ) || e
+        .raw_os_error()
+        .is_some_and(|code| BAD_NAME.contains(&code))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn overlong_paths_are_never_looked_up() {
+        assert!(may_name_a_file("/assets/tessera-0123abcd_bg.wasm"));
+        assert!(may_name_a_file(&format!("/{}", "a".repeat(255))));
+        assert!(!may_name_a_file(&format!("/{}", "a".repeat(256))));
+        assert!(!may_name_a_file(&format!("/x/{}/y", "a".repeat(300))));
+        assert!(!may_name_a_file(&"/a".repeat(600)));
+    }
+
+    #[test]
+    fn a_name_no_file_can_have_is_not_a_server_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let open = |name: &str| std::fs::File::open(dir.path().join(name)).unwrap_err();
+        assert!(names_no_file(&open("missing")));
+        assert!(names_no_file(&open(&"a".repeat(300))), "ENAMETOOLONG");
+        assert!(names_no_file(&open("nul\0byte")), "NUL byte");
+        std::fs::write(dir.path().join("file"), "x").unwrap();
+        assert!(names_no_file(&open("file/below")), "ENOTDIR");
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink("loop", dir.path().join("loop")).unwrap();
+            assert!(names_no_file(&open("loop")), "ELOOP");
+        }
+        assert!(!names_no_file(&std::io::Error::other("disk on fire")));
+    }
 
     #[test]
     fn finds_inline_scripts_only() {

@@ -208,23 +208,27 @@ impl AuthorizedApi {
     }
 }
 
-/// Sends one request; any status outside 2xx becomes [`Error::Api`].
+/// Sends one request; any status outside 2xx becomes [`Error::Api`]. Every
+/// `POST`, `PUT` and `PATCH` says `Content-Type: application/json`, body or
+/// not: the server refuses those that do not (415).
 async fn send(
     method: Method,
     path: &str,
     token: Option<&str>,
     json: Option<String>,
 ) -> Result<Response> {
+    let changes_state = matches!(method, Method::POST | Method::PUT | Method::PATCH);
     let mut builder = RequestBuilder::new(path)
         .method(method)
         .header("Accept", "application/json");
     if let Some(token) = token {
         builder = builder.header("Authorization", &format!("Bearer {token}"));
     }
+    if changes_state || json.is_some() {
+        builder = builder.header("Content-Type", "application/json");
+    }
     let request = match json {
-        Some(json) => builder
-            .header("Content-Type", "application/json")
-            .body(json),
+        Some(json) => builder.body(json),
         None => builder.build(),
     }
     .map_err(network)?;

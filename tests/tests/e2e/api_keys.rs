@@ -212,7 +212,13 @@ tessera_tests::on_both_databases! {
         for _ in 0..8 {
             let (url, session) = (server.at("/api/v1/auths/api_key"), session.clone());
             tasks.spawn(async move {
-                let res = client().post(url).bearer_auth(session).send().await.unwrap();
+                let res = client()
+                    .post(url)
+                    .bearer_auth(session)
+                    .header("content-type", "application/json")
+                    .send()
+                    .await
+                    .unwrap();
                 let status = res.status().as_u16();
                 (status, res.json::<Value>().await.unwrap_or(Value::Null))
             });

@@ -259,3 +259,112 @@ async fn the_spa_loaded_through_the_proxy_lands_signed_in() -> anyhow::Result<()
     direct.wait_for_path("/login").await?;
     direct.close().await
 }
+
+/// `POST path` through `proxy` with `headers` and, when given, this
+/// Content-Type and body; the status and the JSON answer.
+async fn post_via(
+    url: &str,
+    headers: &[(&str, &str)],
+    content: Option<(&str, &str)>,
+) -> (u16, Value) {
+    let mut req = client().post(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    if let Some((ctype, body)) = content {
+        req = req.header("content-type", ctype).body(body.to_owned());
+    }
+    let res = req.send().await.expect("request");
+    (
+        res.status().as_u16(),
+        res.json().await.unwrap_or(Value::Null),
+    )
+}
+
+/// The browser sends the proxy's sign-in with every request, whichever page
+/// made it: another site's form or script must not create (and so replace)
+/// the person's API key.
+#[tokio::test]
+async fn another_sites_page_cannot_change_anything_through_the_proxy() {
+    let own = "https://tessera.example";
+    let server = TestServer::builder()
+        .env("TESSERA_SERVER_PUBLIC_URL", own)
+        .toml(&trusted_header_toml())
+        .toml("[api_keys]\nenabled = true\n")
+        .start()
+        .await;
+    let proxy = Nginx::start(&server.url, PROXY_HEADERS).await;
+    let key_url = proxy.at(routes::API_KEY);
+    let dana = [
+        ("X-Test-Email", "dana@example.org"),
+        ("X-Test-Groups", "admins"),
+    ];
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let mut h = dana.to_vec();
+        h.extend_from_slice(extra);
+        h
+    };
+    let json = Some(("application/json", "{}"));
+
+    // a cross-site HTML form: url-encoded (or multipart, or text/plain)
+    for (extra, ctype, body) in [
+        (
+            &[
+                ("Origin", "https://evil.example"),
+                ("Sec-Fetch-Site", "cross-site"),
+            ][..],
+            "application/x-www-form-urlencoded",
+            "",
+        ),
+        (&[][..], "application/x-www-form-urlencoded", "x=1"),
+        (&[("Origin", "null")][..], "text/plain", "{}"),
+    ] {
+        let (status, body) = post_via(&key_url, &with(extra), Some((ctype, body))).await;
+        assert_eq!(status, 415, "{extra:?} {ctype}: {body}");
+        assert!(body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("application/json")));
+    }
+    // JSON from another origin (a script that got past CORS, a sibling site)
+    for extra in [
+        &[("Origin", "https://evil.example")][..],
+        &[
+            ("Origin", "https://evil.example"),
+            ("Sec-Fetch-Site", "cross-site"),
+        ],
+        &[("Origin", "http://tessera.example")],
+        &[("Origin", "null")],
+        &[("Sec-Fetch-Site", "same-site")],
+        &[("Origin", own), ("Sec-Fetch-Site", "cross-site")],
+    ] {
+        let (status, body) = post_via(&key_url, &with(extra), json).await;
+        assert_eq!(status, 403, "{extra:?}: {body}");
+        assert!(
+            body["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("Cross-site")),
+            "{body}"
+        );
+    }
+    let (status, body) = get(&key_url, &dana, None).await;
+    assert_eq!(status, 404, "a refused request made a key: {body}");
+
+    // this site's own page: the key is made
+    let (status, body) = post_via(
+        &key_url,
+        &with(&[("Origin", own), ("Sec-Fetch-Site", "same-origin")]),
+        json,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let key = body["api_key"].as_str().expect("a key").to_owned();
+    let (status, me) = server.get(routes::SESSION, Some(&key)).await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["email"], "dana@example.org");
+    // and a client that is no browser (no Origin, no Sec-Fetch-Site)
+    let (status, body) = post_via(&key_url, &dana, json).await;
+    assert_eq!(status, 200, "{body}");
+    // reading is never refused, whoever asks
+    let (status, _) = get(&key_url, &with(&[("Origin", "https://evil.example")]), None).await;
+    assert_eq!(status, 200);
+}

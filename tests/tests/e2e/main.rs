@@ -1,5 +1,6 @@
 //! End-to-end tests: one binary, a module per feature.
 mod api_auth;
+mod api_edge;
 mod api_idp;
 mod api_injection;
 mod api_keys;

@@ -289,11 +289,10 @@ pub fn validate(issuers: &[IssuerConfig], session_issuer: &str, problems: &mut V
         } else {
             format!("issuer `{}`", c.name)
         };
-        if c.name.trim().is_empty() || c.name == "local" || c.name.chars().any(char::is_control) {
-            problems.push(format!(
-                "{at}: set `name` to a short label other than `local`"
-            ));
+        if c.name.trim().is_empty() || c.name.chars().any(char::is_control) {
+            problems.push(format!("{at}: set `name` to a short label"));
         }
+        problems.extend(crate::config::reserved_name_problem(&at, &c.name));
         if !names.insert(c.name.clone()) {
             problems.push(format!(
                 "{at}: two issuers share this name; names must be unique"

@@ -260,6 +260,7 @@ impl OidcProviderConfig {
                 "{at}: `name` must be 1 to 40 characters of a-z, 0-9, `-` and `_`"
             ));
         }
+        p.extend(crate::config::reserved_name_problem(&at, &self.name));
         if self.client_id.trim().is_empty() {
             p.push(format!(
                 "{at}: set `client_id` to the client id registered at the provider"
@@ -374,9 +375,9 @@ pub fn validate(
                 c.name
             ));
         }
-        if c.name == "local" || issuer_names.iter().any(|n| n == &c.name) {
+        if issuer_names.iter().any(|n| n == &c.name) {
             problems.push(format!(
-                "oidc_providers `{}`: the name is taken by `local` or an [[issuers]] entry; accounts are keyed by it, so pick another",
+                "oidc_providers `{}`: the name is taken by an [[issuers]] entry; accounts are keyed by it, so pick another",
                 c.name
             ));
         }

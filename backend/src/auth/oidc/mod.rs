@@ -367,6 +367,9 @@ impl OidcProviders {
     /// Unsaved settings as a provider config: a null secret means the stored
     /// one. 422 with every problem when they do not make sense.
     fn draft(&self, name: &str, s: &OidcProviderSettings) -> Result<OidcProviderConfig> {
+        if let Some(problem) = crate::config::reserved_name_problem("name", name) {
+            return Err(Error::BadRequest(problem));
+        }
         if !s.name.is_empty() && s.name != name {
             return Err(Error::Unprocessable(format!(
                 "name: `{}` differs from the provider in the path `{name}`",

@@ -1,0 +1,165 @@
+//! The HTTP edge (security review, issue 15): a request path that can name
+//! no file is a page like any other and logs nothing; a request that changes
+//! state through the API must be JSON, body or not; the names Tessera keeps
+//! for itself cannot be given to an SSO provider at runtime.
+use anyhow::{ensure, Result};
+use serde_json::{json, Value};
+use tessera_shared::routes;
+use tessera_tests::browser::require_dist;
+use tessera_tests::server::{client, TestServer};
+
+const PW: &str = "correct horse battery";
+
+fn token(user: &Value) -> String {
+    user["token"].as_str().expect("a session token").to_owned()
+}
+
+#[tokio::test]
+async fn a_path_no_file_can_have_is_a_page_and_is_not_logged() -> Result<()> {
+    require_dist()?;
+    // the file server's own errors are logged under `tower_http`
+    let server = TestServer::builder()
+        .env("RUST_LOG", "tessera=debug,tower_http=warn")
+        .start()
+        .await;
+    let page = client().get(server.at("/some/client/route")).send().await?;
+    ensure!(page.status() == 200, "a client route: {}", page.status());
+    let page = page.text().await?;
+
+    let long = "x".repeat(300);
+    for path in [
+        format!("/{long}"),
+        format!("/{}", "y".repeat(256)),
+        format!("/deep/{long}/er"),
+        "/nul%00byte".to_owned(),
+    ] {
+        let res = client().get(server.at(&path)).send().await?;
+        let status = res.status();
+        ensure!(
+            status == 200,
+            "GET {path}: {status}, not the page; log:\n{}",
+            server.log()
+        );
+        ensure!(res.text().await? == page, "GET {path}: not the SPA's page");
+    }
+    let log = server.log();
+    ensure!(!log.contains("ERROR"), "an ERROR line:\n{log}");
+    ensure!(
+        !log.contains(&"x".repeat(64)) && !log.contains(&"y".repeat(64)),
+        "the path is in the log:\n{log}"
+    );
+    Ok(())
+}
+
+/// `POST path` with `token` and, when given, this Content-Type and body.
+async fn post_raw(
+    server: &TestServer,
+    path: &str,
+    token: &str,
+    content: Option<(&str, &str)>,
+) -> (u16, Value) {
+    let mut req = client().post(server.at(path)).bearer_auth(token);
+    if let Some((ctype, body)) = content {
+        req = req.header("content-type", ctype).body(body.to_owned());
+    }
+    let res = req.send().await.expect("request");
+    (
+        res.status().as_u16(),
+        res.json().await.unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn state_changes_to_the_api_must_be_json_even_without_a_body() {
+    let server = TestServer::builder()
+        .toml("[api_keys]\nenabled = true")
+        .start()
+        .await;
+    let ann = server.signup("Ann", "ann@example.com", PW).await;
+    let t = token(&ann);
+    for content in [
+        None,
+        Some(("application/x-www-form-urlencoded", "a=b")),
+        Some(("multipart/form-data; boundary=x", "--x--\r\n")),
+        Some(("text/plain", "{}")),
+    ] {
+        let (status, body) = post_raw(&server, routes::API_KEY, &t, content).await;
+        assert_eq!(status, 415, "{content:?}: {body}");
+        let detail = body["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains("application/json"), "{body}");
+    }
+    let (status, body) = server.get(routes::API_KEY, Some(&t)).await;
+    assert_eq!(status, 404, "a refused request made a key: {body}");
+
+    // the same call, saying JSON, with or without a body
+    let (status, body) =
+        post_raw(&server, routes::API_KEY, &t, Some(("application/json", ""))).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["api_key"]
+        .as_str()
+        .is_some_and(|k| k.starts_with("sk-")));
+
+    // PUT too, and before anything else is looked at
+    let res = client()
+        .put(server.at(&format!(
+            "/api/v1/users/{}/permissions",
+            ann["id"].as_str().unwrap_or_default()
+        )))
+        .bearer_auth(&t)
+        .header("content-type", "text/plain")
+        .body(r#"{"api_keys": false}"#)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 415);
+    let (status, _) = post_raw(&server, routes::TOKEN_EXCHANGE, "x", None).await;
+    assert_eq!(status, 415, "unauthenticated, not JSON");
+}
+
+#[tokio::test]
+async fn sso_providers_saved_at_runtime_cannot_take_a_reserved_name() {
+    let server = TestServer::start().await;
+    let admin = token(&server.signup("Root", "root@example.com", PW).await);
+    let settings = |name: &str| {
+        json!({
+            "name": name,
+            "client_id": "tessera",
+            "client_secret": "s3cret-value",
+            "discovery_url": "https://idp.example/.well-known/openid-configuration",
+        })
+    };
+    let put = |name: &str| {
+        client()
+            .put(server.at(&routes::ADMIN_OIDC_PROVIDER.replace("{name}", name)))
+            .bearer_auth(&admin)
+            .json(&settings(name))
+            .send()
+    };
+    for name in ["local", "ldap", "trusted_header", "test"] {
+        let res = put(name).await.expect("request");
+        let status = res.status().as_u16();
+        let body: Value = res.json().await.unwrap_or(Value::Null);
+        assert_eq!(status, 400, "PUT {name}: {body}");
+        let detail = body["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains("reserved"), "{body}");
+        // the test round trip of unsaved settings refuses them too
+        let (status, body) = server
+            .post(routes::ADMIN_OIDC_TEST, Some(&admin), &settings(name))
+            .await;
+        assert_eq!(status, 400, "test {name}: {body}");
+        assert!(body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("reserved")));
+    }
+    let (status, list) = server.get(routes::ADMIN_OIDC_PROVIDERS, Some(&admin)).await;
+    assert_eq!(status, 200);
+    assert_eq!(list, json!([]), "nothing was saved");
+    // the same settings under a free name are fine
+    let res = put("corp").await.expect("request");
+    assert_eq!(
+        res.status(),
+        200,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
+}

@@ -143,8 +143,8 @@ fn UserRow(
                     }
                 }
             >
+                <span class="confirm-row">
                 <span class="confirm small">{format!("End every session of {name}?")}</span>
-                " "
                 <button
                     type="button"
                     class="button button-danger button-small"
@@ -160,7 +160,6 @@ fn UserRow(
                 >
                     "Yes, sign out"
                 </button>
-                " "
                 <button
                     type="button"
                     class="button button-quiet button-small"
@@ -168,6 +167,7 @@ fn UserRow(
                 >
                     "Cancel"
                 </button>
+                </span>
             </Show>
         }
         .into_any()

@@ -30,9 +30,12 @@ async fn page_block(server: &TestServer, path: &str, bearer: &str) -> Value {
     data_block(&res.text().await.expect("html")).expect("a data block")
 }
 
-/// `POST path` with `{}` and headers: status and body.
-async fn post_with(url: &str, bearer: Option<&str>, headers: &[(&str, &str)]) -> (u16, Value) {
-    let mut req = client().post(url).json(&json!({}));
+/// Sends `req` with a bearer and headers: status and JSON body.
+async fn send(
+    mut req: reqwest::RequestBuilder,
+    bearer: Option<&str>,
+    headers: &[(&str, &str)],
+) -> (u16, Value) {
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
@@ -46,33 +49,18 @@ async fn post_with(url: &str, bearer: Option<&str>, headers: &[(&str, &str)]) ->
     )
 }
 
-/// `GET path` with headers: status and body.
+/// `POST url` with `{}`, a bearer and headers.
+async fn post_with(url: &str, bearer: Option<&str>, headers: &[(&str, &str)]) -> (u16, Value) {
+    send(client().post(url).json(&json!({})), bearer, headers).await
+}
+
+/// `GET url` with a bearer and headers.
 async fn get_with(url: &str, bearer: Option<&str>, headers: &[(&str, &str)]) -> (u16, Value) {
-    let mut req = client().get(url);
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    if let Some(b) = bearer {
-        req = req.bearer_auth(b);
-    }
-    let res = req.send().await.expect("request");
-    (
-        res.status().as_u16(),
-        res.json().await.unwrap_or(Value::Null),
-    )
+    send(client().get(url), bearer, headers).await
 }
 
 async fn delete(server: &TestServer, path: &str, bearer: &str) -> (u16, Value) {
-    let res = client()
-        .delete(server.at(path))
-        .bearer_auth(bearer)
-        .send()
-        .await
-        .expect("request");
-    (
-        res.status().as_u16(),
-        res.json().await.unwrap_or(Value::Null),
-    )
+    send(client().delete(server.at(path)), Some(bearer), &[]).await
 }
 
 /// An IdP whose `admins` group maps to Tessera admins.

@@ -588,7 +588,7 @@ pub struct TrustedHeaderConfig {
     pub admin_groups: Vec<String>,
     /// When non-empty, only members of these (or of `admin_groups`) get in.
     pub user_groups: Vec<String>,
-    /// The role of everyone else; accounts are created with it on first sight.
+    /// The role of everyone else; accounts are created with it on first fingerprint.
     pub default_role: Role,
 }
 

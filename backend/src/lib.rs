@@ -6,10 +6,11 @@
 pub mod auth;
 pub mod cli;
 pub mod clock;
-pub mod cluster;
 pub mod config;
+pub mod domain;
 pub mod error;
 pub mod http;
+pub mod replica;
 pub mod state;
 pub mod store;
 pub mod telemetry;

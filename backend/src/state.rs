@@ -9,11 +9,13 @@ use crate::auth::session::{SessionAuthenticator, SessionKeys};
 use crate::auth::trusted_header::TrustedHeaders;
 use crate::auth::BearerAuthenticator;
 use crate::clock::{Clock, SystemClock};
-use crate::cluster::one_time::{MemoryOneTime, OneTimeStore, RedisOneTime};
-use crate::cluster::revocations::SharedRevocations;
-use crate::cluster::Cluster;
 use crate::config::{Config, Secret};
+use crate::domain::Event;
 use crate::http::spa::SpaShell;
+use crate::replica::events::Follower;
+use crate::replica::revocations::SharedRevocations;
+use crate::replica::single_use::{MemorySingleUse, RedisSingleUse, SingleUseStore};
+use crate::replica::ReplicaSync;
 use crate::store::revocations::RevocationStore;
 use crate::store::users::{NewLocalUser, Users};
 use crate::store::Db;
@@ -63,7 +65,7 @@ pub struct Inner {
     /// SSO providers (`[[oidc_providers]]` and saved settings).
     pub oidc: crate::auth::oidc::OidcProviders,
     /// The state shared with other replicas (`[redis]`), or nothing.
-    pub cluster: Cluster,
+    pub replica: ReplicaSync,
 }
 
 impl Deref for AppState {
@@ -103,17 +105,17 @@ impl AppState {
             config.session.expires_in,
             config.session.exchanged_max_secs(),
         );
-        let cluster = match config.redis() {
-            Some(redis) => Cluster::connect(&redis).await?,
-            None => Cluster::none(),
+        let replica = match config.redis() {
+            Some(redis) => ReplicaSync::connect(&redis).await?,
+            None => ReplicaSync::none(),
         };
-        let revocation_store: Arc<dyn RevocationStore> = match cluster.redis() {
+        let revocation_store: Arc<dyn RevocationStore> = match replica.redis() {
             Some(redis) => Arc::new(SharedRevocations::new(Arc::new(db.clone()), redis.clone())),
             None => Arc::new(db.clone()),
         };
-        let one_time: Arc<dyn OneTimeStore> = match cluster.redis() {
-            Some(redis) => Arc::new(RedisOneTime::new(redis.clone())),
-            None => Arc::new(MemoryOneTime::default()),
+        let single_use: Arc<dyn SingleUseStore> = match replica.redis() {
+            Some(redis) => Arc::new(RedisSingleUse::new(redis.clone())),
+            None => Arc::new(MemorySingleUse::default()),
         };
         let revocations = Revocations::load(revocation_store, clock.now()).await?;
         let passwords = Passwords::new(config.password.min_length)?;
@@ -143,14 +145,14 @@ impl AppState {
             .map(|th| TrustedHeaders::new(th, config.server.public_url.as_deref()))
             .transpose()
             .context("[trusted_header]")?;
-        let oidc = crate::auth::oidc::OidcProviders::new(&config, &secret, one_time)
+        let oidc = crate::auth::oidc::OidcProviders::new(&config, &secret, single_use)
             .context("[[oidc_providers]]")?;
         oidc.reload(&db)
             .await
             .context("loading saved SSO providers")?;
         let state = AppState(Arc::new(Inner {
             oidc,
-            users: Users::new(db.clone(), 100_000).announcing(cluster.clone()),
+            users: Users::new(db.clone(), 100_000).announcing(Arc::new(replica.clone())),
             limiter: SigninLimiter::new(&config.rate_limit),
             minting: SigninLimiter::minting(&config.rate_limit),
             spa: SpaShell::load(&config.server.static_dir, &config.embed),
@@ -169,12 +171,12 @@ impl AppState {
             revocations,
             passwords,
             clock,
-            cluster,
+            replica,
         }));
         state.bootstrap_admin().await?;
         state
-            .cluster
-            .start(state.clone())
+            .replica
+            .start(Arc::new(state.clone()))
             .await
             .context("following the other replicas through Redis")?;
         Ok(state)
@@ -214,6 +216,43 @@ impl AppState {
                 .await?;
         }
         tracing::info!(email = %email, "bootstrapped the admin account");
+        Ok(())
+    }
+}
+
+/// This replica's caches follow the changes other replicas announce.
+#[async_trait::async_trait]
+impl Follower for AppState {
+    async fn apply(&self, event: Event) {
+        match event {
+            Event::Revoked { jti, exp } => self.revocations.note(jti, exp),
+            Event::User { id } => self.users.forget(&id),
+            Event::UserDeleted { id } | Event::SignedOutEverywhere { id } => {
+                self.users.forget(&id);
+                self.api_keys.forget_user(&id);
+            }
+            Event::AllUsers => self.users.forget_all(),
+            Event::ApiKey { user_id } => self.api_keys.forget_user(&user_id),
+            Event::OidcProviders => {
+                if let Err(e) = self.oidc.reload(&self.db).await {
+                    tracing::warn!(error = %e, "reloading SSO providers after a change failed");
+                }
+            }
+        }
+    }
+
+    fn forget_everything(&self) {
+        self.users.forget_all();
+        self.api_keys.forget_all();
+        for a in &self.authenticators {
+            a.forget_all();
+        }
+    }
+
+    async fn catch_up(&self) -> crate::Result<()> {
+        self.revocations.reload(self.clock.now()).await?;
+        self.forget_everything();
+        self.oidc.reload(&self.db).await?;
         Ok(())
     }
 }

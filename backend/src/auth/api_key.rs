@@ -4,16 +4,16 @@
 //! known key costs no database round trip. One active key per user.
 //!
 //! The index finds a key by its HMAC (the digest, as stored) and, once a key
-//! has been presented and matched, by its *sight*: a 128-bit SipHash-2-4 of
+//! has been presented and matched, by its *fingerprint*: a 128-bit SipHash-2-4 of
 //! the key under a secret drawn at random when the process starts. A repeated
 //! key then costs one SipHash of ~46 bytes instead of an HMAC-SHA256. The
-//! sight decides alone (the key itself is never kept, so there is nothing else
+//! fingerprint decides alone (the key itself is never kept, so there is nothing else
 //! to compare): a forger would need a string whose keyed 128-bit PRF output
 //! equals one held here, without ever seeing an output, one request at a time.
-//! A sight is learnt only from a key whose HMAC matched an indexed entry, and
+//! A fingerprint is learnt only from a key whose HMAC matched an indexed entry, and
 //! is dropped with that entry (revocation, replacement, another replica's
 //! change), under the same lock. Keys the database does not know are
-//! remembered by their sight for a while (`refused`): a script retrying a
+//! remembered by their fingerprint for a while (`refused`): a script retrying a
 //! revoked key costs no database look-up per request, and a refusal stays
 //! true, since a key is random and shown only after it is stored. A key never
 //! seen must be looked up (another replica may have just made it); one client
@@ -22,10 +22,10 @@
 use super::verified_cache::SlotHasher;
 use super::{BearerAuthenticator, Principal};
 use crate::config::ApiKeysConfig;
+use crate::domain::PERMISSION_API_KEYS;
 use crate::error::{Error, Result};
 use crate::state::AppState;
 use crate::store::api_keys::StoredKey;
-use crate::store::users::PERMISSION_API_KEYS;
 use crate::store::Db;
 use axum::http::request::Parts;
 use base64::Engine;
@@ -60,7 +60,7 @@ const REFUSED_FOR: Duration = Duration::from_secs(600);
 /// HMAC-SHA256 of a key under the server's secret: what the database keeps.
 type Digest = [u8; 32];
 /// Keyed SipHash-2-4-128 of a key under a per-process secret.
-type Sight = u128;
+type Fingerprint = u128;
 
 struct Entry {
     id: String,
@@ -70,21 +70,21 @@ struct Entry {
     digest: Digest,
     last_touch: AtomicI64,
     /// The account and answer this key's requests share.
-    remembered: Arc<super::remembered::Remembered>,
+    memo: Arc<super::memo::CredentialMemo>,
 }
 
-/// An indexed key, and its sight once it has been presented.
+/// An indexed key, and its fingerprint once it has been presented.
 struct Known {
     entry: Arc<Entry>,
-    sight: Option<Sight>,
+    fingerprint: Option<Fingerprint>,
 }
 
-/// Every indexed key by digest; those presented since by sight. A sight
+/// Every indexed key by digest; those presented since by fingerprint. A fingerprint
 /// always belongs to an entry in `by_digest` (both change under one lock).
 #[derive(Default)]
 struct Index {
     by_digest: HashMap<Digest, Known>,
-    by_sight: HashMap<Sight, Arc<Entry>, SlotHasher>,
+    by_fingerprint: HashMap<Fingerprint, Arc<Entry>, SlotHasher>,
 }
 
 impl Entry {
@@ -96,7 +96,7 @@ impl Entry {
             user_epoch: stored.user_epoch,
             digest: unhex(&stored.digest)?,
             last_touch: AtomicI64::new(stored.last_used_at.unwrap_or(0)),
-            remembered: Arc::new(super::remembered::Remembered::for_secret()),
+            memo: Arc::new(super::memo::CredentialMemo::for_secret()),
         }))
     }
 }
@@ -106,14 +106,21 @@ impl Index {
     fn insert(&mut self, entry: Arc<Entry>) {
         let digest = entry.digest;
         self.drop_digest(&digest);
-        let known = Known { entry, sight: None };
+        let known = Known {
+            entry,
+            fingerprint: None,
+        };
         self.by_digest.insert(digest, known);
     }
 
-    /// Drops the key with this digest, and its sight.
+    /// Drops the key with this digest, and its fingerprint.
     fn drop_digest(&mut self, digest: &Digest) {
-        if let Some(Known { sight: Some(s), .. }) = self.by_digest.remove(digest) {
-            self.by_sight.remove(&s);
+        if let Some(Known {
+            fingerprint: Some(s),
+            ..
+        }) = self.by_digest.remove(digest)
+        {
+            self.by_fingerprint.remove(&s);
         }
     }
 }
@@ -121,9 +128,9 @@ impl Index {
 /// The key index and the secrets keys are hashed under.
 pub struct ApiKeys {
     mac: Hmac<Sha256>,
-    sighter: SipHasher24,
+    fingerprinter: SipHasher24,
     index: RwLock<Index>,
-    refused: moka::sync::Cache<Sight, (), SlotHasher>,
+    refused: moka::sync::Cache<Fingerprint, (), SlotHasher>,
     /// Database look-ups of keys never seen, by client IP.
     lookups: DefaultKeyedRateLimiter<Option<IpAddr>>,
     /// Moves on with every key dropped from the index (here, or by another
@@ -154,7 +161,7 @@ impl ApiKeys {
         let keys = Self {
             mac: Hmac::new_from_slice(&secret)
                 .map_err(|e| anyhow::anyhow!("API key secret: {e}"))?,
-            sighter: SipHasher24::new_with_key(&rand::random()),
+            fingerprinter: SipHasher24::new_with_key(&rand::random()),
             index: RwLock::new(Index::default()),
             refused: moka::sync::Cache::builder()
                 .max_capacity(REFUSED_KEPT)
@@ -188,8 +195,8 @@ impl ApiKeys {
         mac.finalize().into_bytes().into()
     }
 
-    fn sight(&self, key: &str) -> Sight {
-        let mut h = self.sighter;
+    fn fingerprint(&self, key: &str) -> Fingerprint {
+        let mut h = self.fingerprinter;
         h.write(key.as_bytes());
         h.finish128().into()
     }
@@ -223,18 +230,18 @@ impl ApiKeys {
         }
     }
 
-    /// Notes `sight` as the sight of `entry`'s key, if the entry is still the
+    /// Notes `fingerprint` as the fingerprint of `entry`'s key, if the entry is still the
     /// one indexed under `digest` (it may have been dropped meanwhile).
-    fn learn(&self, digest: &Digest, entry: &Arc<Entry>, sight: Sight) {
+    fn learn(&self, digest: &Digest, entry: &Arc<Entry>, fingerprint: Fingerprint) {
         let mut index = self.write();
         let Index {
             by_digest,
-            by_sight,
+            by_fingerprint,
         } = &mut *index;
         if let Some(known) = by_digest.get_mut(digest) {
-            if Arc::ptr_eq(&known.entry, entry) && known.sight.is_none() {
-                known.sight = Some(sight);
-                by_sight.insert(sight, entry.clone());
+            if Arc::ptr_eq(&known.entry, entry) && known.fingerprint.is_none() {
+                known.fingerprint = Some(fingerprint);
+                by_fingerprint.insert(fingerprint, entry.clone());
             }
         }
     }
@@ -257,7 +264,7 @@ impl ApiKeys {
     pub fn forget_user(&self, user_id: &str) {
         self.drop_where(|index| {
             index.by_digest.retain(|_, k| k.entry.user_id != user_id);
-            index.by_sight.retain(|_, e| e.user_id != user_id);
+            index.by_fingerprint.retain(|_, e| e.user_id != user_id);
         });
     }
 
@@ -322,11 +329,11 @@ impl ApiKeys {
         key: &str,
         client: impl FnOnce() -> Option<IpAddr>,
     ) -> Result<Option<Arc<Entry>>> {
-        let sight = self.sight(key);
-        if let Some(entry) = self.read().by_sight.get(&sight) {
+        let fingerprint = self.fingerprint(key);
+        if let Some(entry) = self.read().by_fingerprint.get(&fingerprint) {
             return Ok(Some(entry.clone()));
         }
-        if self.refused.contains_key(&sight) {
+        if self.refused.contains_key(&fingerprint) {
             return Ok(None);
         }
         let digest = self.digest(key);
@@ -343,7 +350,7 @@ impl ApiKeys {
                 })?;
                 let generation = self.generation();
                 let Some(stored) = db.api_key_by_digest(&hex(&digest)).await? else {
-                    self.refused.insert(sight, ());
+                    self.refused.insert(fingerprint, ());
                     return Ok(None);
                 };
                 match self.remember(&stored, generation) {
@@ -356,7 +363,7 @@ impl ApiKeys {
         if !constant_time_eq::constant_time_eq_32(&entry.digest, &digest) {
             return Ok(None);
         }
-        self.learn(&digest, &entry, sight);
+        self.learn(&digest, &entry, fingerprint);
         Ok(Some(entry))
     }
 }
@@ -386,9 +393,9 @@ impl BearerAuthenticator for ApiKeyAuthenticator {
             })
             .await?
             .ok_or_else(|| Error::InvalidToken("unknown or revoked API key"))?;
-        let user = state
-            .users
-            .get_remembered(&entry.user_id, &entry.remembered)
+        let user = entry
+            .memo
+            .user_of(&state.users, &entry.user_id)
             .await?
             .ok_or_else(|| Error::InvalidToken("API key of a deleted user"))?;
         if user.epoch != entry.user_epoch {
@@ -424,7 +431,7 @@ impl BearerAuthenticator for ApiKeyAuthenticator {
             issuer: None,
             subject: None,
             metadata: None,
-            remembered: Some(entry.remembered.clone()),
+            memo: Some(entry.memo.clone()),
         })
     }
 }
@@ -542,8 +549,8 @@ mod tests {
         (keys, db, user.id.clone(), dir)
     }
 
-    fn sighted(keys: &ApiKeys) -> usize {
-        keys.read().by_sight.len()
+    fn fingerprinted(keys: &ApiKeys) -> usize {
+        keys.read().by_fingerprint.len()
     }
 
     async fn found(keys: &ApiKeys, db: &Db, key: &str) -> bool {
@@ -551,28 +558,28 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_key_is_learnt_by_sight_and_forgotten_with_its_revocation() {
+    async fn a_key_is_learnt_by_fingerprint_and_forgotten_with_its_revocation() {
         let (keys, db, uid, _dir) = keys().await;
         let key = keys.create(&db, &uid, 0, 1).await.unwrap();
-        assert_eq!(sighted(&keys), 0, "not presented yet");
+        assert_eq!(fingerprinted(&keys), 0, "not presented yet");
         assert!(found(&keys, &db, &key).await);
-        assert_eq!(sighted(&keys), 1, "learnt once its HMAC matched");
-        assert!(found(&keys, &db, &key).await, "found by sight");
+        assert_eq!(fingerprinted(&keys), 1, "learnt once its HMAC matched");
+        assert!(found(&keys, &db, &key).await, "found by fingerprint");
         assert!(keys.revoke(&db, &uid).await.unwrap());
-        assert_eq!(sighted(&keys), 0);
+        assert_eq!(fingerprinted(&keys), 0);
         assert!(!found(&keys, &db, &key).await);
         assert!(!found(&keys, &db, &key).await, "refused, twice");
     }
 
     #[tokio::test]
-    async fn replacement_drops_the_old_keys_sight() {
+    async fn replacement_drops_the_old_keys_fingerprint() {
         let (keys, db, uid, _dir) = keys().await;
         let old = keys.create(&db, &uid, 0, 1).await.unwrap();
         assert!(found(&keys, &db, &old).await && found(&keys, &db, &old).await);
         let new = keys.create(&db, &uid, 0, 2).await.unwrap();
         assert!(!found(&keys, &db, &old).await, "replaced at once");
         assert!(found(&keys, &db, &new).await && found(&keys, &db, &new).await);
-        assert_eq!(sighted(&keys), 1);
+        assert_eq!(fingerprinted(&keys), 1);
         assert!(!found(&keys, &db, &old).await);
     }
 
@@ -594,16 +601,16 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn another_replicas_change_drops_sights_and_the_database_decides() {
+    async fn another_replicas_change_drops_fingerprints_and_the_database_decides() {
         let (keys, db, uid, _dir) = keys().await;
         let key = keys.create(&db, &uid, 0, 1).await.unwrap();
         assert!(found(&keys, &db, &key).await);
         keys.forget_user(&uid);
-        assert_eq!(sighted(&keys), 0);
+        assert_eq!(fingerprinted(&keys), 0);
         assert!(found(&keys, &db, &key).await, "still stored: found again");
-        assert_eq!(sighted(&keys), 1);
+        assert_eq!(fingerprinted(&keys), 1);
         keys.forget_all();
-        assert_eq!(sighted(&keys), 0);
+        assert_eq!(fingerprinted(&keys), 0);
         // revoked elsewhere: the database no longer has it
         db.delete_api_key(&uid).await.unwrap();
         keys.forget_user(&uid);

@@ -5,8 +5,8 @@
 //! The account's subject (`users.subject`, source `ldap`) is the value of
 //! `username_attribute` as the directory stores it, not the DN: a DN changes
 //! when an entry moves between OUs, the user name does not.
-use super::mapping::RoleMapping;
 use crate::config::LdapConfig;
+use crate::domain::RoleMapping;
 use crate::error::{Error, Result};
 use ldap3::{
     ldap_escape, Ldap, LdapConnAsync, LdapConnSettings, Scope, SearchEntry, SearchOptions,

@@ -5,27 +5,26 @@
 pub mod api_key;
 pub mod idp;
 pub mod ldap;
-pub mod mapping;
+pub mod memo;
 pub mod mint;
 pub mod oidc;
 pub mod password;
 pub mod password_signin;
 pub mod policy;
 pub mod rate_limit;
-pub mod remembered;
 pub mod revocation;
 pub mod session;
 pub mod trusted_header;
 pub mod verified_cache;
 
+use crate::domain::User;
 use crate::error::{Error, Result};
 use crate::state::AppState;
-use crate::store::users::User;
 use axum::body::Bytes;
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use remembered::Answer;
+use memo::Answer;
 use std::sync::Arc;
 use tessera_shared::{AuthMethod, Role, SessionUser};
 
@@ -57,7 +56,7 @@ pub struct Principal {
     pub metadata: Option<Arc<std::collections::BTreeMap<String, String>>>,
     /// What the requests of this credential share (its verified-token cache
     /// entry's or API key's), when it has one.
-    pub remembered: Option<Arc<remembered::Remembered>>,
+    pub memo: Option<Arc<memo::CredentialMemo>>,
 }
 
 impl Principal {
@@ -81,11 +80,11 @@ impl Principal {
 
     /// [`Principal::session_user`] as JSON (`GET /api/v1/auths/`'s body):
     /// rendered once per version of the account and then shared by the
-    /// credential's requests when it has a memo ([`remembered`]); for a
+    /// credential's requests when it has a memo ([`memo`]); for a
     /// credential that must not be kept in the clear (an API key) only the
     /// parts around it are kept.
     pub fn session_answer(&self) -> serde_json::Result<Bytes> {
-        let Some(memo) = self.remembered.as_deref() else {
+        let Some(memo) = self.memo.as_deref() else {
             return Ok(self.session_user_ref().to_json()?.into());
         };
         let answer = match memo.answer(&self.user) {
@@ -365,7 +364,7 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Prin
     let Some(credential) = bearer(parts)? else {
         return match &state.trusted_header {
             Some(th) => {
-                state.cluster.check()?;
+                state.replica.check()?;
                 th.authenticate(parts, state).await
             }
             None => Ok(None),
@@ -373,7 +372,7 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Prin
     };
     // several replicas: refuse while this one may have missed a revocation
     // or a change to a user or key (fail closed)
-    state.cluster.check()?;
+    state.replica.check()?;
     let authenticator = state
         .authenticators
         .iter()
@@ -430,7 +429,7 @@ impl FromRequestParts<AppState> for AdminUser {
 
 #[cfg(test)]
 mod tests {
-    use super::remembered::Remembered;
+    use super::memo::CredentialMemo;
     use super::*;
     use std::collections::BTreeMap;
 
@@ -608,7 +607,7 @@ mod tests {
                     issuer: issuer.map(Into::into),
                     subject: subject.map(Into::into),
                     metadata,
-                    remembered: None,
+                    memo: None,
                 };
                 let want = serde_json::to_vec(&p.session_user()).unwrap();
                 let got = p.session_user_ref().to_json().unwrap();
@@ -619,11 +618,11 @@ mod tests {
                 // the shared answer: whole, or around a secret token; the
                 // same bytes when rendered and when taken from the memo
                 assert_eq!(p.session_answer().unwrap(), want);
-                for memo in [Remembered::default(), Remembered::for_secret()] {
+                for memo in [CredentialMemo::default(), CredentialMemo::for_secret()] {
                     let memo = Arc::new(memo);
                     memo.set_user(7, &p.user);
                     let p = Principal {
-                        remembered: Some(memo.clone()),
+                        memo: Some(memo.clone()),
                         ..p.clone()
                     };
                     assert!(p.session_answer().unwrap() == want, "rendered");
@@ -650,7 +649,7 @@ mod tests {
                 issuer: None,
                 subject: None,
                 metadata: None,
-                remembered: None,
+                memo: None,
             };
             let want = serde_json::to_vec(&p.session_user()).unwrap();
             assert_eq!(p.session_user_ref().to_json().unwrap(), want);

@@ -13,9 +13,9 @@
 //! verifying would be cheaper, but the bootstrap admin's e-mail would then be
 //! the only one answered `Invalid credentials` (and more slowly).
 use crate::auth::password::{normalise_local_email, MAX_PASSWORD_BYTES};
+use crate::domain::User;
 use crate::error::{Error, Result};
 use crate::state::AppState;
-use crate::store::users::User;
 use std::sync::Arc;
 
 /// The 403 detail while `[password] signin_enabled` is false.

@@ -7,14 +7,14 @@
 //! constant time, until its `exp`: [`super::verified_cache`]), so a repeated
 //! token costs a hash, a look-up and a compare instead of the HMAC and the
 //! claim parse; a hit still re-checks time, revocation and the user.
+use super::memo::CredentialMemo;
 use super::policy::CredentialKind;
-use super::remembered::Remembered;
 use super::verified_cache::{Entry, Slot, VerifiedCache};
 use super::{BearerAuthenticator, Principal};
 use crate::config::ExpiresIn;
+use crate::domain::User;
 use crate::error::{Error, Result};
 use crate::state::AppState;
-use crate::store::users::User;
 use axum::http::request::Parts;
 use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -246,7 +246,7 @@ struct Verified {
     ep: i64,
     src: Option<String>,
     /// The account and answer this token's requests share.
-    remembered: Arc<Remembered>,
+    memo: Arc<CredentialMemo>,
 }
 
 impl From<SessionClaims> for Verified {
@@ -260,7 +260,7 @@ impl From<SessionClaims> for Verified {
             single_use: c.single_use,
             ep: c.ep,
             src: c.src,
-            remembered: Arc::default(),
+            memo: Arc::default(),
         }
     }
 }
@@ -355,9 +355,9 @@ impl BearerAuthenticator for SessionAuthenticator {
                 "session token minted from a credential that was revoked",
             ));
         }
-        let user = state
-            .users
-            .get_remembered(&claims.sub, &claims.remembered)
+        let user = claims
+            .memo
+            .user_of(&state.users, &claims.sub)
             .await?
             .ok_or_else(|| Error::InvalidToken("session token for a deleted user"))?;
         if user.epoch != claims.ep {
@@ -378,7 +378,7 @@ impl BearerAuthenticator for SessionAuthenticator {
             issuer: None,
             subject: None,
             metadata: None,
-            remembered: Some(claims.remembered.clone()),
+            memo: Some(claims.memo.clone()),
         };
         if let (Some(cache), Some(slot)) = (&self.cache, remember) {
             cache.insert(slot, entry);

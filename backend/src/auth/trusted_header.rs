@@ -5,19 +5,19 @@
 //! `trusted_proxies`; from anyone else they are removed by [`strip_untrusted_headers`]
 //! before any handler runs. A request that carries no bearer credential but
 //! the email header from a trusted proxy is that person: created on first
-//! sight (source `trusted_header`, subject the lower-cased e-mail) with the
+//! fingerprint (source `trusted_header`, subject the lower-cased e-mail) with the
 //! mapped role, groups synced when the groups header is present.
 //!
 //! The browser sends a proxy's sign-in along with every request, so a request
 //! that changes state (any method but `GET`, `HEAD`, `OPTIONS`, `TRACE`) is
 //! honoured only when the browser does not say it comes from another site:
 //! see [`TrustedHeaders::from_this_site`].
-use super::mapping::RoleMapping;
 use super::Principal;
 use crate::config::TrustedHeaderConfig;
+use crate::domain::RoleMapping;
+use crate::domain::{external_id, ExternalUser};
 use crate::error::{Error, Result};
 use crate::state::AppState;
-use crate::store::users::{external_id, ExternalUser};
 use axum::extract::{ConnectInfo, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
@@ -186,7 +186,7 @@ impl TrustedHeaders {
             issuer: None,
             subject: None,
             metadata: None,
-            remembered: None,
+            memo: None,
         }))
     }
 

@@ -134,7 +134,7 @@ impl<V: Expires> moka::Expiry<Slot, Arc<Entry<V>>> for UntilExpiry {
 }
 
 /// The map's own hash of a key that already is a keyed 128-bit hash (a
-/// [`Slot`], an API key's sight): its low 64 bits, no second SipHash over it.
+/// [`Slot`], an API key's fingerprint): its low 64 bits, no second SipHash over it.
 /// Only for such keys: nobody can choose them to collide.
 #[derive(Clone, Copy, Default)]
 pub(crate) struct SlotHasher;

@@ -2,10 +2,10 @@
 use crate::auth::api_key::NOT_ALLOWED;
 use crate::auth::policy::{self, Action};
 use crate::auth::ActiveUser;
-use crate::cluster::events::Event;
+use crate::domain::Event;
+use crate::domain::PERMISSION_API_KEYS;
 use crate::error::{Error, Result};
 use crate::state::AppState;
-use crate::store::users::PERMISSION_API_KEYS;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -35,7 +35,7 @@ async fn create(
         .create(&state.db, &p.user.id, p.user.epoch, state.clock.now())
         .await?;
     state
-        .cluster
+        .replica
         .announce(&Event::ApiKey {
             user_id: p.user.id.clone(),
         })
@@ -66,7 +66,7 @@ async fn revoke(State(state): State<AppState>, ActiveUser(p): ActiveUser) -> Res
         return Err(Error::NotFound("No API key"));
     }
     state
-        .cluster
+        .replica
         .announce(&Event::ApiKey {
             user_id: p.user.id.clone(),
         })

@@ -4,9 +4,10 @@ use crate::auth::mint::exchanged_session;
 use crate::auth::password::{is_plausible_email, normalise_local_email};
 use crate::auth::policy::{self, Action, CredentialKind};
 use crate::auth::{session_user, AuthUser};
+use crate::domain::User;
 use crate::error::{Error, Result};
 use crate::state::AppState;
-use crate::store::users::{NewLocalUser, User};
+use crate::store::users::NewLocalUser;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -86,7 +87,7 @@ async fn signin(
 /// (capped, rate-limited: [`exchanged_session`]), which the SPA stores like
 /// any sign-in's. For a verified credential the answer is rendered once per
 /// version of the account and then shared by its requests (see
-/// [`crate::auth::remembered`]).
+/// [`crate::auth::memo`]).
 async fn current(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,

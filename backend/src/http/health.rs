@@ -26,11 +26,11 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
         .map(|(name, _)| name.as_str())
         .collect();
     let db_ok = state.db.ping().await;
-    if db_ok && state.cluster.readiness() == Some(false) {
+    if db_ok && state.replica.readiness() == Some(false) {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(
-                json!({ "status": "unready", "database": "ok", "redis": "unreachable", "detail": crate::cluster::OUT_OF_STEP }),
+                json!({ "status": "unready", "database": "ok", "redis": "unreachable", "detail": crate::replica::OUT_OF_STEP }),
             ),
         );
     }
@@ -43,7 +43,7 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
         )
     } else if db_ok {
         let mut body = json!({ "status": "ready", "database": "ok" });
-        if state.cluster.readiness().is_some() {
+        if state.replica.readiness().is_some() {
             body["redis"] = json!("ok");
         }
         (StatusCode::OK, Json(body))

@@ -3,9 +3,9 @@
 use super::auths::new_session;
 use super::extract::{AppJson, ClientIp};
 use crate::auth::ldap::LdapDirectory;
+use crate::domain::ExternalUser;
 use crate::error::{Error, Result};
 use crate::state::AppState;
-use crate::store::users::ExternalUser;
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};

@@ -1,9 +1,9 @@
 //! `/api/v1/users/*` (admin): the user list, role changes and deletion; `/api/v1/groups/` (active users).
 use super::extract::AppJson;
 use crate::auth::{ActiveUser, AdminUser};
+use crate::domain::PERMISSION_API_KEYS;
 use crate::error::{Error, Result};
 use crate::state::AppState;
-use crate::store::users::PERMISSION_API_KEYS;
 use axum::extract::{Path, State};
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};

@@ -2,74 +2,11 @@
 //! per-request lookup of a known user needs no database round trip. Every
 //! write goes through [`Users`], which keeps the cache in step.
 use super::{on_pool, Backend, Db};
+use crate::domain::{external_id, new_epoch, Announce, Event, ExternalUser, User};
 use crate::error::{Error, Result};
 use moka::sync::Cache;
 use std::sync::Arc;
-use tessera_shared::{Role, UserInfo};
-
-/// A Tessera account.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct User {
-    /// Stable id.
-    pub id: String,
-    /// E-mail address.
-    pub email: String,
-    /// Display name.
-    pub name: String,
-    /// Current role.
-    pub role: Role,
-    /// Avatar.
-    pub profile_image_url: String,
-    /// `local`, or the issuer / provider name.
-    pub source: String,
-    /// The subject at that issuer (`None` for local accounts).
-    pub subject: Option<String>,
-    /// Group names.
-    pub groups: Vec<String>,
-    /// Permissions granted to the user or one of their groups.
-    pub permissions: Vec<String>,
-    /// Unix seconds.
-    pub created_at: i64,
-    /// The token epoch: credentials Tessera mints for this user carry it and
-    /// stop working once it changes ([`Users::sign_out_everywhere`]; a
-    /// deleted account made again gets a new one).
-    pub epoch: i64,
-    /// Identity-provider tokens issued at or before this (Unix seconds) are
-    /// refused for this user.
-    pub signed_out_at: Option<i64>,
-}
-
-/// A fresh token epoch: random, never 0 (the epoch of rows made before
-/// epochs existed), and exact in a JSON number (53 bits).
-pub fn new_epoch() -> i64 {
-    (rand::random::<u64>() >> 11) as i64 | 1
-}
-
-/// The permission to create and use API keys.
-pub const PERMISSION_API_KEYS: &str = "api_keys";
-
-impl User {
-    /// Whether the user holds `permission`: admins hold every permission.
-    pub fn has_permission(&self, permission: &str) -> bool {
-        self.role == Role::Admin || self.permissions.iter().any(|p| p == permission)
-    }
-}
-
-impl From<&User> for UserInfo {
-    fn from(u: &User) -> Self {
-        UserInfo {
-            id: u.id.clone(),
-            email: u.email.clone(),
-            name: u.name.clone(),
-            role: u.role,
-            profile_image_url: u.profile_image_url.clone(),
-            source: u.source.clone(),
-            groups: u.groups.clone(),
-            permissions: u.permissions.clone(),
-            created_at: u.created_at,
-        }
-    }
-}
+use tessera_shared::Role;
 
 /// A new local account.
 pub struct NewLocalUser<'a> {
@@ -83,46 +20,6 @@ pub struct NewLocalUser<'a> {
     pub role: Role,
 }
 
-/// An account vouched for by an issuer, provider or directory: created on
-/// first sight, refreshed from each sign-in or token.
-#[derive(Debug, Clone)]
-pub struct ExternalUser<'a> {
-    /// The issuer / provider / directory name (`users.source`).
-    pub source: &'a str,
-    /// The subject there: never normalised.
-    pub subject: &'a str,
-    /// E-mail address, as asserted.
-    pub email: &'a str,
-    /// Display name.
-    pub name: &'a str,
-    /// Role from the role mapping.
-    pub role: Role,
-    /// Group names, as asserted.
-    pub groups: &'a [String],
-    /// Whether groups Tessera does not know yet are created (else skipped).
-    pub create_groups: bool,
-}
-
-/// The stable id of an external account: a hash of (source, subject).
-pub fn external_id(source: &str, subject: &str) -> String {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::new()
-        .chain_update(source.as_bytes())
-        .chain_update([0u8])
-        .chain_update(subject.as_bytes())
-        .finalize();
-    // lowercase hex of the first 16 bytes, written directly (on the path of
-    // every uncached IdP token)
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut id = String::with_capacity(4 + 32);
-    id.push_str("ext-");
-    for b in digest.iter().take(16) {
-        id.push(char::from(HEX[usize::from(b >> 4)]));
-        id.push(char::from(HEX[usize::from(b & 0x0f)]));
-    }
-    id
-}
-
 /// The user directory.
 #[derive(Clone)]
 pub struct Users {
@@ -132,7 +29,7 @@ pub struct Users {
     /// an unchanged token needs no database write.
     synced: Cache<String, u64>,
     /// Tells other replicas (`[redis]`) which users changed.
-    cluster: crate::cluster::Cluster,
+    announcer: Arc<dyn Announce>,
     /// Moves on with every change to any user (here or announced by another
     /// replica): a read that began before a change is not cached after it,
     /// and accounts remembered by verified credentials
@@ -199,14 +96,14 @@ impl Users {
             db,
             cache: Cache::new(capacity),
             synced: Cache::new(capacity),
-            cluster: crate::cluster::Cluster::none(),
+            announcer: Arc::new(crate::domain::NoOne),
             generation: Default::default(),
         }
     }
 
-    /// Announces every change to the other replicas through `cluster`.
-    pub fn announcing(mut self, cluster: crate::cluster::Cluster) -> Self {
-        self.cluster = cluster;
+    /// Announces every change to the other replicas through `announcer`.
+    pub fn announcing(mut self, announcer: Arc<dyn Announce>) -> Self {
+        self.announcer = announcer;
         self
     }
 
@@ -243,31 +140,12 @@ impl Users {
         self.generation.load(std::sync::atomic::Ordering::Acquire)
     }
 
-    /// [`Users::get`] for a verified credential: the account `remembered`
-    /// keeps when no user changed since it was looked up, else looked up
-    /// (and remembered).
-    pub async fn get_remembered(
-        &self,
-        id: &str,
-        remembered: &crate::auth::remembered::Remembered,
-    ) -> Result<Option<Arc<User>>> {
-        let generation = self.generation();
-        if let Some(user) = remembered.user(generation) {
-            return Ok(Some(user));
-        }
-        let user = self.get(id).await?;
-        if let Some(user) = &user {
-            remembered.set_user(generation, user);
-        }
-        Ok(user)
+    async fn announce(&self, event: Event) -> Result<()> {
+        self.announcer.announce(&event).await
     }
 
-    async fn announce(&self, event: crate::cluster::events::Event) -> Result<()> {
-        self.cluster.announce(&event).await
-    }
-
-    fn changed(id: &str) -> crate::cluster::events::Event {
-        crate::cluster::events::Event::User { id: id.to_owned() }
+    fn changed(id: &str) -> Event {
+        Event::User { id: id.to_owned() }
     }
 
     /// The user with this id, from the cache when known.
@@ -348,8 +226,7 @@ impl Users {
         });
         if kind == "group" {
             self.uncache_all();
-            self.announce(crate::cluster::events::Event::AllUsers)
-                .await?;
+            self.announce(Event::AllUsers).await?;
         } else {
             self.uncache(id);
             self.announce(Self::changed(id)).await?;
@@ -536,7 +413,7 @@ impl Users {
         self.uncache(id);
         self.synced.invalidate(id);
         if done > 0 {
-            self.announce(crate::cluster::events::Event::UserDeleted { id: id.to_owned() })
+            self.announce(Event::UserDeleted { id: id.to_owned() })
                 .await?;
         }
         Ok(done > 0)
@@ -569,7 +446,7 @@ impl Users {
         if done == 0 {
             return Ok(None);
         }
-        self.announce(crate::cluster::events::Event::SignedOutEverywhere { id: id.to_owned() })
+        self.announce(Event::SignedOutEverywhere { id: id.to_owned() })
             .await?;
         self.get(id).await
     }
@@ -746,6 +623,7 @@ fn user_from_row(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::PERMISSION_API_KEYS;
 
     async fn users() -> (Users, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();

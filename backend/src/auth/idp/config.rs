@@ -1,8 +1,8 @@
 //! `[[issuers]]` and `[cache]`: the trusted identity providers, their key
 //! sources and claim rules, validated at start-up; and the OpenGPTs
 //! environment shorthand (`AUTH_TYPE=jwt_local|jwt_oidc`).
-use crate::auth::mapping::RoleMapping;
 use crate::config::Secret;
+use crate::domain::RoleMapping;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;

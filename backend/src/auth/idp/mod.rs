@@ -12,9 +12,9 @@ pub mod verify;
 
 use super::{BearerAuthenticator, Principal};
 use crate::auth::verified_cache::{Entry, Slot, VerifiedCache};
+use crate::domain::{external_id, ExternalUser};
 use crate::error::{Error, Result};
 use crate::state::AppState;
-use crate::store::users::{external_id, ExternalUser};
 use axum::http::request::Parts;
 use config::IssuerConfig;
 use keys::KeyStore;
@@ -30,7 +30,7 @@ pub struct Issuer {
     pub rules: IssuerRules,
     /// Its keys.
     pub keys: Arc<KeyStore>,
-    mapping: super::mapping::RoleMapping,
+    mapping: crate::domain::RoleMapping,
     /// `name`, shared with every principal it vouches for.
     name: Arc<str>,
 }
@@ -51,7 +51,7 @@ struct Verified {
     jti: Arc<str>,
     metadata: Arc<BTreeMap<String, String>>,
     /// The account and answer this token's requests share.
-    remembered: Arc<super::remembered::Remembered>,
+    memo: Arc<super::memo::CredentialMemo>,
 }
 
 /// The id a token without `jti` is revoked by: a SHA-256 of the whole token.
@@ -67,7 +67,7 @@ pub fn revocation_id(token: &str) -> String {
 impl Verified {
     /// Refuses what no longer holds for the user: a token revoked, or issued
     /// before they were signed out everywhere.
-    fn still_valid(&self, state: &AppState, user: &crate::store::users::User) -> Result<()> {
+    fn still_valid(&self, state: &AppState, user: &crate::domain::User) -> Result<()> {
         if state.revocations.is_revoked(&self.jti) {
             return Err(Error::InvalidToken("token revoked"));
         }
@@ -275,7 +275,7 @@ impl Idp {
     fn principal(
         &self,
         token: Arc<str>,
-        user: Arc<crate::store::users::User>,
+        user: Arc<crate::domain::User>,
         v: &Verified,
     ) -> Principal {
         Principal {
@@ -288,7 +288,7 @@ impl Idp {
             issuer: self.0.issuers.get(v.issuer).map(|i| i.name.clone()),
             subject: Some(v.subject.clone()),
             metadata: (!v.metadata.is_empty()).then(|| v.metadata.clone()),
-            remembered: Some(v.remembered.clone()),
+            memo: Some(v.memo.clone()),
         }
     }
 }
@@ -318,9 +318,9 @@ impl BearerAuthenticator for Idp {
         if let Some(hit) = slot.and_then(|slot| self.cached(slot, credential, now)) {
             let e = hit.map_err(Error::InvalidToken)?;
             let v = &e.value;
-            let user = state
-                .users
-                .get_remembered(&v.user_id, &v.remembered)
+            let user = v
+                .memo
+                .user_of(&state.users, &v.user_id)
                 .await?
                 .ok_or_else(|| Error::InvalidToken("token of a deleted user"))?;
             v.still_valid(state, &user)?;
@@ -378,7 +378,7 @@ impl BearerAuthenticator for Idp {
             iat: accepted.iat,
             jti,
             metadata: Arc::new(id.metadata.clone()),
-            remembered: Arc::default(),
+            memo: Arc::default(),
         };
         verified.still_valid(state, &user)?;
         let entry = Entry::new(credential, verified);

@@ -195,7 +195,7 @@ async fn cache_hits_recheck_time_and_key_generation() {
                 iat: Some(start),
                 jti: "j".into(),
                 metadata: Arc::default(),
-                remembered: Arc::default(),
+                memo: Arc::default(),
             },
         )
     };

@@ -1,8 +1,8 @@
 //! `[[oidc_providers]]`: one table per SSO provider, validated with messages
 //! that say what to fix, and its conversion to and from the admin settings'
 //! [`OidcProviderSettings`].
-use crate::auth::mapping::RoleMapping;
 use crate::config::Secret;
+use crate::domain::RoleMapping;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use tessera_shared::oidc::{OidcProviderSettings, ProviderKind, ResponseMode};

@@ -10,9 +10,9 @@ pub mod flow;
 pub mod github;
 pub mod provision;
 
-use crate::cluster::one_time::OneTimeStore;
 use crate::config::Secret;
 use crate::error::{Error, Result};
+use crate::replica::single_use::SingleUseStore;
 use crate::state::AppState;
 use crate::store::oidc::SavedProvider;
 use config::OidcProviderConfig;
@@ -158,7 +158,7 @@ pub struct OidcProviders {
     http: reqwest::Client,
     /// Hand-over codes, pending states and nonces, CLI sign-ins and test
     /// reports: in memory, or shared by replicas through Redis.
-    once: Arc<dyn OneTimeStore>,
+    once: Arc<dyn SingleUseStore>,
     drafts: Cache<String, (i64, Arc<Provider>)>,
 }
 
@@ -205,7 +205,7 @@ impl OidcProviders {
     pub fn new(
         config: &crate::Config,
         session_secret: &[u8],
-        once: Arc<dyn OneTimeStore>,
+        once: Arc<dyn SingleUseStore>,
     ) -> anyhow::Result<Self> {
         let public_url = config
             .server
@@ -425,8 +425,8 @@ impl OidcProviders {
         state.db.save_oidc_provider(&row, state.clock.now()).await?;
         self.reload(&state.db).await?;
         state
-            .cluster
-            .announce(&crate::cluster::events::Event::OidcProviders)
+            .replica
+            .announce(&crate::domain::Event::OidcProviders)
             .await?;
         tracing::info!(provider = %name, "SSO provider settings saved");
         self.settings()
@@ -444,8 +444,8 @@ impl OidcProviders {
         }
         self.reload(&state.db).await?;
         state
-            .cluster
-            .announce(&crate::cluster::events::Event::OidcProviders)
+            .replica
+            .announce(&crate::domain::Event::OidcProviders)
             .await?;
         tracing::info!(provider = %name, "SSO provider settings deleted");
         Ok(())
@@ -909,7 +909,7 @@ impl OidcProviders {
         state: &AppState,
         provider: &Provider,
         v: &Verified,
-    ) -> std::result::Result<Arc<crate::store::users::User>, Failure> {
+    ) -> std::result::Result<Arc<crate::domain::User>, Failure> {
         let a = provision::read_claims(&provider.config, &v.claims)
             .map_err(|e| fail("The provider's claims cannot be used", e))?;
         match provision::provision(state, &provider.config, &a).await {
@@ -938,7 +938,7 @@ impl OidcProviders {
     fn session(
         &self,
         state: &AppState,
-        user: &crate::store::users::User,
+        user: &crate::domain::User,
         not_after: Option<i64>,
     ) -> std::result::Result<SessionUser, Failure> {
         let (token, claims) = state

@@ -5,9 +5,9 @@
 //! insensitive); groups are synced on every sign-in.
 use super::config::OidcProviderConfig;
 use crate::auth::idp::token::claim;
+use crate::domain::{external_id, ExternalUser, User};
 use crate::error::{Error, Result};
 use crate::state::AppState;
-use crate::store::users::{external_id, ExternalUser, User};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 use tessera_shared::error::detail::ACCESS_PROHIBITED;

@@ -623,7 +623,7 @@ async fn a_burst_of_unknown_kid_id_tokens_fetches_keys_at_most_once_per_interval
 /// a used `state` usable again: the same callback a second time is refused
 /// before the code goes to the provider.
 #[tokio::test]
-async fn a_flooded_one_time_store_never_lets_a_state_be_replayed() {
+async fn a_flooded_single_use_store_never_lets_a_state_be_replayed() {
     let s = signer();
     let idp = FakeIdp::start(json!({"keys": [s.jwk("k1")]})).await;
     let clock = Arc::new(ManualClock::new(NOW));

@@ -6,24 +6,24 @@
 //!   replica keeps its in-memory set in step from that channel, so the hot
 //!   path stays a hash look-up.
 //! - Changes to what replicas cache (users, API keys, saved SSO providers)
-//!   are announced on the same channel ([`events::Event`]); each replica drops
+//!   are announced on the same channel ([`Event`]); each replica drops
 //!   what it holds.
 //! - SSO one-time state (hand-over codes, pending `state`s and nonces, CLI
-//!   sign-ins, test reports) lives in Redis ([`one_time`]).
+//!   sign-ins, test reports) lives in Redis ([`single_use`]).
 //! - Fail closed: while the subscription is down a replica cannot know what
 //!   it missed, so it empties its caches and answers every authenticated
 //!   request 503 until it has subscribed again and caught up.
 //!
-//! Without `[redis]` a [`Cluster`] is inert: one replica, everything in memory.
+//! Without `[redis]` a [`ReplicaSync`] is inert: one replica, everything in memory.
 pub mod events;
-pub mod one_time;
 pub mod revocations;
+pub mod single_use;
 
 use crate::config::RedisConfig;
+use crate::domain::{Announce, Event};
 use crate::error::{Error, Result};
-use crate::state::AppState;
 use anyhow::Context;
-use events::Event;
+use events::Follower;
 use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -39,7 +39,7 @@ pub const NOT_ANNOUNCED: &str =
 
 /// The shared state, or nothing (one replica); cheap to clone.
 #[derive(Clone, Default)]
-pub struct Cluster(Option<Arc<Redis>>);
+pub struct ReplicaSync(Option<Arc<Redis>>);
 
 /// The Redis connections and this replica's standing.
 pub struct Redis {
@@ -65,7 +65,7 @@ pub struct Redis {
 /// periodic resync still brings the others in step) and an error is logged.
 const PENDING_KEPT: usize = 100_000;
 
-impl Cluster {
+impl ReplicaSync {
     /// No Redis: one replica.
     pub fn none() -> Self {
         Self(None)
@@ -174,11 +174,11 @@ impl Cluster {
 
     /// Starts following the other replicas' changes and waits (up to the
     /// timeout, a few times over) until this replica is in step.
-    pub async fn start(&self, state: AppState) -> anyhow::Result<()> {
+    pub async fn start(&self, follower: Arc<dyn Follower>) -> anyhow::Result<()> {
         let Some(r) = self.0.clone() else {
             return Ok(());
         };
-        tokio::spawn(r.clone().follow(state));
+        tokio::spawn(r.clone().follow(follower));
         let deadline = tokio::time::Instant::now() + r.timeout * 3;
         while !r.in_step.load(Ordering::Acquire) {
             anyhow::ensure!(
@@ -190,6 +190,13 @@ impl Cluster {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl Announce for ReplicaSync {
+    async fn announce(&self, event: &Event) -> Result<()> {
+        ReplicaSync::announce(self, event).await
     }
 }
 
@@ -264,12 +271,12 @@ impl Redis {
 
     /// Subscribes, catches up and applies events, for ever; out of step
     /// (and caches emptied) whenever the subscription is down.
-    async fn follow(self: Arc<Self>, state: AppState) {
+    async fn follow(self: Arc<Self>, follower: Arc<dyn Follower>) {
         let mut delay = Duration::from_millis(50);
         loop {
-            let result = self.follow_once(&state).await;
+            let result = self.follow_once(&*follower).await;
             let was_in_step = self.in_step.swap(false, Ordering::AcqRel);
-            events::forget_everything(&state);
+            follower.forget_everything();
             match result {
                 Err(e) if was_in_step => {
                     tracing::error!(redis = %self.shown, error = %e, "lost Redis: refusing authenticated requests until it is back");
@@ -285,7 +292,7 @@ impl Redis {
         }
     }
 
-    async fn follow_once(&self, state: &AppState) -> anyhow::Result<()> {
+    async fn follow_once(&self, follower: &dyn Follower) -> anyhow::Result<()> {
         let pubsub = tokio::time::timeout(self.timeout, self.client.get_async_pubsub())
             .await
             .context("connecting timed out")??;
@@ -295,7 +302,8 @@ impl Redis {
             .context("subscribing timed out")??;
         // Subscribed: nothing announced from now on is missed; catch up on
         // what may have been before.
-        events::catch_up(state)
+        follower
+            .catch_up()
             .await
             .map_err(|e| anyhow::anyhow!("catching up: {e}"))?;
         self.in_step.store(true, Ordering::Release);
@@ -307,7 +315,7 @@ impl Redis {
         loop {
             tokio::select! {
                 msg = stream.next() => match msg {
-                    Some(msg) => events::apply(state, &self.id, msg.get_payload_bytes()).await,
+                    Some(msg) => events::apply(follower, &self.id, msg.get_payload_bytes()).await,
                     None => anyhow::bail!("the subscription was closed"),
                 },
                 _ = ping.tick() => {
@@ -319,7 +327,8 @@ impl Redis {
                     }
                 }
                 _ = resync.tick() => {
-                    events::catch_up(state)
+                    follower
+                        .catch_up()
                         .await
                         .map_err(|e| anyhow::anyhow!("catching up: {e}"))?;
                     tracing::debug!("resynchronised with the shared state");
@@ -371,12 +380,12 @@ pub(crate) mod test_redis {
             }
         }
 
-        pub async fn cluster(&self) -> super::Cluster {
+        pub async fn replica(&self) -> super::ReplicaSync {
             let config = crate::config::RedisConfig {
                 url: Some(crate::config::Secret::new(self.url.clone())),
                 ..Default::default()
             };
-            super::Cluster::connect(&config).await.unwrap()
+            super::ReplicaSync::connect(&config).await.unwrap()
         }
     }
 

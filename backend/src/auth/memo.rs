@@ -14,13 +14,15 @@
 //! key (the parts before and after it): Tessera holds keys only as a hash.
 //!
 //! [`Users::generation`]: crate::store::users::Users::generation
-use crate::store::users::User;
+use crate::domain::User;
+use crate::error::Result;
+use crate::store::users::Users;
 use axum::body::Bytes;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// See the module documentation. Empty until the first request fills it.
 #[derive(Debug, Default)]
-pub struct Remembered {
+pub struct CredentialMemo {
     memo: Mutex<Option<Memo>>,
     /// The credential is a secret held only as a hash: keep the answer
     /// without it.
@@ -45,7 +47,7 @@ struct Memo {
     answer: Option<Answer>,
 }
 
-impl Remembered {
+impl CredentialMemo {
     /// The memo of a credential held only as a hash: its answer is kept
     /// only as [`Answer::Around`].
     pub fn for_secret() -> Self {
@@ -62,6 +64,20 @@ impl Remembered {
 
     fn lock(&self) -> MutexGuard<'_, Option<Memo>> {
         self.memo.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The account `id` for a verified credential: the one kept here when no
+    /// user changed since it was looked up, else looked up (and kept).
+    pub async fn user_of(&self, users: &Users, id: &str) -> Result<Option<Arc<User>>> {
+        let generation = users.generation();
+        if let Some(user) = self.user(generation) {
+            return Ok(Some(user));
+        }
+        let user = users.get(id).await?;
+        if let Some(user) = &user {
+            self.set_user(generation, user);
+        }
+        Ok(user)
     }
 
     /// The account, when it was looked up at `generation`.
@@ -133,7 +149,7 @@ mod tests {
 
     #[test]
     fn the_user_is_kept_for_its_generation_only() {
-        let r = Remembered::default();
+        let r = CredentialMemo::default();
         assert!(r.user(0).is_none());
         let u = user(Role::User);
         r.set_user(3, &u);
@@ -152,7 +168,7 @@ mod tests {
 
     #[test]
     fn the_answer_belongs_to_the_exact_user_object() {
-        let r = Remembered::default();
+        let r = CredentialMemo::default();
         let old = user(Role::User);
         let body = Bytes::from_static(b"{\"role\":\"user\"}");
         let answer = Answer::Whole(body.clone());
@@ -178,7 +194,7 @@ mod tests {
 
     #[test]
     fn a_secret_credential_is_never_kept_in_the_answer() {
-        let r = Remembered::for_secret();
+        let r = CredentialMemo::for_secret();
         assert!(!r.keeps_token());
         let u = user(Role::User);
         r.set_user(1, &u);

@@ -7,8 +7,8 @@
 //!
 //! A key per token rather than one set: Redis forgets each revocation when
 //! its token expires, with no purge job and no unbounded set.
-use super::events::Event;
 use super::Redis;
+use crate::domain::Event;
 use crate::error::Result;
 use crate::store::revocations::RevocationStore;
 use std::sync::Arc;
@@ -156,7 +156,7 @@ impl RevocationStore for SharedRevocations {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cluster::test_redis::TestRedis;
+    use crate::replica::test_redis::TestRedis;
 
     #[tokio::test]
     async fn revocations_are_shared_expire_with_the_token_and_decide_single_use() {
@@ -170,11 +170,11 @@ mod tests {
         .unwrap();
         let a = SharedRevocations::new(
             Arc::new(db.clone()),
-            server.cluster().await.redis().unwrap().clone(),
+            server.replica().await.redis().unwrap().clone(),
         );
         let b = SharedRevocations::new(
             Arc::new(db.clone()),
-            server.cluster().await.redis().unwrap().clone(),
+            server.replica().await.redis().unwrap().clone(),
         );
         let now = unix_now();
         assert!(a.revoke_once("j1", Some(now + 100)).await.unwrap());

@@ -23,7 +23,7 @@ const UNAVAILABLE: &str = "Shared sign-in state unavailable (Redis unreachable);
 
 /// One-time state by kind and id.
 #[async_trait::async_trait]
-pub trait OneTimeStore: Send + Sync + 'static {
+pub trait SingleUseStore: Send + Sync + 'static {
     /// Keeps `value` under `kind`/`id` for `ttl` (at most: it may be lost
     /// sooner, which only makes it unusable).
     async fn put(&self, kind: &str, id: &str, value: String, ttl: Duration) -> Result<()>;
@@ -41,7 +41,7 @@ fn hashed(kind: &str, id: &str) -> String {
 
 /// For one replica: a bounded in-memory cache, each entry with its own TTL.
 /// When full it drops entries, which can only make sign-ins fail.
-pub struct MemoryOneTime {
+pub struct MemorySingleUse {
     cache: Cache<String, Arc<(Duration, String)>>,
 }
 
@@ -58,13 +58,13 @@ impl moka::Expiry<String, Arc<(Duration, String)>> for PerEntry {
     }
 }
 
-impl Default for MemoryOneTime {
+impl Default for MemorySingleUse {
     fn default() -> Self {
         Self::with_capacity(100_000)
     }
 }
 
-impl MemoryOneTime {
+impl MemorySingleUse {
     /// A store of at most `capacity` entries.
     pub fn with_capacity(capacity: u64) -> Self {
         Self {
@@ -77,7 +77,7 @@ impl MemoryOneTime {
 }
 
 #[async_trait::async_trait]
-impl OneTimeStore for MemoryOneTime {
+impl SingleUseStore for MemorySingleUse {
     async fn put(&self, kind: &str, id: &str, value: String, ttl: Duration) -> Result<()> {
         self.cache.insert(hashed(kind, id), Arc::new((ttl, value)));
         Ok(())
@@ -99,11 +99,11 @@ impl OneTimeStore for MemoryOneTime {
 }
 
 /// For several replicas: `SET EX`, `GET` and `GETDEL` in Redis.
-pub struct RedisOneTime {
+pub struct RedisSingleUse {
     redis: Arc<Redis>,
 }
 
-impl RedisOneTime {
+impl RedisSingleUse {
     /// One-time state in `redis`.
     pub fn new(redis: Arc<Redis>) -> Self {
         Self { redis }
@@ -120,7 +120,7 @@ fn unavailable(e: redis::RedisError) -> Error {
 }
 
 #[async_trait::async_trait]
-impl OneTimeStore for RedisOneTime {
+impl SingleUseStore for RedisSingleUse {
     async fn put(&self, kind: &str, id: &str, value: String, ttl: Duration) -> Result<()> {
         let _: () = redis::cmd("SET")
             .arg(self.key(kind, id))
@@ -156,7 +156,7 @@ mod tests {
 
     #[tokio::test]
     async fn memory_store_is_single_use() {
-        let s = MemoryOneTime::default();
+        let s = MemorySingleUse::default();
         let ttl = Duration::from_secs(60);
         s.put("n", "abc", "1".into(), ttl).await.unwrap();
         assert_eq!(s.take("s", "abc").await.unwrap(), None, "kinds are apart");
@@ -175,7 +175,7 @@ mod tests {
     /// comes back.
     #[tokio::test]
     async fn a_flood_never_makes_a_used_value_usable_again() {
-        let s = MemoryOneTime::with_capacity(100);
+        let s = MemorySingleUse::with_capacity(100);
         let ttl = Duration::from_secs(60);
         s.put("s", "used", "1".into(), ttl).await.unwrap();
         s.put("s", "pending", "1".into(), ttl).await.unwrap();
@@ -204,13 +204,13 @@ mod tests {
 #[cfg(test)]
 mod redis_tests {
     use super::*;
-    use crate::cluster::test_redis::TestRedis;
+    use crate::replica::test_redis::TestRedis;
 
     #[tokio::test]
     async fn codes_and_nonces_are_single_use_across_replicas() {
         let server = TestRedis::start();
-        let a = RedisOneTime::new(server.cluster().await.redis().unwrap().clone());
-        let b = RedisOneTime::new(server.cluster().await.redis().unwrap().clone());
+        let a = RedisSingleUse::new(server.replica().await.redis().unwrap().clone());
+        let b = RedisSingleUse::new(server.replica().await.redis().unwrap().clone());
         let ttl = Duration::from_secs(60);
 
         a.put("code", "c1", "session".into(), ttl).await.unwrap();

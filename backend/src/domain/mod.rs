@@ -1,0 +1,9 @@
+//! The ground the rest stands on: accounts, the changes replicas announce,
+//! and how claims map to roles. Plain data and rules; no I/O.
+pub mod event;
+pub mod mapping;
+pub mod user;
+
+pub use event::{Announce, Event, NoOne};
+pub use mapping::RoleMapping;
+pub use user::{external_id, new_epoch, ExternalUser, User, PERMISSION_API_KEYS};

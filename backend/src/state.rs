@@ -1,17 +1,19 @@
 //! The application state every handler and extractor shares, built once at
 //! start-up from the validated config.
+use crate::auth::account::Accounts;
 use crate::auth::api_key::{ApiKeyAuthenticator, ApiKeys};
-use crate::auth::ldap::LdapDirectory;
+use crate::auth::idp::{Idp, IdpAuthenticator};
+use crate::auth::ldap::{LdapDirectory, LdapSignIn};
 use crate::auth::password::{normalise_local_email, Passwords};
+use crate::auth::password_signin::PasswordSignIn;
 use crate::auth::rate_limit::SigninLimiter;
 use crate::auth::revocation::Revocations;
 use crate::auth::session::{SessionAuthenticator, SessionKeys};
-use crate::auth::trusted_header::TrustedHeaders;
-use crate::auth::BearerAuthenticator;
+use crate::auth::trusted_header::{TrustedHeaderAuthenticator, TrustedHeaders};
+use crate::auth::Authenticators;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, Secret};
 use crate::domain::Event;
-use crate::http::spa::SpaShell;
 use crate::replica::events::Follower;
 use crate::replica::revocations::SharedRevocations;
 use crate::replica::single_use::{MemorySingleUse, RedisSingleUse, SingleUseStore};
@@ -30,7 +32,8 @@ use tessera_shared::Role;
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
 
-/// What the state holds.
+/// What the state holds: each component built once, with the handles it
+/// uses.
 pub struct Inner {
     /// The validated configuration.
     pub config: Config,
@@ -39,29 +42,28 @@ pub struct Inner {
     /// The user directory (cached).
     pub users: Users,
     /// Session token keys.
-    pub sessions: SessionKeys,
+    pub sessions: Arc<SessionKeys>,
     /// Revoked token ids.
-    pub revocations: Revocations,
+    pub revocations: Arc<Revocations>,
     /// Password hashing.
     pub passwords: Passwords,
+    /// Password sign-in.
+    pub password_signin: PasswordSignIn,
     /// Sign-in attempt limits.
     pub limiter: SigninLimiter,
     /// Limits of sessions minted from another credential.
     pub minting: SigninLimiter,
     /// The source of "now".
     pub clock: Arc<dyn Clock>,
-    /// The SPA's `index.html`, prepared.
-    pub spa: SpaShell,
-    /// Trusted identity providers (also the last of `authenticators`).
-    pub idp: crate::auth::idp::Idp,
-    /// Bearer authentication methods, asked in order.
-    pub authenticators: Vec<Box<dyn BearerAuthenticator>>,
+    /// Trusted identity providers' verifier (also asked by
+    /// `authenticators`).
+    pub idp: Idp,
+    /// Every way a request authenticates, asked in order.
+    pub authenticators: Authenticators,
     /// The API key index.
-    pub api_keys: ApiKeys,
-    /// The LDAP directory, when `[ldap]` is configured.
-    pub ldap: Option<LdapDirectory>,
-    /// Proxy trust, when `[trusted_header]` is configured.
-    pub trusted_header: Option<TrustedHeaders>,
+    pub api_keys: Arc<ApiKeys>,
+    /// LDAP sign-in, when `[ldap]` is configured.
+    pub ldap: Option<LdapSignIn>,
     /// SSO providers (`[[oidc_providers]]` and saved settings).
     pub oidc: crate::auth::oidc::OidcProviders,
     /// The state shared with other replicas (`[redis]`), or nothing.
@@ -99,12 +101,12 @@ impl AppState {
                 .context("opening the database")?
         };
         let secret = session_secret(&config)?;
-        let sessions = SessionKeys::new(
+        let sessions = Arc::new(SessionKeys::new(
             &secret,
             config.session_issuer(),
             config.session.expires_in,
             config.session.exchanged_max_secs(),
-        );
+        ));
         let replica = match config.redis() {
             Some(redis) => ReplicaSync::connect(&redis).await?,
             None => ReplicaSync::none(),
@@ -117,9 +119,14 @@ impl AppState {
             Some(redis) => Arc::new(RedisSingleUse::new(redis.clone())),
             None => Arc::new(MemorySingleUse::default()),
         };
-        let revocations = Revocations::load(revocation_store, clock.now()).await?;
+        let revocations = Arc::new(Revocations::load(revocation_store, clock.now()).await?);
+        let users = Users::new(db.clone(), 100_000).announcing(Arc::new(replica.clone()));
+        let accounts = Accounts {
+            users: users.clone(),
+            revocations: revocations.clone(),
+        };
         let passwords = Passwords::new(config.password.min_length)?;
-        let idp = crate::auth::idp::Idp::new(&config.issuers, config.cache.verified_tokens)?;
+        let idp = Idp::new(&config.issuers, config.cache.verified_tokens)?;
         idp.start().await;
         let api_key_secret = configured_secret(
             "api_keys",
@@ -127,44 +134,76 @@ impl AppState {
             config.api_keys.secret_file.as_deref(),
             &config.server.data_dir.join("api_key.secret"),
         )?;
-        let api_keys = ApiKeys::load(
-            &db,
-            api_key_secret,
-            config.api_keys.unknown_per_ip_per_minute,
-        )
-        .await?;
+        let api_keys = Arc::new(
+            ApiKeys::load(
+                &db,
+                api_key_secret,
+                config.api_keys.unknown_per_ip_per_minute,
+            )
+            .await?,
+        );
         let ldap = config
             .ldap
             .as_ref()
             .map(LdapDirectory::new)
             .transpose()
-            .context("[ldap]")?;
-        let trusted_header = config
+            .context("[ldap]")?
+            .map(|directory| LdapSignIn {
+                directory,
+                users: users.clone(),
+                clock: clock.clone(),
+            });
+        let proxy = config
             .trusted_header
             .as_ref()
             .map(|th| TrustedHeaders::new(th, config.server.public_url.as_deref()))
             .transpose()
-            .context("[trusted_header]")?;
+            .context("[trusted_header]")?
+            .map(Arc::new);
+        let authenticators = Authenticators {
+            bearer: vec![
+                Box::new(SessionAuthenticator::new(
+                    sessions.clone(),
+                    accounts.clone(),
+                    clock.clone(),
+                    config.cache.verified_tokens,
+                )?),
+                Box::new(ApiKeyAuthenticator {
+                    enabled: config.api_keys.enabled,
+                    keys: api_keys.clone(),
+                    db: db.clone(),
+                    users: users.clone(),
+                    proxy: proxy.clone(),
+                    clock: clock.clone(),
+                }),
+                Box::new(IdpAuthenticator::new(idp.clone(), accounts, clock.clone())),
+            ],
+            trusted_header: proxy.map(|headers| {
+                TrustedHeaderAuthenticator::new(headers, users.clone(), clock.clone())
+            }),
+            replica: replica.clone(),
+        };
         let oidc = crate::auth::oidc::OidcProviders::new(&config, &secret, single_use)
             .context("[[oidc_providers]]")?;
         oidc.reload(&db)
             .await
             .context("loading saved SSO providers")?;
+        let password_signin = PasswordSignIn {
+            users: users.clone(),
+            passwords: passwords.clone(),
+            enabled: config.password.signin_enabled,
+            admin_email: config.admin.email.as_deref().map(normalise_local_email),
+        };
         let state = AppState(Arc::new(Inner {
             oidc,
-            users: Users::new(db.clone(), 100_000).announcing(Arc::new(replica.clone())),
+            users,
             limiter: SigninLimiter::new(&config.rate_limit),
             minting: SigninLimiter::minting(&config.rate_limit),
-            spa: SpaShell::load(&config.server.static_dir, &config.embed),
-            authenticators: vec![
-                Box::new(SessionAuthenticator::new(config.cache.verified_tokens)?),
-                Box::new(ApiKeyAuthenticator),
-                Box::new(idp.clone()),
-            ],
+            authenticators,
             idp,
             api_keys,
             ldap,
-            trusted_header,
+            password_signin,
             config,
             db,
             sessions,
@@ -244,9 +283,7 @@ impl Follower for AppState {
     fn forget_everything(&self) {
         self.users.forget_all();
         self.api_keys.forget_all();
-        for a in &self.authenticators {
-            a.forget_all();
-        }
+        self.authenticators.forget_all();
     }
 
     async fn catch_up(&self) -> crate::Result<()> {

@@ -19,13 +19,15 @@
 //! seen must be looked up (another replica may have just made it); one client
 //! IP may have `[api_keys] unknown_per_ip_per_minute` of those a minute, so a
 //! flood of random keys gets 429s, not database reads.
+use super::trusted_header::TrustedHeaders;
 use super::verified_cache::SlotHasher;
 use super::{BearerAuthenticator, Principal};
+use crate::clock::Clock;
 use crate::config::ApiKeysConfig;
 use crate::domain::PERMISSION_API_KEYS;
 use crate::error::{Error, Result};
-use crate::state::AppState;
 use crate::store::api_keys::StoredKey;
+use crate::store::users::Users;
 use crate::store::Db;
 use axum::http::request::Parts;
 use base64::Engine;
@@ -369,7 +371,21 @@ impl ApiKeys {
 }
 
 /// Authenticates `sk-` keys.
-pub struct ApiKeyAuthenticator;
+pub struct ApiKeyAuthenticator {
+    /// `[api_keys] enabled`.
+    pub enabled: bool,
+    /// The key index.
+    pub keys: Arc<ApiKeys>,
+    /// Where keys are looked up and their use recorded.
+    pub db: Db,
+    /// The key owners.
+    pub users: Users,
+    /// Whose `X-Forwarded-For` is believed (limits on unknown keys are per
+    /// client).
+    pub proxy: Option<Arc<TrustedHeaders>>,
+    /// The source of "now".
+    pub clock: Arc<dyn Clock>,
+}
 
 #[async_trait::async_trait]
 impl BearerAuthenticator for ApiKeyAuthenticator {
@@ -377,25 +393,20 @@ impl BearerAuthenticator for ApiKeyAuthenticator {
         credential.starts_with(PREFIX)
     }
 
-    async fn authenticate(
-        &self,
-        credential: &str,
-        parts: &Parts,
-        state: &AppState,
-    ) -> Result<Principal> {
-        if !state.config.api_keys.enabled {
+    async fn authenticate(&self, credential: &str, parts: &Parts) -> Result<Principal> {
+        if !self.enabled {
             return Err(Error::Forbidden(NOT_ALLOWED));
         }
-        let entry = state
-            .api_keys
-            .find(&state.db, credential, || {
-                super::trusted_header::client_ip(state, parts)
+        let entry = self
+            .keys
+            .find(&self.db, credential, || {
+                super::trusted_header::client_ip(self.proxy.as_deref(), parts)
             })
             .await?
             .ok_or_else(|| Error::InvalidToken("unknown or revoked API key"))?;
         let user = entry
             .memo
-            .user_of(&state.users, &entry.user_id)
+            .user_of(&self.users, &entry.user_id)
             .await?
             .ok_or_else(|| Error::InvalidToken("API key of a deleted user"))?;
         if user.epoch != entry.user_epoch {
@@ -406,7 +417,7 @@ impl BearerAuthenticator for ApiKeyAuthenticator {
         if !user.has_permission(PERMISSION_API_KEYS) {
             return Err(Error::Forbidden(NOT_ALLOWED));
         }
-        let now = state.clock.now();
+        let now = self.clock.now();
         let last = entry.last_touch.load(Ordering::Relaxed);
         if now - last >= TOUCH_EVERY
             && entry
@@ -414,7 +425,7 @@ impl BearerAuthenticator for ApiKeyAuthenticator {
                 .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok()
         {
-            let (db, id) = (state.db.clone(), entry.id.clone());
+            let (db, id) = (self.db.clone(), entry.id.clone());
             tokio::spawn(async move {
                 if let Err(e) = db.touch_api_key(&id, now).await {
                     tracing::warn!(error = %e, "recording an API key's use failed");

@@ -5,9 +5,11 @@
 //! The account's subject (`users.subject`, source `ldap`) is the value of
 //! `username_attribute` as the directory stores it, not the DN: a DN changes
 //! when an entry moves between OUs, the user name does not.
+use crate::clock::Clock;
 use crate::config::LdapConfig;
-use crate::domain::RoleMapping;
+use crate::domain::{ExternalUser, RoleMapping, User};
 use crate::error::{Error, Result};
+use crate::store::users::Users;
 use ldap3::{
     ldap_escape, Ldap, LdapConnAsync, LdapConnSettings, Scope, SearchEntry, SearchOptions,
 };
@@ -38,6 +40,47 @@ pub struct LdapAccount {
     pub name: String,
     /// Group names (`cn`s).
     pub groups: Vec<String>,
+}
+
+/// `users.source` of directory accounts.
+pub const SOURCE: &str = "ldap";
+
+/// Sign-in against the directory: whom it vouches for is mapped to a role
+/// and provisioned to the user directory.
+pub struct LdapSignIn {
+    /// The directory.
+    pub directory: LdapDirectory,
+    /// The user directory.
+    pub users: Users,
+    /// The source of "now".
+    pub clock: Arc<dyn Clock>,
+}
+
+impl LdapSignIn {
+    /// The account `user` and `password` sign in to: 401 for wrong
+    /// credentials, 403 when the role mapping keeps them out.
+    pub async fn sign_in(&self, user: &str, password: &str) -> Result<Arc<User>> {
+        let account = self
+            .directory
+            .authenticate(user, password)
+            .await?
+            .ok_or(Error::InvalidCredentials)?;
+        let role = self.directory.mapping().admit(&account.groups)?;
+        self.users
+            .upsert_external(
+                &ExternalUser {
+                    source: SOURCE,
+                    subject: &account.username,
+                    email: &account.email,
+                    name: &account.name,
+                    role,
+                    groups: &account.groups,
+                    create_groups: self.directory.create_groups(),
+                },
+                self.clock.now(),
+            )
+            .await
+    }
 }
 
 /// The configured directory.

@@ -3,10 +3,10 @@
 //! minting rate-limited per account and per client, and the session capped by
 //! its source and dying with it ([`Origin::Exchange`]).
 use super::policy::{self, Action};
-use super::session::Origin;
+use super::rate_limit::SigninLimiter;
+use super::session::{Origin, SessionKeys};
 use super::{session_user, Principal};
 use crate::error::Result;
-use crate::state::AppState;
 use std::net::IpAddr;
 use tessera_shared::{AuthMethod, SessionUser};
 
@@ -14,15 +14,17 @@ use tessera_shared::{AuthMethod, SessionUser};
 /// `SessionUser` body naming the issuer that vouched for the caller.
 /// `client`: the caller's address, for the per-client limit.
 pub fn exchanged_session(
-    state: &AppState,
+    keys: &SessionKeys,
+    limits: &SigninLimiter,
+    now: i64,
     p: &Principal,
     client: Option<IpAddr>,
 ) -> Result<SessionUser> {
     policy::require(p.kind, Action::MintSession)?;
-    state.minting.check(client, &p.user.id)?;
-    let (token, claims) = state.sessions.mint(
+    limits.check(client, &p.user.id)?;
+    let (token, claims) = keys.mint(
         &p.user,
-        state.clock.now(),
+        now,
         Origin::Exchange {
             ends: p.expires_at,
             revocation_id: p.jti.as_deref(),

@@ -12,10 +12,11 @@
 //! *regardless of* the password check rather than before it: refusing before
 //! verifying would be cheaper, but the bootstrap admin's e-mail would then be
 //! the only one answered `Invalid credentials` (and more slowly).
-use crate::auth::password::{normalise_local_email, MAX_PASSWORD_BYTES};
+use crate::auth::password::Passwords;
+use crate::auth::password::MAX_PASSWORD_BYTES;
 use crate::domain::User;
 use crate::error::{Error, Result};
-use crate::state::AppState;
+use crate::store::users::Users;
 use std::sync::Arc;
 
 /// The 403 detail while `[password] signin_enabled` is false.
@@ -24,43 +25,51 @@ pub const SIGNIN_DISABLED: &str = "Password sign-in is disabled";
 /// The account `email` (already normalised) and `password` sign in to, or
 /// 401 `Invalid credentials` (403 `Password sign-in is disabled` while
 /// password sign-in is off for everyone but the bootstrap admin).
-#[tracing::instrument(skip_all)]
-pub async fn sign_in(state: &AppState, email: &str, password: &str) -> Result<Arc<User>> {
-    let enabled = state.config.password.signin_enabled;
-    let bootstrap_admin = if enabled {
-        None
-    } else {
-        let admin_email = state
-            .config
-            .admin
-            .email
-            .as_deref()
-            .map(normalise_local_email);
-        state
-            .users
-            .bootstrap_admin_id(admin_email.as_deref())
-            .await?
-    };
-    let found = if password.len() <= MAX_PASSWORD_BYTES {
-        state.users.find_local_credentials(email).await?
-    } else {
-        None
-    };
-    let (user, hash) = match found {
-        Some((user, hash)) => (Some(user), Some(hash)),
-        None => (None, None),
-    };
-    let password_ok = state.passwords.verify(password, hash.as_deref()).await?;
-    decide(
-        enabled,
-        password_ok,
-        user.as_deref().map(|u| u.id.as_str()),
-        bootstrap_admin.as_deref(),
-    )?;
-    user.ok_or(Error::InvalidCredentials)
+/// Password sign-in: the accounts, the hashing, and who may still sign in
+/// while it is disabled.
+pub struct PasswordSignIn {
+    /// The user directory.
+    pub users: Users,
+    /// Password hashing.
+    pub passwords: Passwords,
+    /// `[password] signin_enabled`.
+    pub enabled: bool,
+    /// The bootstrap admin's e-mail (`[admin] email`), normalised.
+    pub admin_email: Option<String>,
 }
 
-/// The outcome once the work is done: `Ok` signs `user_id` in.
+impl PasswordSignIn {
+    /// The account `email` and `password` sign in to.
+    #[tracing::instrument(skip_all)]
+    pub async fn sign_in(&self, email: &str, password: &str) -> Result<Arc<User>> {
+        let enabled = self.enabled;
+        let bootstrap_admin = if enabled {
+            None
+        } else {
+            self.users
+                .bootstrap_admin_id(self.admin_email.as_deref())
+                .await?
+        };
+        let found = if password.len() <= MAX_PASSWORD_BYTES {
+            self.users.find_local_credentials(email).await?
+        } else {
+            None
+        };
+        let (user, hash) = match found {
+            Some((user, hash)) => (Some(user), Some(hash)),
+            None => (None, None),
+        };
+        let password_ok = self.passwords.verify(password, hash.as_deref()).await?;
+        decide(
+            enabled,
+            password_ok,
+            user.as_deref().map(|u| u.id.as_str()),
+            bootstrap_admin.as_deref(),
+        )?;
+        user.ok_or(Error::InvalidCredentials)
+    }
+}
+
 fn decide(
     enabled: bool,
     password_ok: bool,

@@ -7,14 +7,15 @@
 //! constant time, until its `exp`: [`super::verified_cache`]), so a repeated
 //! token costs a hash, a look-up and a compare instead of the HMAC and the
 //! claim parse; a hit still re-checks time, revocation and the user.
+use super::account::Accounts;
 use super::memo::CredentialMemo;
 use super::policy::CredentialKind;
 use super::verified_cache::{Entry, Slot, VerifiedCache};
 use super::{BearerAuthenticator, Principal};
+use crate::clock::Clock;
 use crate::config::ExpiresIn;
 use crate::domain::User;
 use crate::error::{Error, Result};
-use crate::state::AppState;
 use axum::http::request::Parts;
 use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -275,14 +276,26 @@ impl super::verified_cache::Expires for Verified {
 pub struct SessionAuthenticator {
     prefix: String,
     cache: Option<VerifiedCache<Verified>>,
+    keys: Arc<SessionKeys>,
+    accounts: Accounts,
+    clock: Arc<dyn Clock>,
 }
 
 impl SessionAuthenticator {
-    /// With a cache of `cache_entries` verified tokens (0: none).
-    pub fn new(cache_entries: u64) -> Result<Self> {
+    /// Verifies with `keys`, against `accounts`, at the clock's time; with a
+    /// cache of `cache_entries` verified tokens (0: none).
+    pub fn new(
+        keys: Arc<SessionKeys>,
+        accounts: Accounts,
+        clock: Arc<dyn Clock>,
+        cache_entries: u64,
+    ) -> Result<Self> {
         Ok(Self {
             prefix: session_token_prefix()?,
             cache: (cache_entries > 0).then(|| VerifiedCache::new(cache_entries)),
+            keys,
+            accounts,
+            clock,
         })
     }
 
@@ -291,14 +304,9 @@ impl SessionAuthenticator {
     /// else fully verified. With them comes the cache slot when the token is
     /// to be remembered once every other check passes (never for a
     /// single-use token).
-    fn verified(
-        &self,
-        credential: &str,
-        state: &AppState,
-        now: i64,
-    ) -> Result<(Arc<Entry<Verified>>, Option<Slot>)> {
+    fn verified(&self, credential: &str, now: i64) -> Result<(Arc<Entry<Verified>>, Option<Slot>)> {
         let Some(cache) = &self.cache else {
-            let v = state.sessions.verify(credential, now)?.into();
+            let v = self.keys.verify(credential, now)?.into();
             return Ok((Entry::new(credential, v), None));
         };
         let slot = cache.slot(credential);
@@ -309,7 +317,7 @@ impl SessionAuthenticator {
             }
             return Ok((e, None));
         }
-        let v: Verified = state.sessions.verify(credential, now)?.into();
+        let v: Verified = self.keys.verify(credential, now)?.into();
         let remember = (!v.single_use).then_some(slot);
         Ok((Entry::new(credential, v), remember))
     }
@@ -334,38 +342,30 @@ impl BearerAuthenticator for SessionAuthenticator {
         }
     }
 
-    async fn authenticate(
-        &self,
-        credential: &str,
-        _parts: &Parts,
-        state: &AppState,
-    ) -> Result<Principal> {
-        let now = state.clock.now();
-        let (entry, remember) = self.verified(credential, state, now)?;
+    async fn authenticate(&self, credential: &str, _parts: &Parts) -> Result<Principal> {
+        let now = self.clock.now();
+        let (entry, remember) = self.verified(credential, now)?;
         let claims = &entry.value;
-        if state.revocations.is_revoked(&claims.jti) {
-            return Err(Error::InvalidToken("session token revoked"));
-        }
-        if claims
-            .src
-            .as_deref()
-            .is_some_and(|src| state.revocations.is_revoked(src))
-        {
-            return Err(Error::InvalidToken(
-                "session token minted from a credential that was revoked",
-            ));
-        }
-        let user = claims
-            .memo
-            .user_of(&state.users, &claims.sub)
-            .await?
-            .ok_or_else(|| Error::InvalidToken("session token for a deleted user"))?;
+        let user = self
+            .accounts
+            .holder(
+                [Some(&claims.jti), claims.src.as_deref()],
+                &claims.sub,
+                &claims.memo,
+            )
+            .await?;
         if user.epoch != claims.ep {
             return Err(Error::InvalidToken(
                 "session token ended (its user was signed out everywhere or deleted)",
             ));
         }
-        if claims.single_use && !state.revocations.revoke(&claims.jti, claims.exp).await? {
+        if claims.single_use
+            && !self
+                .accounts
+                .revocations
+                .revoke(&claims.jti, claims.exp)
+                .await?
+        {
             return Err(Error::InvalidToken("single-use session token already used"));
         }
         let principal = Principal {
@@ -528,9 +528,10 @@ mod tests {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s)
     }
 
-    #[test]
-    fn issued_tokens_start_with_the_prefix_and_only_they_are_recognised() {
-        let auth = SessionAuthenticator::new(10).unwrap();
+    #[tokio::test]
+    async fn issued_tokens_start_with_the_prefix_and_only_they_are_recognised() {
+        let f = cache::fixture(ExpiresIn::Never, 10).await;
+        let auth = &f.auth;
         for lifetime in [
             ExpiresIn::Never,
             ExpiresIn::SingleUse,
@@ -553,31 +554,41 @@ mod tests {
 
     mod cache {
         use super::*;
+        use crate::auth::revocation::Revocations;
         use crate::clock::{Clock, ManualClock};
-        use crate::config::Config;
-        use crate::store::users::NewLocalUser;
+        use crate::store::users::{NewLocalUser, Users};
+        use crate::store::Db;
         use tessera_shared::Role;
 
         const NOW: i64 = 1_900_000_000;
 
-        struct Fixture {
-            state: AppState,
+        /// The handles the authenticator is given, named as the
+        /// application state names them.
+        struct Handles {
+            users: Users,
+            revocations: Arc<Revocations>,
+            sessions: Arc<SessionKeys>,
+        }
+
+        pub(super) struct Fixture {
+            state: Handles,
             clock: Arc<ManualClock>,
-            auth: SessionAuthenticator,
+            pub(super) auth: SessionAuthenticator,
             user_id: String,
             bob: Arc<User>,
             _dir: tempfile::TempDir,
         }
 
-        async fn fixture(lifetime: ExpiresIn, cache_entries: u64) -> Fixture {
+        pub(super) async fn fixture(lifetime: ExpiresIn, cache_entries: u64) -> Fixture {
             let dir = tempfile::tempdir().unwrap();
-            let mut config = Config::default();
-            config.server.data_dir = dir.path().to_path_buf();
-            config.session.expires_in = lifetime;
+            let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+            let db = Db::connect(&url).await.unwrap();
             let clock = Arc::new(ManualClock::new(NOW));
-            let state = AppState::build_with_clock(config, clock.clone())
-                .await
-                .unwrap();
+            let state = Handles {
+                users: Users::new(db.clone(), 100),
+                revocations: Arc::new(Revocations::load(Arc::new(db), NOW).await.unwrap()),
+                sessions: Arc::new(keys(lifetime)),
+            };
             for (name, email) in [("Ann", "ann@example.com"), ("Bob", "bob@example.com")] {
                 state
                     .users
@@ -600,10 +611,21 @@ mod tests {
                 .unwrap()
                 .unwrap();
             assert_eq!(bob.role, Role::User);
+            let accounts = Accounts {
+                users: state.users.clone(),
+                revocations: state.revocations.clone(),
+            };
+            let auth = SessionAuthenticator::new(
+                state.sessions.clone(),
+                accounts,
+                clock.clone(),
+                cache_entries,
+            )
+            .unwrap();
             Fixture {
                 state,
                 clock,
-                auth: SessionAuthenticator::new(cache_entries).unwrap(),
+                auth,
                 user_id: bob.id.clone(),
                 bob,
                 _dir: dir,
@@ -619,11 +641,7 @@ mod tests {
                     .issue(&self.bob, self.clock.now())
                     .unwrap();
                 for _ in 0..2 {
-                    let p = self
-                        .auth
-                        .authenticate(&t, &head(), &self.state)
-                        .await
-                        .unwrap();
+                    let p = self.auth.authenticate(&t, &head()).await.unwrap();
                     assert_eq!(p.user.id, self.user_id);
                     assert_eq!(p.jti.as_deref(), Some(c.jti.as_str()));
                 }
@@ -633,7 +651,7 @@ mod tests {
 
             async fn refused(&self, token: &str) -> bool {
                 matches!(
-                    self.auth.authenticate(token, &head(), &self.state).await,
+                    self.auth.authenticate(token, &head()).await,
                     Err(Error::InvalidToken(_))
                 )
             }
@@ -652,7 +670,7 @@ mod tests {
             let f = fixture(ExpiresIn::For(Duration::from_secs(60)), 100).await;
             let (t, _) = f.cached_token().await;
             f.clock.advance(59);
-            assert!(f.auth.authenticate(&t, &head(), &f.state).await.is_ok());
+            assert!(f.auth.authenticate(&t, &head()).await.is_ok());
             f.clock.advance(1);
             assert!(f.refused(&t).await, "exp == now is expired, cached or not");
             assert!(!f.auth.is_cached(&t), "an expired entry is dropped");
@@ -675,7 +693,7 @@ mod tests {
                 .set_role(&f.user_id, Role::Pending, NOW)
                 .await
                 .unwrap();
-            let p = f.auth.authenticate(&t, &head(), &f.state).await.unwrap();
+            let p = f.auth.authenticate(&t, &head()).await.unwrap();
             assert_eq!(p.user.role, Role::Pending, "the role extractors see");
         }
 
@@ -683,7 +701,7 @@ mod tests {
         async fn single_use_tokens_are_never_cached() {
             let f = fixture(ExpiresIn::SingleUse, 100).await;
             let (t, _) = f.state.sessions.issue(&f.bob, f.clock.now()).unwrap();
-            assert!(f.auth.authenticate(&t, &head(), &f.state).await.is_ok());
+            assert!(f.auth.authenticate(&t, &head()).await.is_ok());
             assert!(!f.auth.is_cached(&t));
             assert!(f.refused(&t).await, "a second use is refused");
         }
@@ -705,7 +723,7 @@ mod tests {
 
             let off = fixture(ExpiresIn::Never, 0).await;
             let (t, c) = off.state.sessions.issue(&off.bob, NOW).unwrap();
-            assert!(off.auth.authenticate(&t, &head(), &off.state).await.is_ok());
+            assert!(off.auth.authenticate(&t, &head()).await.is_ok());
             assert!(!off.auth.is_cached(&t));
             off.state.revocations.revoke(&c.jti, c.exp).await.unwrap();
             assert!(off.refused(&t).await);
@@ -725,7 +743,7 @@ mod tests {
             // a token of the new epoch works
             let bob = f.state.users.get(&f.user_id).await.unwrap().unwrap();
             let (fresh, _) = f.state.sessions.issue(&bob, NOW).unwrap();
-            assert!(f.auth.authenticate(&fresh, &head(), &f.state).await.is_ok());
+            assert!(f.auth.authenticate(&fresh, &head()).await.is_ok());
         }
 
         #[tokio::test]
@@ -745,7 +763,7 @@ mod tests {
                 .unwrap();
             assert_eq!(c.exp, Some(NOW + 50), "not past its source");
             assert_eq!(c.kind(), CredentialKind::ExchangedSession);
-            let p = f.auth.authenticate(&t, &head(), &f.state).await.unwrap();
+            let p = f.auth.authenticate(&t, &head()).await.unwrap();
             assert_eq!(p.kind, CredentialKind::ExchangedSession);
             f.state
                 .revocations

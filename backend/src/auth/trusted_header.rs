@@ -13,16 +13,18 @@
 //! honoured only when the browser does not say it comes from another site:
 //! see [`TrustedHeaders::from_this_site`].
 use super::Principal;
+use crate::clock::Clock;
 use crate::config::TrustedHeaderConfig;
 use crate::domain::RoleMapping;
 use crate::domain::{external_id, ExternalUser};
 use crate::error::{Error, Result};
-use crate::state::AppState;
+use crate::store::users::Users;
 use axum::extract::{ConnectInfo, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
 use ipnet::IpNet;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use tessera_shared::AuthMethod;
 
 /// `users.source` of accounts created from trusted headers.
@@ -44,6 +46,111 @@ pub struct TrustedHeaders {
     create_groups: bool,
     /// The origin of `server.public_url`, when it is set.
     origin: Option<String>,
+}
+
+/// The proxy's headers as a way to authenticate: whom they vouch for is
+/// found in, or provisioned to, the user directory.
+pub struct TrustedHeaderAuthenticator {
+    headers: Arc<TrustedHeaders>,
+    users: Users,
+    clock: Arc<dyn Clock>,
+}
+
+impl TrustedHeaderAuthenticator {
+    /// Trusts `headers`; accounts live in `users`.
+    pub fn new(headers: Arc<TrustedHeaders>, users: Users, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            headers,
+            users,
+            clock,
+        }
+    }
+
+    /// The proxy trust.
+    pub fn headers(&self) -> &TrustedHeaders {
+        &self.headers
+    }
+
+    /// The person a request vouched for by a trusted proxy is; `Ok(None)` when
+    /// the peer is not trusted or the email header is absent.
+    #[tracing::instrument(skip_all)]
+    pub async fn authenticate(&self, parts: &Parts) -> Result<Option<Principal>> {
+        let trusted = peer(parts).is_some_and(|ip| self.headers.is_trusted(ip));
+        if !trusted {
+            return Ok(None);
+        }
+        let Some(email) = value(&parts.headers, &self.headers.email) else {
+            return Ok(None);
+        };
+        if !self.headers.from_this_site(parts) {
+            return Err(Error::Forbidden(CROSS_SITE));
+        }
+        let email = email.to_lowercase();
+        if !super::password::is_plausible_email(&email) {
+            return Err(Error::InvalidToken(
+                "trusted email header holds no e-mail address",
+            ));
+        }
+        let name = self
+            .headers
+            .name
+            .as_ref()
+            .and_then(|h| value(&parts.headers, h))
+            .filter(|n| n.chars().count() <= 100 && !n.chars().any(char::is_control))
+            .unwrap_or_else(|| email.split('@').next().unwrap_or(&email).to_owned());
+        let groups = match self
+            .headers
+            .groups
+            .as_ref()
+            .filter(|h| parts.headers.contains_key(*h))
+        {
+            Some(h) => {
+                let mut groups: Vec<String> = value(&parts.headers, h)
+                    .unwrap_or_default()
+                    .split(self.headers.separator.as_str())
+                    .map(str::trim)
+                    .filter(|g| !g.is_empty() && !g.chars().any(char::is_control))
+                    .map(str::to_owned)
+                    .collect();
+                groups.sort();
+                groups.dedup();
+                groups
+            }
+            // no groups header: keep the groups the account has
+            None => match self.users.get(&external_id(SOURCE, &email)).await? {
+                Some(user) => user.groups.clone(),
+                None => Vec::new(),
+            },
+        };
+        let role = self.headers.mapping.admit(&groups)?;
+        let user = self
+            .users
+            .upsert_external(
+                &ExternalUser {
+                    source: SOURCE,
+                    subject: &email,
+                    email: &email,
+                    name: &name,
+                    role,
+                    groups: &groups,
+                    create_groups: self.headers.create_groups,
+                },
+                self.clock.now(),
+            )
+            .await?;
+        Ok(Some(Principal {
+            user,
+            kind: super::policy::CredentialKind::TrustedHeader,
+            method: AuthMethod::TrustedHeader,
+            token: "".into(),
+            jti: None,
+            expires_at: None,
+            issuer: None,
+            subject: None,
+            metadata: None,
+            memo: None,
+        }))
+    }
 }
 
 impl TrustedHeaders {
@@ -109,87 +216,6 @@ impl TrustedHeaders {
         client
     }
 
-    /// The person a request vouched for by a trusted proxy is; `Ok(None)` when
-    /// the peer is not trusted or the email header is absent.
-    #[tracing::instrument(skip_all)]
-    pub async fn authenticate(&self, parts: &Parts, state: &AppState) -> Result<Option<Principal>> {
-        let trusted = peer(parts).is_some_and(|ip| self.is_trusted(ip));
-        if !trusted {
-            return Ok(None);
-        }
-        let Some(email) = value(&parts.headers, &self.email) else {
-            return Ok(None);
-        };
-        if !self.from_this_site(parts) {
-            return Err(Error::Forbidden(CROSS_SITE));
-        }
-        let email = email.to_lowercase();
-        if !super::password::is_plausible_email(&email) {
-            return Err(Error::InvalidToken(
-                "trusted email header holds no e-mail address",
-            ));
-        }
-        let name = self
-            .name
-            .as_ref()
-            .and_then(|h| value(&parts.headers, h))
-            .filter(|n| n.chars().count() <= 100 && !n.chars().any(char::is_control))
-            .unwrap_or_else(|| email.split('@').next().unwrap_or(&email).to_owned());
-        let groups = match self
-            .groups
-            .as_ref()
-            .filter(|h| parts.headers.contains_key(*h))
-        {
-            Some(h) => {
-                let mut groups: Vec<String> = value(&parts.headers, h)
-                    .unwrap_or_default()
-                    .split(self.separator.as_str())
-                    .map(str::trim)
-                    .filter(|g| !g.is_empty() && !g.chars().any(char::is_control))
-                    .map(str::to_owned)
-                    .collect();
-                groups.sort();
-                groups.dedup();
-                groups
-            }
-            // no groups header: keep the groups the account has
-            None => match state.users.get(&external_id(SOURCE, &email)).await? {
-                Some(user) => user.groups.clone(),
-                None => Vec::new(),
-            },
-        };
-        let role = self.mapping.role_for(&groups).ok_or(Error::Forbidden(
-            tessera_shared::error::detail::ACCESS_PROHIBITED,
-        ))?;
-        let user = state
-            .users
-            .upsert_external(
-                &ExternalUser {
-                    source: SOURCE,
-                    subject: &email,
-                    email: &email,
-                    name: &name,
-                    role,
-                    groups: &groups,
-                    create_groups: self.create_groups,
-                },
-                state.clock.now(),
-            )
-            .await?;
-        Ok(Some(Principal {
-            user,
-            kind: super::policy::CredentialKind::TrustedHeader,
-            method: AuthMethod::TrustedHeader,
-            token: "".into(),
-            jti: None,
-            expires_at: None,
-            issuer: None,
-            subject: None,
-            metadata: None,
-            memo: None,
-        }))
-    }
-
     /// Whether the browser lets a request that the proxy signed in do what
     /// it asks. Safe methods always may. Any other needs: `Sec-Fetch-Site`,
     /// when sent, `same-origin` or `none` (the person typed it); `Origin`,
@@ -247,9 +273,9 @@ impl TrustedHeaders {
 /// The client's address, when the server knows it: the TCP peer, or, when
 /// that peer is a trusted proxy (`[trusted_header] trusted_proxies`), the
 /// right-most `X-Forwarded-For` hop that is not one.
-pub fn client_ip(state: &AppState, parts: &Parts) -> Option<IpAddr> {
+pub fn client_ip(trusted: Option<&TrustedHeaders>, parts: &Parts) -> Option<IpAddr> {
     let peer = peer(parts)?;
-    Some(match &state.trusted_header {
+    Some(match trusted {
         Some(th) => th.client_ip(peer, &parts.headers),
         None => peer,
     })
@@ -301,8 +327,8 @@ fn decode(v: &HeaderValue) -> Option<String> {
 /// Removes the identity headers and `X-Forwarded-For` from a request whose
 /// TCP peer is not a trusted proxy, so nothing downstream can read a spoofed
 /// one. Called by the edge middleware (`http::edge`).
-pub fn strip_untrusted_headers(state: &AppState, req: &mut Request) {
-    if let Some(th) = &state.trusted_header {
+pub fn strip_untrusted_headers(trusted: Option<&TrustedHeaders>, req: &mut Request) {
+    if let Some(th) = trusted {
         let trusted = req
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
@@ -372,42 +398,6 @@ mod tests {
         assert!(t.is_trusted(ip("::ffff:10.0.0.3")));
         assert!(t.is_trusted(ip("::1")));
         assert!(!t.is_trusted(ip("10.0.1.1")));
-    }
-
-    #[tokio::test]
-    async fn only_a_trusted_peer_signs_in_by_header() {
-        use axum::body::Body;
-        use axum::http::{Request, StatusCode};
-        use tower::ServiceExt;
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = crate::Config::default();
-        config.server.data_dir = dir.path().join("data");
-        config.server.static_dir = dir.path().join("dist");
-        config.trusted_header = Some(TrustedHeaderConfig {
-            email_header: "X-Forwarded-Email".into(),
-            trusted_proxies: vec!["10.0.0.0/24".parse().unwrap()],
-            ..TrustedHeaderConfig::default()
-        });
-        let app = crate::app(AppState::build(config).await.unwrap());
-        let request = |peer: [u8; 4]| {
-            Request::get(tessera_shared::routes::SESSION)
-                .header("x-forwarded-email", "Ann@Example.com")
-                .header("x-forwarded-for", "10.0.0.9")
-                .extension(ConnectInfo(SocketAddr::from((peer, 40000))))
-                .body(Body::empty())
-                .unwrap()
-        };
-        let res = app.clone().oneshot(request([10, 0, 0, 5])).await.unwrap();
-        assert_eq!(res.status(), StatusCode::OK);
-        let body = http_body_util::BodyExt::collect(res.into_body())
-            .await
-            .unwrap();
-        let user: tessera_shared::SessionUser = serde_json::from_slice(&body.to_bytes()).unwrap();
-        assert_eq!(user.email, "ann@example.com");
-        assert_eq!(user.auth_method, AuthMethod::TrustedHeader);
-        assert!(!user.token.is_empty(), "a fresh session token for the SPA");
-        let res = app.oneshot(request([192, 0, 2, 1])).await.unwrap();
-        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "an untrusted peer");
     }
 
     fn parts(method: &str, headers: &[(&str, &str)]) -> Parts {

@@ -2,6 +2,7 @@
 //! and SSO sign-in. Group names are compared ASCII-case-insensitively: no
 //! Unicode case folding, under which the Kelvin sign `\u{212A}` would be a `k`
 //! and another group's name could pass for one of the configured ones.
+use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use tessera_shared::Role;
 
@@ -28,6 +29,14 @@ impl Default for RoleMapping {
 }
 
 impl RoleMapping {
+    /// The role of someone in `groups`, or 403 `Access prohibited` when the
+    /// mapping does not let them in.
+    pub fn admit(&self, groups: &[String]) -> Result<Role> {
+        self.role_for(groups).ok_or(Error::Forbidden(
+            tessera_shared::error::detail::ACCESS_PROHIBITED,
+        ))
+    }
+
     /// The role for a member of `groups`; `None` when they may not get in.
     pub fn role_for(&self, groups: &[String]) -> Option<Role> {
         let member_of = |list: &[String]| {

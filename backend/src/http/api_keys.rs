@@ -1,7 +1,7 @@
 //! `/api/v1/auths/api_key`: create (shown once), inspect, revoke the caller's key.
+use super::extract::ActiveUser;
 use crate::auth::api_key::NOT_ALLOWED;
 use crate::auth::policy::{self, Action};
-use crate::auth::ActiveUser;
 use crate::domain::Event;
 use crate::domain::PERMISSION_API_KEYS;
 use crate::error::{Error, Result};

@@ -1,9 +1,10 @@
 //! `/api/v1/auths/*`: sign-up, sign-in, the current session, sign-out.
+use super::extract::AuthUser;
 use super::extract::{AppJson, ClientIp};
 use crate::auth::mint::exchanged_session;
 use crate::auth::password::{is_plausible_email, normalise_local_email};
 use crate::auth::policy::{self, Action, CredentialKind};
-use crate::auth::{session_user, AuthUser};
+use crate::auth::session_user;
 use crate::domain::User;
 use crate::error::{Error, Result};
 use crate::state::AppState;
@@ -77,7 +78,10 @@ async fn signin(
 ) -> Result<Json<SessionUser>> {
     let email = normalise_local_email(&form.email);
     state.limiter.check(ip, &email)?;
-    let user = crate::auth::password_signin::sign_in(&state, &email, &form.password).await?;
+    let user = state
+        .password_signin
+        .sign_in(&email, &form.password)
+        .await?;
     tracing::info!(user = %user.id, "signed in");
     Ok(Json(new_session(&state, &user)?))
 }
@@ -94,7 +98,7 @@ async fn current(
     AuthUser(principal): AuthUser,
 ) -> Result<Response> {
     if principal.kind == CredentialKind::TrustedHeader {
-        let mut body = exchanged_session(&state, &principal, ip)?;
+        let mut body = mint_from(&state, &principal, ip)?;
         body.auth_method = AuthMethod::TrustedHeader;
         return Ok(Json(body).into_response());
     }
@@ -122,7 +126,7 @@ async fn exchange(
     ClientIp(ip): ClientIp,
     AuthUser(principal): AuthUser,
 ) -> Result<Json<SessionUser>> {
-    let body = exchanged_session(&state, &principal, ip)?;
+    let body = mint_from(&state, &principal, ip)?;
     tracing::info!(user = %principal.user.id, kind = %principal.kind, "token exchanged for a session");
     Ok(Json(body))
 }
@@ -144,4 +148,20 @@ async fn signout(
     state.revocations.revoke(jti, principal.expires_at).await?;
     tracing::info!(user = %principal.user.id, kind = %principal.kind, "signed out");
     Ok(Json(json!({ "status": true })))
+}
+
+/// A session minted from the caller's credential ([`exchanged_session`]):
+/// this server's keys, minting limits and clock.
+pub(super) fn mint_from(
+    state: &AppState,
+    principal: &crate::auth::Principal,
+    client: Option<std::net::IpAddr>,
+) -> Result<SessionUser> {
+    exchanged_session(
+        &state.sessions,
+        &state.minting,
+        state.clock.now(),
+        principal,
+        client,
+    )
 }

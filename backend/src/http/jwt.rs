@@ -1,6 +1,6 @@
 //! `POST /api/v1/auths/jwt/inspect` (admin): why an IdP token is accepted or refused.
+use super::extract::AdminUser;
 use super::extract::AppJson;
-use crate::auth::AdminUser;
 use crate::error::Result;
 use crate::state::AppState;
 use axum::extract::State;

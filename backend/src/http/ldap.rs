@@ -2,8 +2,6 @@
 //! `SessionUser` like password sign-in. 404 when `[ldap]` is not configured.
 use super::auths::new_session;
 use super::extract::{AppJson, ClientIp};
-use crate::auth::ldap::LdapDirectory;
-use crate::domain::ExternalUser;
 use crate::error::{Error, Result};
 use crate::state::AppState;
 use axum::extract::State;
@@ -12,7 +10,7 @@ use axum::{Json, Router};
 use tessera_shared::{routes, LdapForm, SessionUser};
 
 /// `users.source` of directory accounts.
-pub const SOURCE: &str = "ldap";
+pub use crate::auth::ldap::SOURCE;
 
 /// The routes of this module.
 pub fn router() -> Router<AppState> {
@@ -25,38 +23,14 @@ async fn signin(
     ClientIp(ip): ClientIp,
     AppJson(form): AppJson<LdapForm>,
 ) -> Result<Json<SessionUser>> {
-    let directory: &LdapDirectory = state
+    let ldap = state
         .ldap
         .as_ref()
         .ok_or(Error::NotFound("LDAP sign-in is not configured"))?;
     state
         .limiter
         .check(ip, &format!("ldap:{}", form.user.trim().to_lowercase()))?;
-    let account = directory
-        .authenticate(&form.user, &form.password)
-        .await?
-        .ok_or(Error::InvalidCredentials)?;
-    let role = directory
-        .mapping()
-        .role_for(&account.groups)
-        .ok_or(Error::Forbidden(
-            tessera_shared::error::detail::ACCESS_PROHIBITED,
-        ))?;
-    let user = state
-        .users
-        .upsert_external(
-            &ExternalUser {
-                source: SOURCE,
-                subject: &account.username,
-                email: &account.email,
-                name: &account.name,
-                role,
-                groups: &account.groups,
-                create_groups: directory.create_groups(),
-            },
-            state.clock.now(),
-        )
-        .await?;
+    let user = ldap.sign_in(&form.user, &form.password).await?;
     tracing::info!(user = %user.id, role = %user.role, "signed in with LDAP");
     Ok(Json(new_session(&state, &user)?))
 }

@@ -66,7 +66,7 @@ async fn method_not_allowed() -> Error {
 /// state changes to the API only as JSON, the API's body limit, security
 /// headers on every answer and `no-store` on the API's.
 async fn edge(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    crate::auth::trusted_header::strip_untrusted_headers(&state, &mut req);
+    crate::auth::trusted_header::strip_untrusted_headers(state.authenticators.proxy(), &mut req);
     let api = req.uri().path().starts_with("/api/");
     let mut res = if api && !json_if_changing_state(&req) {
         Error::UnsupportedMediaType(JSON_REQUIRED).into_response()

@@ -2,9 +2,9 @@
 //! browser, the hand-over, token exchange and CLI endpoints under
 //! `/api/v1/auths/oauth/`, and the admin settings of providers. Thin: the
 //! logic lives in `auth::oidc`.
+use super::extract::AdminUser;
 use super::extract::{AppJson, ClientIp};
 use crate::auth::oidc::{cookie, failed, CallbackParams};
-use crate::auth::AdminUser;
 use crate::error::{Error, Result};
 use crate::state::AppState;
 use axum::extract::{Form, Path, Query, State};

@@ -7,8 +7,6 @@
 //! A page request that carries `Authorization: Bearer <token>` (added by an
 //! SSO proxy) has that token validated and handed to the SPA inside the page,
 //! as a JSON data block; a refused token is replaced by the reason.
-use crate::auth::authenticate;
-use crate::auth::mint::exchanged_session;
 use crate::auth::policy::{self, Action};
 use crate::config::EmbedConfig;
 use crate::error::Error;
@@ -22,6 +20,7 @@ use axum::Router;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 use std::path::Path;
+use std::sync::Arc;
 use tessera_shared::injection::{self, Injected};
 use tower_http::services::ServeDir;
 
@@ -140,7 +139,7 @@ async fn injected_token(parts: &Parts, state: &AppState) -> Option<Injected> {
         token: None,
         error: Some(refusal(e).to_owned()),
     };
-    let principal = match authenticate(parts, state).await {
+    let principal = match state.authenticators.authenticate(parts).await {
         Ok(Some(principal)) => principal,
         Ok(None) => return None,
         Err(e) => {
@@ -155,8 +154,8 @@ async fn injected_token(parts: &Parts, state: &AppState) -> Option<Injected> {
     let exchange = state.config.injection.exchange
         && policy::require(principal.kind, Action::MintSession).is_ok();
     let token = if exchange {
-        let client = crate::auth::trusted_header::client_ip(state, parts);
-        match exchanged_session(state, &principal, client) {
+        let client = crate::auth::trusted_header::client_ip(state.authenticators.proxy(), parts);
+        match super::auths::mint_from(state, &principal, client) {
             Ok(session) => session.token,
             Err(e) => {
                 tracing::info!(error = %e, "minting a session for an injected token was refused");
@@ -228,41 +227,55 @@ const MAX_PATH_BYTES: usize = 1024;
 pub fn router(state: &AppState) -> Router<AppState> {
     let files =
         ServeDir::new(&state.config.server.static_dir).append_index_html_on_directories(false);
+    let shell = Arc::new(SpaShell::load(
+        &state.config.server.static_dir,
+        &state.config.embed,
+    ));
+    let index = {
+        let shell = shell.clone();
+        move |State(state): State<AppState>, req: Request| {
+            let shell = shell.clone();
+            async move {
+                let (parts, _body) = req.into_parts();
+                page(&state, &shell, &parts).await
+            }
+        }
+    };
     Router::new()
-        .route("/", get(index))
+        .route("/", get(index.clone()))
         .route("/index.html", get(index))
         .fallback(move |State(state): State<AppState>, req: Request| {
-            static_file(files.clone(), state, req)
+            static_file(files.clone(), shell.clone(), state, req)
         })
 }
 
-async fn index(State(state): State<AppState>, req: Request) -> Response {
-    let (parts, _body) = req.into_parts();
-    page(&state, &parts).await
-}
-
 /// The page for a request, with its injected token.
-async fn page(state: &AppState, parts: &Parts) -> Response {
+async fn page(state: &AppState, shell: &SpaShell, parts: &Parts) -> Response {
     let injected = injected_token(parts, state).await;
-    state.spa.page(injected.as_ref())
+    shell.page(injected.as_ref())
 }
 
 /// A file of the built SPA, or the page for any path that names none: a
 /// path no file can have (too long, a NUL byte, a loop) is a page path like
 /// any other unknown one, never a server error. Only a failure of the file
 /// system itself is a 500.
-async fn static_file(mut files: ServeDir, state: AppState, req: Request) -> Response {
+async fn static_file(
+    mut files: ServeDir,
+    shell: Arc<SpaShell>,
+    state: AppState,
+    req: Request,
+) -> Response {
     if !may_name_a_file(req.uri().path()) {
         let (parts, _body) = req.into_parts();
-        return page(&state, &parts).await;
+        return page(&state, &shell, &parts).await;
     }
     let (parts, body) = req.into_parts();
     let head = parts.clone();
     match files.try_call(Request::from_parts(parts, body)).await {
         // no such file (or a path ServeDir refuses): a client-side route
-        Ok(res) if res.status() == StatusCode::NOT_FOUND => page(&state, &head).await,
+        Ok(res) if res.status() == StatusCode::NOT_FOUND => page(&state, &shell, &head).await,
         Ok(res) => res.map(axum::body::Body::new),
-        Err(e) if names_no_file(&e) => page(&state, &head).await,
+        Err(e) if names_no_file(&e) => page(&state, &shell, &head).await,
         Err(e) => {
             tracing::error!(error = %e, kind = ?e.kind(), "reading a file of the SPA failed");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()

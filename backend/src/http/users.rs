@@ -1,6 +1,6 @@
 //! `/api/v1/users/*` (admin): the user list, role changes and deletion; `/api/v1/groups/` (active users).
 use super::extract::AppJson;
-use crate::auth::{ActiveUser, AdminUser};
+use super::extract::{ActiveUser, AdminUser};
 use crate::domain::PERMISSION_API_KEYS;
 use crate::error::{Error, Result};
 use crate::state::AppState;

@@ -11,10 +11,11 @@ pub mod token;
 pub mod verify;
 
 use super::{BearerAuthenticator, Principal};
+use crate::auth::account::Accounts;
 use crate::auth::verified_cache::{Entry, Slot, VerifiedCache};
+use crate::clock::Clock;
 use crate::domain::{external_id, ExternalUser};
 use crate::error::{Error, Result};
-use crate::state::AppState;
 use axum::http::request::Parts;
 use config::IssuerConfig;
 use keys::KeyStore;
@@ -67,10 +68,7 @@ pub fn revocation_id(token: &str) -> String {
 impl Verified {
     /// Refuses what no longer holds for the user: a token revoked, or issued
     /// before they were signed out everywhere.
-    fn still_valid(&self, state: &AppState, user: &crate::domain::User) -> Result<()> {
-        if state.revocations.is_revoked(&self.jti) {
-            return Err(Error::InvalidToken("token revoked"));
-        }
+    fn still_valid(&self, user: &crate::domain::User) -> Result<()> {
         if let Some(t) = user.signed_out_at {
             if self.iat.is_none_or(|iat| iat <= t) {
                 return Err(Error::InvalidToken(
@@ -293,40 +291,55 @@ impl Idp {
     }
 }
 
+/// IdP tokens as a way to authenticate: the verifier ([`Idp`]) and what a
+/// verified token's account is looked up and kept in.
+pub struct IdpAuthenticator {
+    idp: Idp,
+    accounts: Accounts,
+    clock: Arc<dyn Clock>,
+}
+
+impl IdpAuthenticator {
+    /// Verifies with `idp`; accounts are found in and provisioned to
+    /// `accounts`.
+    pub fn new(idp: Idp, accounts: Accounts, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            idp,
+            accounts,
+            clock,
+        }
+    }
+}
+
 #[async_trait::async_trait]
-impl BearerAuthenticator for Idp {
+impl BearerAuthenticator for IdpAuthenticator {
     fn recognises(&self, credential: &str) -> bool {
-        !self.0.issuers.is_empty() && credential.contains('.')
+        !self.idp.0.issuers.is_empty() && credential.contains('.')
     }
 
     fn forget_all(&self) {
-        if let Some(cache) = &self.0.cache {
+        if let Some(cache) = &self.idp.0.cache {
             cache.invalidate_all();
         }
     }
 
     #[tracing::instrument(skip_all)]
-    async fn authenticate(
-        &self,
-        credential: &str,
-        _parts: &Parts,
-        state: &AppState,
-    ) -> Result<Principal> {
-        let now = state.clock.now();
+    async fn authenticate(&self, credential: &str, _parts: &Parts) -> Result<Principal> {
+        let now = self.clock.now();
         // the cache slot; no hashing of every token when there is no cache
-        let slot = self.0.cache.as_ref().map(|c| c.slot(credential));
-        if let Some(hit) = slot.and_then(|slot| self.cached(slot, credential, now)) {
+        let slot = self.idp.0.cache.as_ref().map(|c| c.slot(credential));
+        if let Some(hit) = slot.and_then(|slot| self.idp.cached(slot, credential, now)) {
             let e = hit.map_err(Error::InvalidToken)?;
             let v = &e.value;
-            let user = v
-                .memo
-                .user_of(&state.users, &v.user_id)
-                .await?
-                .ok_or_else(|| Error::InvalidToken("token of a deleted user"))?;
-            v.still_valid(state, &user)?;
-            return Ok(self.principal(e.token.clone(), user, v));
+            let user = self
+                .accounts
+                .holder([Some(&v.jti), None], &v.user_id, &v.memo)
+                .await?;
+            v.still_valid(&user)?;
+            return Ok(self.idp.principal(e.token.clone(), user, v));
         }
         let accepted = self
+            .idp
             .verify(credential, now, true)
             .await
             .map_err(Error::InvalidToken)?;
@@ -334,22 +347,21 @@ impl BearerAuthenticator for Idp {
             Some(jti) => jti.into(),
             None => revocation_id(credential).into(),
         };
-        if state.revocations.is_revoked(&jti) {
+        if self.accounts.revocations.is_revoked(&jti) {
             return Err(Error::InvalidToken("token revoked"));
         }
-        let issuer = &self.0.issuers[accepted.issuer];
+        let issuer = &self.idp.0.issuers[accepted.issuer];
         let cfg = &issuer.rules.config;
         let id = &accepted.identity;
-        let role = issuer.mapping.role_for(&id.groups).ok_or(Error::Forbidden(
-            tessera_shared::error::detail::ACCESS_PROHIBITED,
-        ))?;
+        let role = issuer.mapping.admit(&id.groups)?;
         let user_id = external_id(&cfg.name, &id.subject);
-        if !cfg.auto_provision && state.users.get(&user_id).await?.is_none() {
+        if !cfg.auto_provision && self.accounts.users.get(&user_id).await?.is_none() {
             return Err(Error::InvalidToken(
                 "unknown user and auto_provision is off",
             ));
         }
-        let user = state
+        let user = self
+            .accounts
             .users
             .upsert_external(
                 &ExternalUser {
@@ -380,10 +392,13 @@ impl BearerAuthenticator for Idp {
             metadata: Arc::new(id.metadata.clone()),
             memo: Arc::default(),
         };
-        verified.still_valid(state, &user)?;
+        if self.accounts.revocations.is_revoked(&verified.jti) {
+            return Err(Error::InvalidToken("token revoked"));
+        }
+        verified.still_valid(&user)?;
         let entry = Entry::new(credential, verified);
-        let principal = self.principal(entry.token.clone(), user, &entry.value);
-        if let (Some(cache), Some(slot)) = (&self.0.cache, slot) {
+        let principal = self.idp.principal(entry.token.clone(), user, &entry.value);
+        if let (Some(cache), Some(slot)) = (&self.idp.0.cache, slot) {
             cache.insert(slot, entry);
         }
         Ok(principal)

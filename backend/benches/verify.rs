@@ -48,8 +48,9 @@ fn case(name: &'static str, alg: Algorithm, genpkey: &[&str]) -> Case {
 const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef0123456789abcdef";
 const ISS: &str = "https://bench.example/realms/app";
 
-fn bench(c: &mut Criterion) {
-    let cases = vec![
+/// The key types measured.
+fn cases() -> Vec<Case> {
+    vec![
         Case {
             name: "HS256",
             alg: Algorithm::HS256,
@@ -94,7 +95,11 @@ fn bench(c: &mut Criterion) {
             Algorithm::EdDSA,
             &["genpkey", "-algorithm", "ED25519"],
         ),
-    ];
+    ]
+}
+
+fn bench(c: &mut Criterion) {
+    let cases = cases();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -91,15 +91,7 @@ impl AppState {
         std::fs::create_dir_all(&config.server.data_dir).with_context(|| {
             format!("creating data folder {}", config.server.data_dir.display())
         })?;
-        let db = {
-            let url = config.database_url()?;
-            let backend = crate::store::Backend::of_url(url.expose()).context(
-                "database.url: only sqlite:, postgres: and postgresql: URLs are supported",
-            )?;
-            Db::connect_with(url.expose(), config.database_pool(backend))
-                .await
-                .context("opening the database")?
-        };
+        let db = open_database(&config).await?;
         let secret = session_secret(&config)?;
         let sessions = Arc::new(SessionKeys::new(
             &secret,
@@ -128,20 +120,7 @@ impl AppState {
         let passwords = Passwords::new(config.password.min_length)?;
         let idp = Idp::new(&config.issuers, config.cache.verified_tokens)?;
         idp.start().await;
-        let api_key_secret = configured_secret(
-            "api_keys",
-            config.api_keys.secret.as_ref(),
-            config.api_keys.secret_file.as_deref(),
-            &config.server.data_dir.join("api_key.secret"),
-        )?;
-        let api_keys = Arc::new(
-            ApiKeys::load(
-                &db,
-                api_key_secret,
-                config.api_keys.unknown_per_ip_per_minute,
-            )
-            .await?,
-        );
+        let api_keys = Arc::new(load_api_keys(&config, &db).await?);
         let ldap = config
             .ldap
             .as_ref()
@@ -153,36 +132,19 @@ impl AppState {
                 users: users.clone(),
                 clock: clock.clone(),
             });
-        let proxy = config
-            .trusted_header
-            .as_ref()
-            .map(|th| TrustedHeaders::new(th, config.server.public_url.as_deref()))
-            .transpose()
-            .context("[trusted_header]")?
-            .map(Arc::new);
-        let authenticators = Authenticators {
-            bearer: vec![
-                Box::new(SessionAuthenticator::new(
-                    sessions.clone(),
-                    accounts.clone(),
-                    clock.clone(),
-                    config.cache.verified_tokens,
-                )?),
-                Box::new(ApiKeyAuthenticator {
-                    enabled: config.api_keys.enabled,
-                    keys: api_keys.clone(),
-                    db: db.clone(),
-                    users: users.clone(),
-                    proxy: proxy.clone(),
-                    clock: clock.clone(),
-                }),
-                Box::new(IdpAuthenticator::new(idp.clone(), accounts, clock.clone())),
-            ],
-            trusted_header: proxy.map(|headers| {
-                TrustedHeaderAuthenticator::new(headers, users.clone(), clock.clone())
-            }),
-            replica: replica.clone(),
-        };
+        let authenticators = authenticators(
+            &config,
+            Handles {
+                db: &db,
+                users: &users,
+                accounts,
+                sessions: &sessions,
+                api_keys: &api_keys,
+                idp: &idp,
+                replica: &replica,
+                clock: &clock,
+            },
+        )?;
         let oidc = crate::auth::oidc::OidcProviders::new(&config, &secret, single_use)
             .context("[[oidc_providers]]")?;
         oidc.reload(&db)
@@ -257,6 +219,88 @@ impl AppState {
         tracing::info!(email = %email, "bootstrapped the admin account");
         Ok(())
     }
+}
+
+/// The API key index, keys hashed under `[api_keys] secret` (or the one
+/// generated into the data folder).
+async fn load_api_keys(config: &Config, db: &Db) -> anyhow::Result<ApiKeys> {
+    let api_key_secret = configured_secret(
+        "api_keys",
+        config.api_keys.secret.as_ref(),
+        config.api_keys.secret_file.as_deref(),
+        &config.server.data_dir.join("api_key.secret"),
+    )?;
+    Ok(ApiKeys::load(
+        db,
+        api_key_secret,
+        config.api_keys.unknown_per_ip_per_minute,
+    )
+    .await?)
+}
+
+/// The handles the authenticators are built from.
+struct Handles<'a> {
+    db: &'a Db,
+    users: &'a Users,
+    accounts: Accounts,
+    sessions: &'a Arc<SessionKeys>,
+    api_keys: &'a Arc<ApiKeys>,
+    idp: &'a Idp,
+    replica: &'a ReplicaSync,
+    clock: &'a Arc<dyn Clock>,
+}
+
+/// Every way a request authenticates, each given the handles it uses.
+fn authenticators(config: &Config, h: Handles<'_>) -> anyhow::Result<Authenticators> {
+    let Handles {
+        db,
+        users,
+        accounts,
+        sessions,
+        api_keys,
+        idp,
+        replica,
+        clock,
+    } = h;
+    let proxy = config
+        .trusted_header
+        .as_ref()
+        .map(|th| TrustedHeaders::new(th, config.server.public_url.as_deref()))
+        .transpose()
+        .context("[trusted_header]")?
+        .map(Arc::new);
+    Ok(Authenticators {
+        bearer: vec![
+            Box::new(SessionAuthenticator::new(
+                sessions.clone(),
+                accounts.clone(),
+                clock.clone(),
+                config.cache.verified_tokens,
+            )?),
+            Box::new(ApiKeyAuthenticator {
+                enabled: config.api_keys.enabled,
+                keys: api_keys.clone(),
+                db: db.clone(),
+                users: users.clone(),
+                proxy: proxy.clone(),
+                clock: clock.clone(),
+            }),
+            Box::new(IdpAuthenticator::new(idp.clone(), accounts, clock.clone())),
+        ],
+        trusted_header: proxy
+            .map(|headers| TrustedHeaderAuthenticator::new(headers, users.clone(), clock.clone())),
+        replica: replica.clone(),
+    })
+}
+
+/// The database of `[database] url` (or the embedded SQLite default), migrated.
+async fn open_database(config: &Config) -> anyhow::Result<Db> {
+    let url = config.database_url()?;
+    let backend = crate::store::Backend::of_url(url.expose())
+        .context("database.url: only sqlite:, postgres: and postgresql: URLs are supported")?;
+    Db::connect_with(url.expose(), config.database_pool(backend))
+        .await
+        .context("opening the database")
 }
 
 /// This replica's caches follow the changes other replicas announce.

@@ -130,6 +130,7 @@ fn has_space(s: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// The bearer credential, and each way a header is refused.
     #[test]
     fn bearer_credentials() {
         let parse = |v: &[u8]| {

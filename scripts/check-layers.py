@@ -159,21 +159,66 @@ def main():
             return resolve(reexports[(best, rest[0])] + rest[1:], depth + 1)
         return best
 
+    def inline_depths(text):
+        """For each `mod name {` block: (start, end) offsets in `text`."""
+        spans = []
+        for m in re.finditer(r"\bmod\s+\w+\s*\{", text):
+            depth, i = 0, m.end() - 1
+            while i < len(text):
+                depth += {"{": 1, "}": -1}.get(text[i], 0)
+                if depth == 0:
+                    break
+                i += 1
+            spans.append((m.start(), i))
+        return spans
+
+    def in_file(mod, spans, pos, path):
+        """`path` as seen from an inline module at `pos`: its first
+        `super`s stay inside the file."""
+        depth = sum(1 for a, b in spans if a < pos < b)
+        segs = path.split("::")
+        while depth and segs and segs[0] == "super":
+            segs, depth = segs[1:], depth - 1
+        if not segs:
+            return None
+        if segs[0] not in ("crate", "super", "self") and not path.startswith("crate"):
+            segs = ["self"] + segs
+        return "::".join(segs)
+
     edges = {}
     for mod, text in files.items():
+        spans = inline_depths(text)
         targets = set()
         for m in re.finditer(r"\b(?:pub(?:\([^)]*\))?\s+)?use\s+([^;]+);", text):
             if m.group(0).startswith("pub"):
                 continue  # a re-export is a door, not a dependency
             for p in expand_use(m.group(1)):
                 segs = p.split("::")
-                if segs[0] not in ("crate", "self", "super") and (mod + (segs[0],)) in mods:
+                if segs[0] not in ("crate", "self", "super") and (mod + (segs[0],)) not in mods:
+                    continue  # another crate, or a name from the file itself
+                if segs[0] == "super":
+                    p = in_file(mod, spans, m.start(), p)
+                    if p is None:
+                        continue
+                    segs = p.split("::")
+                elif segs[0] not in ("crate", "self"):
                     segs = ["self"] + segs
                 full = absolute(mod, "::".join(segs))
                 if full:
                     targets.add(resolve(full))
-        for m in re.finditer(r"\b((?:crate|super)(?:::\w+)+)", text):
-            full = absolute(mod, m.group(1))
+        code = re.sub(r"\b(?:pub(?:\([^)]*\))?\s+)?use\s+[^;]+;", lambda u: " " * len(u.group(0)), text)
+        for m in re.finditer(r"(?<![\w:])((?:crate|super|\w+)(?:::\w+)+)", code):
+            p = m.group(1)
+            first = p.split("::")[0]
+            if first == "super":
+                p = in_file(mod, spans, m.start(), p)
+                if p is None or p.startswith("self::") and p.count("::") == 0:
+                    continue
+            elif first != "crate":
+                if (mod + (first,)) not in mods and not (mod == ("lib",) and (first,) in mods):
+                    continue
+                p = "crate::" + p if mod == ("lib",) else "self::" + p
+            full = absolute(mod, p)
             if full:
                 targets.add(resolve(full))
         targets.discard(mod)

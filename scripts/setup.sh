@@ -27,9 +27,10 @@ fi
 if [ "${1:-}" = "--test" ]; then
   # Debian packages the tests drive for real: the browser and its driver, a
   # reverse proxy, an LDAP server, Redis, PostgreSQL (the harness runs its own
-  # throw-away cluster from /usr/lib/postgresql/<version>/bin), a load generator.
+  # throw-away cluster from /usr/lib/postgresql/<version>/bin), a load generator,
+  # and python3 for scripts/check-layers.py.
   need=()
-  for pkg in chromium chromium-driver nginx-light slapd ldap-utils openssl redis-server postgresql wrk; do
+  for pkg in chromium chromium-driver nginx-light slapd ldap-utils openssl redis-server postgresql wrk python3; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
   done
   if [ ${#need[@]} -gt 0 ]; then

@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh --test
 scripts/build-spa.sh
 cargo fmt --all -- --check
+python3 scripts/check-layers.py   # floors, no import circle, size limits
 cargo build --release -p tessera
 cargo clippy --release --all-targets -- -D warnings
 cargo clippy --release -p tessera-frontend --target wasm32-unknown-unknown -- -D warnings

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use tessera::config::{Config, Overrides};
 
 /// mimalloc instead of the system allocator: a request allocates and frees
-/// some tens of small blocks, and glibc's malloc spent ~6k instructions a
-/// request on them (docs/benchmarks.md).
+/// some tens of small blocks, and glibc's malloc spent far more on them
+/// (figures in docs/benchmarks.md).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -11,13 +11,13 @@
 //! or by design; the key is secret and per process — finds an entry that is
 //! then ignored, so no token is ever answered from another token's entry.
 //! The hash only picks the slot; equality of the whole token decides. This
-//! costs ~1 KB of memory an entry (the token) and buys a hash that is several
-//! times cheaper than the SHA-256 it replaces; the stored token is also what
-//! the answer carries, so a hit needs no copy of it. Because the slot never
-//! decides alone, SipHash-1-3 (the keyed PRF Rust's own `HashMap` uses
-//! against collision floods) is enough: its 128-bit output under a secret
-//! key keeps slots apart, and it hashes a 1 KB token in ~55 % of
-//! SipHash-2-4's time.
+//! costs the token's size in memory an entry and buys a hash much cheaper
+//! than the SHA-256 it replaces; the stored token is also what the answer
+//! carries, so a hit needs no copy of it. Because the slot never decides
+//! alone, SipHash-1-3 (the keyed PRF Rust's own `HashMap` uses against
+//! collision floods) is enough: its 128-bit output under a secret key keeps
+//! slots apart, and it is faster than SipHash-2-4 (figures in
+//! docs/benchmarks.md).
 use crate::clock::{Clock, SystemClock};
 use moka::sync::Cache;
 use siphasher::sip128::{Hasher128, SipHasher13};

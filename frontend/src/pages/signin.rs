@@ -14,7 +14,7 @@ use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
-use tessera_shared::{routes, LdapForm, OidcProviderLink, PublicConfig, SigninForm};
+use tessera_shared::{routes, LdapForm, OidcProviderLink, PublicConfig, SessionUser, SigninForm};
 use wasm_bindgen::JsValue;
 
 /// SSO buttons, then e-mail and password; links to sign-up when it is offered.
@@ -128,29 +128,56 @@ fn ProviderButton(provider: OidcProviderLink, next: Option<String>) -> impl Into
     }
 }
 
+/// A sign-in form's state: who (e-mail or user name) and password, and the
+/// action that posts them and signs in with the answer.
+struct SignInForm {
+    who: RwSignal<String>,
+    password: RwSignal<String>,
+    submit: Action<(String, String), Result<(), api::Error>>,
+}
+
+impl SignInForm {
+    /// Posts with `post(who, password)`.
+    fn new<Fut>(post: fn(String, String) -> Fut) -> Self
+    where
+        Fut: std::future::Future<Output = Result<SessionUser, api::Error>> + 'static,
+    {
+        let auth = use_auth();
+        let submit = Action::new_local(move |(who, password): &(String, String)| {
+            let answer = post(who.clone(), password.clone());
+            async move {
+                auth.sign_in(answer.await?);
+                Ok::<_, api::Error>(())
+            }
+        });
+        Self {
+            who: RwSignal::new(String::new()),
+            password: RwSignal::new(String::new()),
+            submit,
+        }
+    }
+
+    /// The form's submit handler: posts what was typed.
+    fn on_submit(&self) -> impl Fn(SubmitEvent) + 'static {
+        let (who, password, submit) = (self.who, self.password, self.submit);
+        let auth = use_auth();
+        move |ev: SubmitEvent| {
+            ev.prevent_default();
+            auth.attempt_started();
+            submit.dispatch_local((who.get_untracked(), password.get_untracked()));
+        }
+    }
+}
+
 /// E-mail and password (`POST /api/v1/auths/signin`).
 #[component]
 fn PasswordSignIn() -> impl IntoView {
-    let auth = use_auth();
-    let email = RwSignal::new(String::new());
-    let password = RwSignal::new(String::new());
-    let submit = Action::new_local(move |form: &SigninForm| {
-        let form = form.clone();
-        async move {
-            let user = api::signin(&form).await?;
-            auth.sign_in(user);
-            Ok::<_, api::Error>(())
-        }
+    let form = SignInForm::new(|email, password| async move {
+        api::signin(&SigninForm { email, password }).await
     });
+    let (email, password, submit) = (form.who, form.password, form.submit);
     let error = action_error(submit, "error");
-    let on_submit = move |ev: SubmitEvent| {
-        ev.prevent_default();
-        auth.attempt_started();
-        submit.dispatch_local(SigninForm {
-            email: email.get_untracked(),
-            password: password.get_untracked(),
-        });
-    };
+    let on_submit = form.on_submit();
     view! {
         <form class="form" id="signin-form" on:submit=on_submit>
             <Field id="email" label="Email" kind="email" autocomplete="username" value=email />
@@ -249,26 +276,12 @@ fn take_error_from_url() -> Option<String> {
 /// Directory user name and password (`POST /api/v1/auths/ldap`).
 #[component]
 fn LdapSignIn(with_password: bool) -> impl IntoView {
-    let auth = use_auth();
-    let user = RwSignal::new(String::new());
-    let password = RwSignal::new(String::new());
-    let submit = Action::new_local(move |form: &LdapForm| {
-        let form = form.clone();
-        async move {
-            let user = api::ldap_signin(&form).await?;
-            auth.sign_in(user);
-            Ok::<_, api::Error>(())
-        }
+    let form = SignInForm::new(|user, password| async move {
+        api::ldap_signin(&LdapForm { user, password }).await
     });
+    let (user, password, submit) = (form.who, form.password, form.submit);
     let error = action_error(submit, "ldap-error");
-    let on_submit = move |ev: SubmitEvent| {
-        ev.prevent_default();
-        auth.attempt_started();
-        submit.dispatch_local(LdapForm {
-            user: user.get_untracked(),
-            password: password.get_untracked(),
-        });
-    };
+    let on_submit = form.on_submit();
     let lead = if with_password {
         "or with your directory (LDAP) account"
     } else {

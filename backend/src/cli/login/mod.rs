@@ -26,7 +26,7 @@ mod token;
 pub use api::{error_message, new_client_nonce};
 pub use callback::{parse_callback, Callback, Received};
 pub use checks::{
-    base_url, check_provider_name, checked_auth_url, choose_provider, clean, state_of,
+    base_url, check_provider_name, checked_auth_url, choose_provider, clean, state_of, DEFAULT_URL,
 };
 pub use listener::{redirect_uri, CALLBACK_PATH};
 pub use token::write_token_file;
@@ -43,8 +43,6 @@ use tessera_shared::{routes, CliFinishForm, CliStartForm, CliStarted, PublicConf
 
 /// How long to wait for the provider's redirect.
 pub const CALLBACK_WAIT: Duration = Duration::from_secs(5 * 60);
-/// What `--url` defaults to.
-pub const DEFAULT_URL: &str = "http://127.0.0.1:8080";
 /// What `--port` defaults to.
 pub const DEFAULT_PORT: u16 = 8250;
 /// The line printed (on stderr) before the authorization URL.
@@ -174,6 +172,19 @@ async fn login(args: LoginArgs) -> anyhow::Result<()> {
 mod tests {
     use super::*;
     use clap::Parser;
+
+    /// Where the login listens and which server paths it calls.
+    #[test]
+    fn redirect_uri_and_provider_paths() {
+        assert_eq!(
+            listener::redirect_uri(8250),
+            "http://localhost:8250/oidc/callback"
+        );
+        assert_eq!(
+            api::provider_path(tessera_shared::routes::OAUTH_CLI_START, "kc"),
+            "/api/v1/auths/oauth/kc/cli/start"
+        );
+    }
     use std::path::Path;
 
     #[derive(Parser)]

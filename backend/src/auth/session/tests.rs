@@ -196,7 +196,14 @@ mod cache {
         let state = Handles {
             users: Users::new(db.clone(), 100),
             revocations: Arc::new(Revocations::load(Arc::new(db), NOW).await.unwrap()),
-            sessions: Arc::new(keys(lifetime)),
+            sessions: Arc::new(SessionKeys::new(
+                SECRET,
+                "http://tessera.test".into(),
+                lifetime,
+                crate::config::Config::default()
+                    .session
+                    .exchanged_max_secs(),
+            )),
         };
         for (name, email) in [("Ann", "ann@example.com"), ("Bob", "bob@example.com")] {
             state

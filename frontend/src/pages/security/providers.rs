@@ -56,7 +56,53 @@ pub(super) fn Providers() -> impl IntoView {
         editing.set(Some((saved, false)));
         list.refetch();
     });
-    let table = move || {
+    let form = move || {
+        editing.get().map(|(settings, new)| {
+            view! { <ProviderForm settings new on_saved on_close=move || editing.set(None) /> }
+        })
+    };
+    view! {
+        <section class="card">
+            <div class="card-head">
+                <h1>"Single sign-on providers"</h1>
+                <button
+                    id="oidc-add"
+                    class="button button-primary"
+                    on:click=move |_| {
+                        status.set(None);
+                        editing.set(Some((OidcProviderSettings::default(), true)));
+                    }
+                >
+                    "Add provider"
+                </button>
+            </div>
+            <p class="muted">
+                "Each provider is a “Continue with …” button on the sign-in page. Changes apply to the next sign-in; nobody is signed out."
+            </p>
+            {move || status.get().map(|message| view! { <Notice message id="oidc-status" /> })}
+            {delete_error}
+            <ProviderTable list editing confirming deleting delete />
+            <p class="hint hint-left">
+                "Deleting a provider that is also in the config file restores the file’s settings. If a provider is misconfigured anyway, the bootstrap admin can sign in at "
+                <a href="/login?backup=1" rel="external">
+                    <code>"/login?backup=1"</code>
+                </a> "."
+            </p>
+        </section>
+        {form}
+    }
+}
+
+/// The providers as a table, or why there is none to show.
+#[component]
+fn ProviderTable(
+    list: LocalResource<api::Result<Vec<OidcProviderSettings>>>,
+    editing: RwSignal<Editing>,
+    confirming: RwSignal<Option<String>>,
+    deleting: Memo<bool>,
+    delete: Action<String, api::Result<()>>,
+) -> impl IntoView {
+    move || {
         let providers = match list.get() {
             None => return view! { <Loading label="Loading providers…" /> }.into_any(),
             Some(Err(e)) => {
@@ -96,41 +142,6 @@ pub(super) fn Providers() -> impl IntoView {
             </div>
         }
         .into_any()
-    };
-    let form = move || {
-        editing.get().map(|(settings, new)| {
-            view! { <ProviderForm settings new on_saved on_close=move || editing.set(None) /> }
-        })
-    };
-    view! {
-        <section class="card">
-            <div class="card-head">
-                <h1>"Single sign-on providers"</h1>
-                <button
-                    id="oidc-add"
-                    class="button button-primary"
-                    on:click=move |_| {
-                        status.set(None);
-                        editing.set(Some((OidcProviderSettings::default(), true)));
-                    }
-                >
-                    "Add provider"
-                </button>
-            </div>
-            <p class="muted">
-                "Each provider is a “Continue with …” button on the sign-in page. Changes apply to the next sign-in; nobody is signed out."
-            </p>
-            {move || status.get().map(|message| view! { <Notice message id="oidc-status" /> })}
-            {delete_error}
-            {table}
-            <p class="hint hint-left">
-                "Deleting a provider that is also in the config file restores the file’s settings. If a provider is misconfigured anyway, the bootstrap admin can sign in at "
-                <a href="/login?backup=1" rel="external">
-                    <code>"/login?backup=1"</code>
-                </a> "."
-            </p>
-        </section>
-        {form}
     }
 }
 

@@ -3,6 +3,7 @@
 //! popup's landing page, which reports back to the settings page.
 mod choices;
 mod draft;
+mod fieldsets;
 mod provider_form;
 mod providers;
 mod test_landing;

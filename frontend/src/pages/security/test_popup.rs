@@ -1,13 +1,15 @@
 //! The "Test" round trip as the settings page sees it: where it stands, the
 //! popup's report arriving by `postMessage`, and the outcome below the form.
-use super::TEST_MESSAGE;
+use super::{explain, TEST_MESSAGE};
+use crate::auth::Auth;
 use crate::components::Loading;
 use leptos::ev;
 use leptos::prelude::*;
-use tessera_shared::OidcTestReport;
+use leptos::task::spawn_local;
+use tessera_shared::{OidcProviderSettings, OidcTestReport};
 
 /// The popup's window name: a second test reuses the window.
-pub(super) const POPUP_NAME: &str = "tessera-oidc-test";
+const POPUP_NAME: &str = "tessera-oidc-test";
 
 /// Where the "Test" round trip stands.
 #[derive(Clone, PartialEq)]
@@ -56,6 +58,47 @@ pub(super) fn listen_for_report(test: RwSignal<Test>) {
         });
     });
     on_cleanup(move || handle.remove());
+}
+
+/// Runs the "Test" round trip with `settings`, unsaved: opens the popup,
+/// has the server run discovery, then sends the popup to the provider;
+/// `test` follows where it stands.
+pub(super) fn start_test(auth: Auth, settings: OidcProviderSettings, test: RwSignal<Test>) {
+    // Opened now, while the click still counts as a user gesture (else
+    // the browser blocks it); it goes to the provider once discovery works.
+    let popup = window()
+        .open_with_url_and_target_and_features("", POPUP_NAME, "popup,width=560,height=720")
+        .ok()
+        .flatten();
+    test.set(Test::Starting);
+    spawn_local(async move {
+        let started = match auth.api() {
+            Ok(api) => api.test_oidc_provider(&settings).await.map_err(explain),
+            Err(e) => Err(e),
+        };
+        match (started, popup) {
+            (Ok(started), Some(popup)) => {
+                if popup.location().set_href(&started.login_url).is_err() {
+                    test.set(Test::Failed(
+                        "Could not open the provider in the popup.".into(),
+                    ));
+                } else {
+                    test.set(Test::Waiting {
+                        issuer: started.issuer,
+                    });
+                }
+            }
+            (Ok(_), None) => test.set(Test::Failed(
+                "The browser blocked the popup: allow popups for this site and test again.".into(),
+            )),
+            (Err(e), popup) => {
+                if let Some(popup) = popup {
+                    let _ = popup.close();
+                }
+                test.set(Test::Failed(e.to_string()));
+            }
+        }
+    });
 }
 
 #[component]

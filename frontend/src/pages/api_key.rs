@@ -36,30 +36,6 @@ pub fn ApiKey() -> impl IntoView {
         };
         error.map(|message| view! { <ErrorMessage message /> })
     };
-    let copy = move |_| {
-        if let Some(key) = created.get_untracked() {
-            let clipboard = window().navigator().clipboard();
-            let _ = clipboard.write_text(&key);
-            copied.set(true);
-        }
-    };
-    let fresh_key = move || {
-        created.get().map(|key| {
-            view! {
-                <div class="key-once" id="new-api-key">
-                    <p class="alert alert-info" role="status">
-                        "Copy your new key now: it will not be shown again."
-                    </p>
-                    <div class="key-row">
-                        <code id="api-key-value" class="key-value">{key}</code>
-                        <button id="copy-api-key" class="button button-quiet" on:click=copy>
-                            {move || if copied.get() { "Copied" } else { "Copy" }}
-                        </button>
-                    </div>
-                </div>
-            }
-        })
-    };
     let current = move || {
         Suspend::new(async move {
             info.await.map(|key| match key {
@@ -83,7 +59,7 @@ pub fn ApiKey() -> impl IntoView {
                     ". It acts as you, without expiry, until you revoke or replace it."
                 </p>
                 {failure}
-                {fresh_key}
+                <FreshKey created copied />
                 <Transition fallback=|| view! { <Loading label="Loading your key…" /> }>
                     <ErrorBoundary fallback=|errors| view! { <ErrorList errors /> }>
                         {current}
@@ -120,6 +96,35 @@ pub fn ApiKey() -> impl IntoView {
                 </Show>
             </section>
         </Shell>
+    }
+}
+
+/// A key just created, shown this once, with a button that copies it.
+#[component]
+fn FreshKey(created: RwSignal<Option<String>>, copied: RwSignal<bool>) -> impl IntoView {
+    let copy = move |_| {
+        if let Some(key) = created.get_untracked() {
+            let clipboard = window().navigator().clipboard();
+            let _ = clipboard.write_text(&key);
+            copied.set(true);
+        }
+    };
+    move || {
+        created.get().map(|key| {
+            view! {
+                <div class="key-once" id="new-api-key">
+                    <p class="alert alert-info" role="status">
+                        "Copy your new key now: it will not be shown again."
+                    </p>
+                    <div class="key-row">
+                        <code id="api-key-value" class="key-value">{key}</code>
+                        <button id="copy-api-key" class="button button-quiet" on:click=copy>
+                            {move || if copied.get() { "Copied" } else { "Copy" }}
+                        </button>
+                    </div>
+                </div>
+            }
+        })
     }
 }
 

@@ -121,56 +121,8 @@ fn UserRow(
     update: Action<UpdateRoleForm, api::Result<UserInfo>>,
     sign_out: Action<(String, String), api::Result<String>>,
 ) -> impl IntoView {
-    let confirming = RwSignal::new(false);
-    let target = (user.id.clone(), user.name.clone());
-    let sessions_cell = if is_me {
-        view! { <span class="muted small">"—"</span> }.into_any()
-    } else {
-        let name = user.name.clone();
-        view! {
-            <Show
-                when=move || confirming.get()
-                fallback=move || {
-                    view! {
-                        <button
-                            type="button"
-                            class="button button-quiet button-small"
-                            data-test="signout-user"
-                            on:click=move |_| confirming.set(true)
-                        >
-                            "Sign out everywhere"
-                        </button>
-                    }
-                }
-            >
-                <span class="confirm-row">
-                <span class="confirm small">{format!("End every session of {name}?")}</span>
-                <button
-                    type="button"
-                    class="button button-danger button-small"
-                    data-test="signout-user-confirm"
-                    disabled=move || sign_out.pending().get()
-                    on:click={
-                        let target = target.clone();
-                        move |_| {
-                            confirming.set(false);
-                            sign_out.dispatch_local(target.clone());
-                        }
-                    }
-                >
-                    "Yes, sign out"
-                </button>
-                <button
-                    type="button"
-                    class="button button-quiet button-small"
-                    on:click=move |_| confirming.set(false)
-                >
-                    "Cancel"
-                </button>
-                </span>
-            </Show>
-        }
-        .into_any()
+    let sessions_cell = view! {
+        <SessionsCell id=user.id.clone() name=user.name.clone() is_me sign_out />
     };
     let id = user.id.clone();
     let email = user.email.clone();
@@ -220,5 +172,65 @@ fn UserRow(
             </td>
             <td>{sessions_cell}</td>
         </tr>
+    }
+}
+
+/// The "Sign out everywhere" button with its confirmation; nothing for oneself.
+#[component]
+fn SessionsCell(
+    id: String,
+    name: String,
+    is_me: bool,
+    sign_out: Action<(String, String), api::Result<String>>,
+) -> impl IntoView {
+    let confirming = RwSignal::new(false);
+    let target = (id, name.clone());
+    if is_me {
+        view! { <span class="muted small">"—"</span> }.into_any()
+    } else {
+        view! {
+            <Show
+                when=move || confirming.get()
+                fallback=move || {
+                    view! {
+                        <button
+                            type="button"
+                            class="button button-quiet button-small"
+                            data-test="signout-user"
+                            on:click=move |_| confirming.set(true)
+                        >
+                            "Sign out everywhere"
+                        </button>
+                    }
+                }
+            >
+                <span class="confirm-row">
+                <span class="confirm small">{format!("End every session of {name}?")}</span>
+                <button
+                    type="button"
+                    class="button button-danger button-small"
+                    data-test="signout-user-confirm"
+                    disabled=move || sign_out.pending().get()
+                    on:click={
+                        let target = target.clone();
+                        move |_| {
+                            confirming.set(false);
+                            sign_out.dispatch_local(target.clone());
+                        }
+                    }
+                >
+                    "Yes, sign out"
+                </button>
+                <button
+                    type="button"
+                    class="button button-quiet button-small"
+                    on:click=move |_| confirming.set(false)
+                >
+                    "Cancel"
+                </button>
+                </span>
+            </Show>
+        }
+        .into_any()
     }
 }

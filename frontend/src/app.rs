@@ -2,7 +2,7 @@
 use crate::auth::{provide_auth, use_auth};
 use crate::components::SessionCheck;
 use crate::config::provide_config;
-use crate::injection::{listen_to_parent, provide_embed};
+use crate::injection::{check_at_start, listen_to_parent, provide_embed};
 use crate::pages::{
     ApiKey, Dashboard, Home, Inspector, NotFound, OauthComplete, SecuritySettings, SecurityTest,
     SignIn, SignUp, Users,
@@ -19,6 +19,7 @@ pub fn App() -> impl IntoView {
     let config = provide_config();
     provide_embed(config);
     let auth = provide_auth();
+    check_at_start(auth, config);
     listen_to_parent(auth, config);
     view! {
         <Router>

@@ -1,9 +1,9 @@
 //! Who is signed in: the auth context, its copy in `localStorage` and the
-//! check of that copy against the server at start-up. A token the page was
-//! loaded with (see [`crate::injection`]) is checked first and wins.
+//! check of that copy against the server. Whatever hands over a token (the
+//! sign-in pages, the token injection module) signs in through this context;
+//! it knows none of them, so imports point one way: to here.
 use crate::api::{self, AuthorizedApi};
 use crate::config::{use_config, Config};
-use crate::injection;
 use gloo_storage::{LocalStorage, Storage};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -41,38 +41,22 @@ pub struct Auth {
     config: Config,
 }
 
-/// Creates the auth context from `localStorage` and starts checking a stored
-/// session — or, when the page brought a token, that token instead.
+/// Creates the auth context from `localStorage`, `Pending` until the
+/// start-up check that the caller starts: of the stored session
+/// ([`Auth::revalidate_stored`]) or of a token the page brought.
 pub fn provide_auth() -> Auth {
     let auth = Auth {
         user: RwSignal::new(None),
-        check: RwSignal::new(Check::Done),
+        check: RwSignal::new(Check::Pending),
         notice: RwSignal::new(None),
         refused: RwSignal::new(false),
         error: RwSignal::new(None),
         config: use_config(),
     };
     provide_context(auth);
-    let found = injection::take_from_page();
     match LocalStorage::get::<SessionUser>(STORAGE_KEY) {
-        Ok(stored) => {
-            auth.user.set(Some(stored));
-            auth.check.set(Check::Pending);
-            if found.is_empty() {
-                auth.revalidate();
-            }
-        }
-        Err(_) => {
-            LocalStorage::delete(STORAGE_KEY);
-            if found.is_empty() {
-                auth.check.set(Check::Pending);
-                auth.ask_proxy();
-            }
-        }
-    }
-    if !found.is_empty() {
-        auth.check.set(Check::Pending);
-        injection::pick_up(auth, auth.config, found);
+        Ok(stored) => auth.user.set(Some(stored)),
+        Err(_) => LocalStorage::delete(STORAGE_KEY),
     }
     auth
 }
@@ -225,8 +209,9 @@ impl Auth {
         });
     }
 
-    /// Checks the stored session (or asks the proxy when there is none) once
-    /// a picked-up token came to nothing.
+    /// Checks the stored session (or asks the proxy when there is none): at
+    /// start-up when the page brought no token, and once a picked-up token
+    /// came to nothing.
     pub(crate) fn revalidate_stored(self) {
         if self.user.with_untracked(Option::is_some) {
             self.revalidate();

@@ -6,6 +6,9 @@
 //!
 //! Every token found is validated by the server before it is trusted; the
 //! address bar and history are scrubbed of it at once.
+//!
+//! It signs in through the auth context ([`crate::auth`]), which does not
+//! know this module; the app root starts both, this one right after it.
 use crate::api::{self, AuthorizedApi};
 use crate::auth::Auth;
 use crate::config::Config;
@@ -26,7 +29,7 @@ pub const TOKEN_REFUSED: &str = "Your sign-in token was refused";
 
 /// Tokens the page was loaded with, already removed from the page and the URL.
 #[derive(Default)]
-pub struct Found {
+struct Found {
     injected: Option<Injected>,
     fragment: Option<String>,
     query: Option<String>,
@@ -34,7 +37,7 @@ pub struct Found {
 
 impl Found {
     /// Whether the page brought nothing.
-    pub fn is_empty(&self) -> bool {
+    fn is_empty(&self) -> bool {
         self.injected.is_none() && self.fragment.is_none() && self.query.is_none()
     }
 
@@ -44,10 +47,22 @@ impl Found {
     }
 }
 
+/// The start-up check: a token the page was loaded with is checked first
+/// and wins; without one, the stored session is checked (or the proxy
+/// asked). Call once, right after [`provide_auth`](crate::auth::provide_auth)
+/// and before the router reads the URL.
+pub fn check_at_start(auth: Auth, config: Config) {
+    let found = take_from_page();
+    if found.is_empty() {
+        auth.revalidate_stored();
+    } else {
+        pick_up(auth, config, found);
+    }
+}
+
 /// Reads and removes the data block, `#auth_token=` and `?auth_token=`
-/// (the latter is always scrubbed, used only when config allows). Call once,
-/// before the router reads the URL.
-pub fn take_from_page() -> Found {
+/// (the latter is always scrubbed, used only when config allows).
+fn take_from_page() -> Found {
     let injected = take_data_block();
     let (fragment, query) = scrub_url();
     Found {
@@ -119,7 +134,7 @@ fn take_param(list: &str) -> (String, Option<String>) {
 
 /// Validates what the page brought, then signs in with it or shows the
 /// sign-in page with the reason. The auth context is `Pending` meanwhile.
-pub fn pick_up(auth: Auth, config: Config, found: Found) {
+fn pick_up(auth: Auth, config: Config, found: Found) {
     spawn_local(async move {
         let config = match config.load().await {
             Ok(config) => config,

@@ -12,7 +12,14 @@ async fn error_table_rows() {
     let user = server.signup("Bob", "bob@example.com", PW).await;
     assert_eq!(user["role"], "user");
 
-    // 401 Invalid credentials: wrong password and unknown account alike
+    invalid_credentials_rows(&server).await;
+    not_authenticated_rows(&server).await;
+    invalid_token_rows(&server, &admin, &user).await;
+    access_prohibited_rows(&server, &admin, &user).await;
+}
+
+/// 401 Invalid credentials: wrong password and unknown account alike.
+async fn invalid_credentials_rows(server: &TestServer) {
     assert_detail(
         server.signin("ann@example.com", "wrong password").await,
         401,
@@ -28,8 +35,10 @@ async fn error_table_rows() {
         200,
         "e-mail is case-insensitive"
     );
+}
 
-    // 401 Not authenticated
+/// 401 Not authenticated.
+async fn not_authenticated_rows(server: &TestServer) {
     assert_detail(
         server.get("/api/v1/auths/", None).await,
         401,
@@ -46,8 +55,10 @@ async fn error_table_rows() {
         .await
         .unwrap();
     assert_eq!(res.headers()["www-authenticate"], "Bearer");
+}
 
-    // 401 Invalid token: malformed, forged, other scheme
+/// 401 Invalid token: malformed, forged, other scheme.
+async fn invalid_token_rows(server: &TestServer, admin: &Value, user: &Value) {
     for bad in ["abc", "a.b.c", "eyJhbGciOiJIUzI1NiJ9.e30."] {
         assert_detail(
             server.get("/api/v1/auths/", Some(bad)).await,
@@ -55,7 +66,7 @@ async fn error_table_rows() {
             "Invalid token",
         );
     }
-    let t = token(&admin);
+    let t = token(admin);
     let (head, rest) = t.split_once('.').unwrap();
     let (body, sig) = rest.split_once('.').unwrap();
     let mut flipped: Vec<char> = sig.chars().collect();
@@ -98,14 +109,16 @@ async fn error_table_rows() {
         res.headers()["www-authenticate"],
         r#"Bearer error="invalid_token""#
     );
+}
 
-    // 403 Access prohibited: a user on an admin endpoint
+/// 403 Access prohibited: a user on an admin endpoint.
+async fn access_prohibited_rows(server: &TestServer, admin: &Value, user: &Value) {
     assert_detail(
-        server.get("/api/v1/users/", Some(token(&user))).await,
+        server.get("/api/v1/users/", Some(token(user))).await,
         403,
         "Access prohibited",
     );
-    let (status, users) = server.get("/api/v1/users/", Some(t)).await;
+    let (status, users) = server.get("/api/v1/users/", Some(token(admin))).await;
     assert_eq!(status, 200);
     assert_eq!(users.as_array().unwrap().len(), 2);
 }

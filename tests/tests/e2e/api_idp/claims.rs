@@ -38,7 +38,20 @@ async fn static_keys_of_every_type_hmac_and_the_session_user() {
         .start()
         .await;
     let c = claims("https://static.test", "sam");
-    for k in &keys {
+    every_key_type_with_and_without_kid(&server, &keys, &c).await;
+    hmac_and_the_asymmetric_issuer(&server, &keys, &c, &secret).await;
+    identity_is_never_normalised(&server, &keys, &c).await;
+    // a session token is still a session
+    let admin = admin_token(&server).await;
+    let (code, me) = server.get(ME, Some(&admin)).await;
+    assert_eq!(code, 200);
+    assert_eq!(me["auth_method"], "session");
+}
+
+/// Each key type signs accepted tokens, with a kid and without; RSA keys
+/// also sign PS256, and a key is only ever used with its own algorithm type.
+async fn every_key_type_with_and_without_kid(server: &TestServer, keys: &[TestKey], c: &Value) {
+    for k in keys {
         for with_kid in [true, false] {
             let header = if with_kid {
                 json!({})
@@ -50,12 +63,12 @@ async fn static_keys_of_every_type_hmac_and_the_session_user() {
                 h = json!({"alg": format!("{:?}", k.alg())});
             }
             let t = if with_kid {
-                k.sign(h, &c)
+                k.sign(h, c)
             } else {
                 sign_raw(&h.to_string(), &c.to_string(), &k.encoding(), k.alg())
             };
             assert_eq!(
-                status(&server, &t).await,
+                status(server, &t).await,
                 200,
                 "{:?} kid={with_kid}\n{}",
                 k.kind,
@@ -63,16 +76,26 @@ async fn static_keys_of_every_type_hmac_and_the_session_user() {
             );
         }
     }
-    let ps = keys[0].sign_as(Algorithm::PS256, json!({}), &c);
-    assert_eq!(status(&server, &ps).await, 200, "PS256 with the RSA key");
+    let ps = keys[0].sign_as(Algorithm::PS256, json!({}), c);
+    assert_eq!(status(server, &ps).await, 200, "PS256 with the RSA key");
     // a key only ever used with its own algorithm type
     let es384_with_p256 =
-        keys[1].sign_as(Algorithm::ES256, json!({"alg": "ES384", "kid": "p256"}), &c);
-    assert_eq!(status(&server, &es384_with_p256).await, 401);
+        keys[1].sign_as(Algorithm::ES256, json!({"alg": "ES384", "kid": "p256"}), c);
+    assert_eq!(status(server, &es384_with_p256).await, 401);
+}
+
+/// The HMAC issuer: its secret signs, another does not, and an HS token
+/// under the asymmetric issuer is refused.
+async fn hmac_and_the_asymmetric_issuer(
+    server: &TestServer,
+    keys: &[TestKey],
+    c: &Value,
+    secret: &[u8],
+) {
     let hs = sign_raw(
         r#"{"alg":"HS256","typ":"JWT"}"#,
         &claims("https://hmac.test", "hank").to_string(),
-        &EncodingKey::from_secret(&secret),
+        &EncodingKey::from_secret(secret),
         Algorithm::HS256,
     );
     let (code, me) = server.get(ME, Some(&hs)).await;
@@ -87,7 +110,7 @@ async fn static_keys_of_every_type_hmac_and_the_session_user() {
         &EncodingKey::from_secret(&[8u8; 48]),
         Algorithm::HS256,
     );
-    assert_eq!(status(&server, &wrong_secret).await, 401);
+    assert_eq!(status(server, &wrong_secret).await, 401);
     // a HS token under the asymmetric issuer: refused
     let hs_static = sign_raw(
         r#"{"alg":"HS256"}"#,
@@ -95,8 +118,12 @@ async fn static_keys_of_every_type_hmac_and_the_session_user() {
         &EncodingKey::from_secret(keys[0].public_pem.as_bytes()),
         Algorithm::HS256,
     );
-    assert_eq!(status(&server, &hs_static).await, 401);
-    // identity is never normalised: another case, or a fullwidth look-alike, is another user
+    assert_eq!(status(server, &hs_static).await, 401);
+}
+
+/// Identity is never normalised: another case, or a fullwidth look-alike,
+/// is another user; the id is stable per issuer and subject.
+async fn identity_is_never_normalised(server: &TestServer, keys: &[TestKey], c: &Value) {
     let a = server
         .get(
             ME,
@@ -111,19 +138,14 @@ async fn static_keys_of_every_type_hmac_and_the_session_user() {
         )
         .await
         .1;
-    let base = server.get(ME, Some(&keys[0].sign(json!({}), &c))).await.1;
+    let base = server.get(ME, Some(&keys[0].sign(json!({}), c))).await.1;
     assert_ne!(a["id"], base["id"]);
     assert_ne!(b["id"], base["id"]);
     assert_eq!(
         base["id"],
-        server.get(ME, Some(&keys[2].sign(json!({}), &c))).await.1["id"],
+        server.get(ME, Some(&keys[2].sign(json!({}), c))).await.1["id"],
         "stable id per issuer+subject"
     );
-    // a session token is still a session
-    let admin = admin_token(&server).await;
-    let (code, me) = server.get(ME, Some(&admin)).await;
-    assert_eq!(code, 200);
-    assert_eq!(me["auth_method"], "session");
 }
 
 #[tokio::test]
@@ -163,6 +185,13 @@ email = "*@corp.example"
         ))
         .start()
         .await;
+    exact_issuer_claims_mappings_and_roles(&server, &k).await;
+    glob_issuer_bound_claims(&server, &k).await;
+}
+
+/// The exact issuer: JSON pointers, claim mappings, roles from groups
+/// (case-insensitively), and each bound claim that refuses a token.
+async fn exact_issuer_claims_mappings_and_roles(server: &TestServer, k: &TestKey) {
     let base = |extra: Value| {
         let mut c = claims("https://exact.test", "eve");
         c["tenant"] = json!("acme");
@@ -225,12 +254,16 @@ email = "*@corp.example"
         ),
         ("mapped claim missing", base(json!({"org": {"name": "x"}}))),
     ] {
-        assert_eq!(status(&server, &t).await, 401, "{why}");
+        assert_eq!(status(server, &t).await, 401, "{why}");
     }
     // a bound list matches when any element does
     let admin_only = base(json!({"realm_access": {"roles": ["Admin"]}}));
-    assert_eq!(status(&server, &admin_only).await, 200);
-    // glob issuer
+    assert_eq!(status(server, &admin_only).await, 200);
+}
+
+/// The glob issuer: bound claims as globs, the bound subject, and
+/// `email_verified` that must be JSON true.
+async fn glob_issuer_bound_claims(server: &TestServer, k: &TestKey) {
     let glob = |email: &str, groups: Value, verified: Option<bool>| {
         let mut c = claims("https://glob.test", "ignored");
         c["email"] = json!(email);
@@ -249,7 +282,7 @@ email = "*@corp.example"
     assert_eq!(code, 200, "{}", server.log());
     assert_eq!(me["subject"], "gil@corp.example");
     assert_eq!(
-        status(&server, &glob("gil@corp.example", json!("ops"), None)).await,
+        status(server, &glob("gil@corp.example", json!("ops"), None)).await,
         200,
         "a string claim matches a list"
     );
@@ -271,14 +304,14 @@ email = "*@corp.example"
             glob("gil@corp.example", json!(["ops"]), Some(false)),
         ),
     ] {
-        assert_eq!(status(&server, &t).await, 401, "{why}");
+        assert_eq!(status(server, &t).await, 401, "{why}");
     }
     let mut c = claims("https://glob.test", "x");
     c["email"] = json!("gil@corp.example");
     c["groups"] = json!(["ops"]);
     c["email_verified"] = json!("true");
     assert_eq!(
-        status(&server, &k.sign(json!({}), &c)).await,
+        status(server, &k.sign(json!({}), &c)).await,
         401,
         "email_verified must be JSON true"
     );

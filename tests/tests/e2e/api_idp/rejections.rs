@@ -31,204 +31,20 @@ async fn every_rejection_with_a_forged_token() {
     assert_eq!(status(&server, &ok).await, 200, "{}", server.log());
     let ok_ec = ec.sign(json!({}), &good);
     assert_eq!(status(&server, &ok_ec).await, 200);
-    let with = |patch: Value| {
-        let mut c = good.clone();
-        for (k, v) in patch.as_object().into_iter().flatten() {
-            if v.is_null() {
-                c.as_object_mut().map(|o| o.remove(k));
-            } else {
-                c[k] = v.clone();
-            }
-        }
-        c
+    let forgery = Forgery {
+        rsa: &rsa,
+        ec: &ec,
+        other: &other,
+        b: &b,
+        iss,
+        good: &good,
+        ok: &ok,
+        ok_ec: &ok_ec,
     };
-    let (h, p, _) = split(&ok);
-    let hs_with_public_key = sign_raw(
-        r#"{"alg":"HS256","kid":"rsa-1"}"#,
-        &good.to_string(),
-        &EncodingKey::from_secret(rsa.public_pem.as_bytes()),
-        Algorithm::HS256,
-    );
-    let mut forged: Vec<(&str, String)> = vec![
-        (
-            "signed by another key with the same kid",
-            other.sign(json!({}), &good),
-        ),
-        (
-            "tampered payload",
-            format!(
-                "{h}.{}.{}",
-                b64(with(json!({"sub": "admin"})).to_string()),
-                split(&ok).2
-            ),
-        ),
-        (
-            "alg none",
-            format!("{}.{p}.", b64(r#"{"alg":"none","kid":"rsa-1"}"#)),
-        ),
-        (
-            "alg None with a signature",
-            format!("{}.{p}.{}", b64(r#"{"alg":"None"}"#), split(&ok).2),
-        ),
-        ("alg NONE", format!("{}.{p}.", b64(r#"{"alg":"NONE"}"#))),
-        (
-            "HS256 signed with the RSA public key (alg confusion)",
-            hs_with_public_key,
-        ),
-        (
-            "alg not allowed (RS512)",
-            rsa.sign_as(Algorithm::RS512, json!({}), &good),
-        ),
-        (
-            "PS256 not allowed",
-            rsa.sign_as(Algorithm::PS256, json!({}), &good),
-        ),
-        (
-            "ES256 token naming an RSA kid",
-            ec.sign(json!({"kid": "rsa-1"}), &good),
-        ),
-        (
-            "missing iss",
-            rsa.sign(json!({}), &with(json!({"iss": null}))),
-        ),
-        (
-            "wrong iss",
-            rsa.sign(json!({}), &with(json!({"iss": "https://evil.test"}))),
-        ),
-        (
-            "iss of another trusted issuer",
-            rsa.sign(
-                json!({}),
-                &with(json!({"iss": "https://idp.test/realms/b"})),
-            ),
-        ),
-        (
-            "missing aud",
-            rsa.sign(json!({}), &with(json!({"aud": null}))),
-        ),
-        (
-            "wrong aud",
-            rsa.sign(json!({}), &with(json!({"aud": ["other", "x"]}))),
-        ),
-        (
-            "expired",
-            rsa.sign(json!({}), &with(json!({"exp": now() - 61}))),
-        ),
-        (
-            "not yet valid",
-            rsa.sign(json!({}), &with(json!({"nbf": now() + 120}))),
-        ),
-        (
-            "iat in the future",
-            rsa.sign(json!({}), &with(json!({"iat": now() + 120}))),
-        ),
-        (
-            "missing exp",
-            rsa.sign(json!({}), &with(json!({"exp": null}))),
-        ),
-        (
-            "missing sub",
-            rsa.sign(json!({}), &with(json!({"sub": null}))),
-        ),
-        ("unknown kid", rsa.sign(json!({"kid": "nope"}), &good)),
-        (
-            "kid differing only in case",
-            rsa.sign(json!({"kid": "RSA-1"}), &good),
-        ),
-        (
-            "string exp",
-            rsa.sign(json!({}), &with(json!({"exp": (now() + 600).to_string()}))),
-        ),
-        ("numeric iss", rsa.sign(json!({}), &with(json!({"iss": 7})))),
-        (
-            "aud object",
-            rsa.sign(json!({}), &with(json!({"aud": {"app": true}}))),
-        ),
-        (
-            "aud list with a number",
-            rsa.sign(json!({}), &with(json!({"aud": ["app", 1]}))),
-        ),
-        (
-            "sub with a control character",
-            rsa.sign(json!({}), &with(json!({"sub": "alice\u{0}"}))),
-        ),
-        ("crit header", rsa.sign(json!({"crit": ["exp"]}), &good)),
-        (
-            "typ JOSE+JSON",
-            rsa.sign(json!({"typ": "JOSE+JSON"}), &good),
-        ),
-        ("typ dpop+jwt", rsa.sign(json!({"typ": "dpop+jwt"}), &good)),
-        (
-            "JWE",
-            format!("{}.a.b.c.d", b64(r#"{"alg":"RSA-OAEP","enc":"A256GCM"}"#)),
-        ),
-        (
-            "JWS JSON serialisation",
-            format!(r#"{{"payload":"{p}","signatures":[]}}"#),
-        ),
-        ("malformed base64", format!("{h}.{p}!.{}", split(&ok).2)),
-        ("padding", format!("{h}=.{p}.{}", split(&ok).2)),
-        (
-            "standard alphabet",
-            format!(
-                "{}.{}.{}",
-                h,
-                p,
-                split(&ok).2.replace('-', "+").replace('_', "/")
-            ),
-        ),
-        (
-            "malformed JSON",
-            sign_raw(
-                r#"{"alg":"RS256","kid":"rsa-1"}"#,
-                r#"{"iss":"#,
-                &rsa.encoding(),
-                Algorithm::RS256,
-            ),
-        ),
-        (
-            "duplicate key in claims",
-            sign_raw(
-                r#"{"alg":"RS256","kid":"rsa-1"}"#,
-                &format!(
-                    r#"{{"iss":"{iss}","sub":"alice","sub":"root","aud":"app","exp":{}}}"#,
-                    now() + 600
-                ),
-                &rsa.encoding(),
-                Algorithm::RS256,
-            ),
-        ),
-        (
-            "duplicate key in header",
-            sign_raw(
-                r#"{"alg":"RS256","kid":"x","kid":"rsa-1"}"#,
-                &good.to_string(),
-                &rsa.encoding(),
-                Algorithm::RS256,
-            ),
-        ),
-        (
-            "over the size limit",
-            rsa.sign(json!({}), &with(json!({"pad": "x".repeat(4000)}))),
-        ),
-        (
-            "psychic ECDSA signature (r = s = 0)",
-            format!("{}.{}.{}", split(&ok_ec).0, split(&ok_ec).1, b64([0u8; 64])),
-        ),
-        (
-            "token of issuer b under issuer a's settings",
-            b.sign(json!({"kid": "rsa-1"}), &good),
-        ),
-    ];
-    // stray bits: flip the lowest bit of the last signature character
-    let sig = split(&ok).2;
-    let last = sig.chars().last().unwrap_or('A');
-    if let Some(flipped) = flip_low_bit(last) {
-        forged.push((
-            "stray bits",
-            format!("{h}.{p}.{}{flipped}", &sig[..sig.len() - 1]),
-        ));
-    }
+    let mut forged = forgery.signatures_and_algorithms();
+    forged.extend(forgery.claims());
+    forged.extend(forgery.encodings_and_headers());
+    forged.extend(forgery.stray_bits());
     for (why, token) in &forged {
         let (code, body) = server.get(ME, Some(token)).await;
         assert_eq!(code, 401, "{why} must be refused");
@@ -245,6 +61,276 @@ async fn every_rejection_with_a_forged_token() {
         log.contains("alg none is never accepted"),
         "reasons are logged at debug"
     );
+}
+
+/// What the forged tokens are made from: the issuer's keys, another key
+/// with the same kid, issuer b's key, and the good claims and tokens.
+struct Forgery<'a> {
+    rsa: &'a TestKey,
+    ec: &'a TestKey,
+    other: &'a TestKey,
+    b: &'a TestKey,
+    iss: &'a str,
+    good: &'a Value,
+    ok: &'a str,
+    ok_ec: &'a str,
+}
+
+impl Forgery<'_> {
+    /// The good claims with `patch` applied (a null removes the claim).
+    fn with(&self, patch: Value) -> Value {
+        let mut c = self.good.clone();
+        for (k, v) in patch.as_object().into_iter().flatten() {
+            if v.is_null() {
+                c.as_object_mut().map(|o| o.remove(k));
+            } else {
+                c[k] = v.clone();
+            }
+        }
+        c
+    }
+
+    /// Wrong keys, tampering, and algorithms that are never or not here
+    /// accepted.
+    fn signatures_and_algorithms(&self) -> Vec<(&'static str, String)> {
+        let (h, p, _) = split(self.ok);
+        let hs_with_public_key = sign_raw(
+            r#"{"alg":"HS256","kid":"rsa-1"}"#,
+            &self.good.to_string(),
+            &EncodingKey::from_secret(self.rsa.public_pem.as_bytes()),
+            Algorithm::HS256,
+        );
+        vec![
+            (
+                "signed by another key with the same kid",
+                self.other.sign(json!({}), self.good),
+            ),
+            (
+                "tampered payload",
+                format!(
+                    "{h}.{}.{}",
+                    b64(self.with(json!({"sub": "admin"})).to_string()),
+                    split(self.ok).2
+                ),
+            ),
+            (
+                "alg none",
+                format!("{}.{p}.", b64(r#"{"alg":"none","kid":"rsa-1"}"#)),
+            ),
+            (
+                "alg None with a signature",
+                format!("{}.{p}.{}", b64(r#"{"alg":"None"}"#), split(self.ok).2),
+            ),
+            ("alg NONE", format!("{}.{p}.", b64(r#"{"alg":"NONE"}"#))),
+            (
+                "HS256 signed with the RSA public key (alg confusion)",
+                hs_with_public_key,
+            ),
+            (
+                "alg not allowed (RS512)",
+                self.rsa.sign_as(Algorithm::RS512, json!({}), self.good),
+            ),
+            (
+                "PS256 not allowed",
+                self.rsa.sign_as(Algorithm::PS256, json!({}), self.good),
+            ),
+            (
+                "ES256 token naming an RSA kid",
+                self.ec.sign(json!({"kid": "rsa-1"}), self.good),
+            ),
+        ]
+    }
+
+    /// Missing, wrong and mistyped claims.
+    fn claims(&self) -> Vec<(&'static str, String)> {
+        vec![
+            (
+                "missing iss",
+                self.rsa.sign(json!({}), &self.with(json!({"iss": null}))),
+            ),
+            (
+                "wrong iss",
+                self.rsa
+                    .sign(json!({}), &self.with(json!({"iss": "https://evil.test"}))),
+            ),
+            (
+                "iss of another trusted issuer",
+                self.rsa.sign(
+                    json!({}),
+                    &self.with(json!({"iss": "https://idp.test/realms/b"})),
+                ),
+            ),
+            (
+                "missing aud",
+                self.rsa.sign(json!({}), &self.with(json!({"aud": null}))),
+            ),
+            (
+                "wrong aud",
+                self.rsa
+                    .sign(json!({}), &self.with(json!({"aud": ["other", "x"]}))),
+            ),
+            (
+                "expired",
+                self.rsa
+                    .sign(json!({}), &self.with(json!({"exp": now() - 61}))),
+            ),
+            (
+                "not yet valid",
+                self.rsa
+                    .sign(json!({}), &self.with(json!({"nbf": now() + 120}))),
+            ),
+            (
+                "iat in the future",
+                self.rsa
+                    .sign(json!({}), &self.with(json!({"iat": now() + 120}))),
+            ),
+            (
+                "missing exp",
+                self.rsa.sign(json!({}), &self.with(json!({"exp": null}))),
+            ),
+            (
+                "missing sub",
+                self.rsa.sign(json!({}), &self.with(json!({"sub": null}))),
+            ),
+            (
+                "unknown kid",
+                self.rsa.sign(json!({"kid": "nope"}), self.good),
+            ),
+            (
+                "kid differing only in case",
+                self.rsa.sign(json!({"kid": "RSA-1"}), self.good),
+            ),
+            (
+                "string exp",
+                self.rsa.sign(
+                    json!({}),
+                    &self.with(json!({"exp": (now() + 600).to_string()})),
+                ),
+            ),
+            (
+                "numeric iss",
+                self.rsa.sign(json!({}), &self.with(json!({"iss": 7}))),
+            ),
+            (
+                "aud object",
+                self.rsa
+                    .sign(json!({}), &self.with(json!({"aud": {"app": true}}))),
+            ),
+            (
+                "aud list with a number",
+                self.rsa
+                    .sign(json!({}), &self.with(json!({"aud": ["app", 1]}))),
+            ),
+            (
+                "sub with a control character",
+                self.rsa
+                    .sign(json!({}), &self.with(json!({"sub": "alice\u{0}"}))),
+            ),
+        ]
+    }
+
+    /// Headers, serialisations and encodings that are refused, and tokens
+    /// of the wrong size or issuer.
+    fn encodings_and_headers(&self) -> Vec<(&'static str, String)> {
+        let (h, p, _) = split(self.ok);
+        vec![
+            (
+                "crit header",
+                self.rsa.sign(json!({"crit": ["exp"]}), self.good),
+            ),
+            (
+                "typ JOSE+JSON",
+                self.rsa.sign(json!({"typ": "JOSE+JSON"}), self.good),
+            ),
+            (
+                "typ dpop+jwt",
+                self.rsa.sign(json!({"typ": "dpop+jwt"}), self.good),
+            ),
+            (
+                "JWE",
+                format!("{}.a.b.c.d", b64(r#"{"alg":"RSA-OAEP","enc":"A256GCM"}"#)),
+            ),
+            (
+                "JWS JSON serialisation",
+                format!(r#"{{"payload":"{p}","signatures":[]}}"#),
+            ),
+            ("malformed base64", format!("{h}.{p}!.{}", split(self.ok).2)),
+            ("padding", format!("{h}=.{p}.{}", split(self.ok).2)),
+            (
+                "standard alphabet",
+                format!(
+                    "{}.{}.{}",
+                    h,
+                    p,
+                    split(self.ok).2.replace('-', "+").replace('_', "/")
+                ),
+            ),
+            (
+                "malformed JSON",
+                sign_raw(
+                    r#"{"alg":"RS256","kid":"rsa-1"}"#,
+                    r#"{"iss":"#,
+                    &self.rsa.encoding(),
+                    Algorithm::RS256,
+                ),
+            ),
+            (
+                "duplicate key in claims",
+                sign_raw(
+                    r#"{"alg":"RS256","kid":"rsa-1"}"#,
+                    &format!(
+                        r#"{{"iss":"{}","sub":"alice","sub":"root","aud":"app","exp":{}}}"#,
+                        self.iss,
+                        now() + 600
+                    ),
+                    &self.rsa.encoding(),
+                    Algorithm::RS256,
+                ),
+            ),
+            (
+                "duplicate key in header",
+                sign_raw(
+                    r#"{"alg":"RS256","kid":"x","kid":"rsa-1"}"#,
+                    &self.good.to_string(),
+                    &self.rsa.encoding(),
+                    Algorithm::RS256,
+                ),
+            ),
+            (
+                "over the size limit",
+                self.rsa
+                    .sign(json!({}), &self.with(json!({"pad": "x".repeat(4000)}))),
+            ),
+            (
+                "psychic ECDSA signature (r = s = 0)",
+                format!(
+                    "{}.{}.{}",
+                    split(self.ok_ec).0,
+                    split(self.ok_ec).1,
+                    b64([0u8; 64])
+                ),
+            ),
+            (
+                "token of issuer b under issuer a's settings",
+                self.b.sign(json!({"kid": "rsa-1"}), self.good),
+            ),
+        ]
+    }
+
+    /// Stray bits: the lowest bit of the last signature character flipped.
+    fn stray_bits(&self) -> Vec<(&'static str, String)> {
+        let mut forged = Vec::new();
+        let sig = split(self.ok).2;
+        let last = sig.chars().last().unwrap_or('A');
+        let (h, p, _) = split(self.ok);
+        if let Some(flipped) = flip_low_bit(last) {
+            forged.push((
+                "stray bits",
+                format!("{h}.{p}.{}{flipped}", &sig[..sig.len() - 1]),
+            ));
+        }
+        forged
+    }
 }
 
 fn flip_low_bit(c: char) -> Option<char> {

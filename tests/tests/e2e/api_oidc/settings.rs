@@ -56,146 +56,184 @@ tessera_tests::on_both_databases! {
         assert_eq!(s["display_name"], LABEL);
         assert_eq!(s["discovery_url"], provider.discovery_url());
 
-        // only admins see or change them
-        let alice_session = sso_session(&server, IDP, "alice-sub", "alice-password").await;
-        let alice_token = token(&alice_session);
-        let (status, _) = server
-            .get(routes::ADMIN_OIDC_PROVIDERS, Some(&alice_token))
-            .await;
-        assert_eq!(status, 403);
-        let (status, _) = server.get(routes::ADMIN_OIDC_PROVIDERS, None).await;
-        assert_eq!(status, 401);
-        let (status, _) = put_settings(&server, &alice_token, &s).await;
-        assert_eq!(status, 403);
-
-        // restrict to a group: alice (no groups) is refused next time, her session lives on
-        let mut restricted = s.clone();
-        restricted["user_groups"] = json!(["trusted"]);
-        restricted["display_name"] = json!("Renamed IdP");
-        let (status, body) = put_settings(&server, &admin, &restricted).await;
-        assert_eq!(status, 200, "{body}");
-        assert!(!body.contains(SECRET));
-        let saved: Value = serde_json::from_str(&body).expect("json");
-        assert_eq!(saved["client_secret"], Value::Null);
-        assert_eq!(
-            saved["client_secret_set"], true,
-            "a null secret keeps the stored one"
-        );
-        assert_eq!(saved["source"], "database");
-        let url = sign_in_at(&server, IDP, "alice-sub", "alice-password").await;
-        assert_eq!(
-            assert_refused(&server, &url, "alice after the change"),
-            "Access prohibited"
-        );
-        let (status, _) = server.get(routes::SESSION, Some(&alice_token)).await;
-        assert_eq!(status, 200, "an existing session keeps working");
-        sso_session(&server, IDP, "tom", "pw-tom").await;
-        let (_, config) = server.get(routes::PUBLIC_CONFIG, None).await;
-        assert!(
-            config["oidc_providers"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .any(|p| p["display_name"] == "Renamed IdP"),
-            "{config}"
-        );
-
-        // a wrong secret breaks the next sign-in; the right one repairs it
-        let mut wrong = restricted.clone();
-        wrong["client_secret"] = json!("not-the-secret");
-        let (status, body) = put_settings(&server, &admin, &wrong).await;
-        assert_eq!(status, 200, "{body}");
-        assert!(!body.contains("not-the-secret"), "{body}");
-        let url = sign_in_at(&server, IDP, "tom", "pw-tom").await;
-        assert_refused(&server, &url, "wrong client secret");
-        let mut right = restricted.clone();
-        right["client_secret"] = json!(SECRET);
-        let (status, _) = put_settings(&server, &admin, &right).await;
-        assert_eq!(status, 200);
-        sso_session(&server, IDP, "tom", "pw-tom").await;
-        assert!(!settings_of(&server, &admin, IDP)
-            .await
-            .to_string()
-            .contains(SECRET));
-
-        // invalid settings are refused, naming the field
-        let mut invalid = right.clone();
-        invalid["client_secret"] = Value::Null;
-        invalid["discovery_url"] = json!("not a url");
-        let (status, body) = put_settings(&server, &admin, &invalid).await;
-        assert_eq!(status, 422, "{body}");
-        assert!(body.contains("discovery_url"), "{body}");
-        sso_session(&server, IDP, "tom", "pw-tom").await;
-
-        // deleting the database row falls back to the config file
-        let res = client()
-            .delete(server.at(&routes::ADMIN_OIDC_PROVIDER.replace("{name}", IDP)))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .expect("delete");
-        assert_eq!(res.status(), 204);
-        let s = settings_of(&server, &admin, IDP).await;
-        assert_eq!(s["source"], "config");
-        assert_eq!(s["user_groups"], json!([]));
-        sso_session(&server, IDP, "alice-sub", "alice-password").await;
-
-        // a provider that exists only in the database: added, used, removed
-        provider
-            .put_client(
-                &ClientSpec::new("second", "second-secret-77")
-                    .redirect_uri(&callback(&server.url, "second")),
-            )
-            .await;
-        let second = json!({
-            "name": "second",
-            "display_name": "Second IdP",
-            "discovery_url": provider.discovery_url(),
-            "client_id": "second",
-            "client_secret": "second-secret-77",
-        });
-        let (status, body) = put_settings(&server, &admin, &second).await;
-        assert_eq!(status, 200, "{body}");
-        assert!(!body.contains("second-secret-77"), "{body}");
-        let listed = settings_of(&server, &admin, "second").await;
-        assert_eq!(listed["source"], "database");
-        assert_eq!(listed["client_secret_set"], true);
-        let (_, config) = server.get(routes::PUBLIC_CONFIG, None).await;
-        assert!(
-            config["oidc_providers"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .any(|p| p["name"] == "second" && p["display_name"] == "Second IdP"),
-            "{config}"
-        );
-        let via_second = sso_session(&server, "second", "tom", "pw-tom").await;
-        assert_eq!(via_second["email"], "tom@example.com");
-        let res = client()
-            .delete(server.at(&routes::ADMIN_OIDC_PROVIDER.replace("{name}", "second")))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .expect("delete");
-        assert_eq!(res.status(), 204);
-        let (_, config) = server.get(routes::PUBLIC_CONFIG, None).await;
-        assert!(
-            !config["oidc_providers"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .any(|p| p["name"] == "second"),
-            "{config}"
-        );
-        assert_no_such_provider(&server, "second").await;
-        let (status, _) = server.get(routes::SESSION, Some(&token(&via_second))).await;
-        assert_eq!(status, 200, "a session outlives its provider's settings");
+        let alice_token = only_admins_see_or_change_them(&server, &s).await;
+        let restricted = restricting_to_a_group(&server, &admin, &s, &alice_token).await;
+        let right = a_wrong_secret_then_the_right_one(&server, &admin, &restricted).await;
+        invalid_settings_then_deleting_the_row(&server, &admin, &right).await;
+        a_provider_only_in_the_database(&provider, &server, &admin).await;
 
         let log = server.log();
         for secret in [SECRET, "not-the-secret", "second-secret-77"] {
             assert!(!log.contains(secret), "{secret} is in the log");
         }
     }
+}
+
+/// Only admins see or change the settings; returns alice's session token.
+async fn only_admins_see_or_change_them(server: &TestServer, s: &Value) -> String {
+    let alice_session = sso_session(server, IDP, "alice-sub", "alice-password").await;
+    let alice_token = token(&alice_session);
+    let (status, _) = server
+        .get(routes::ADMIN_OIDC_PROVIDERS, Some(&alice_token))
+        .await;
+    assert_eq!(status, 403);
+    let (status, _) = server.get(routes::ADMIN_OIDC_PROVIDERS, None).await;
+    assert_eq!(status, 401);
+    let (status, _) = put_settings(server, &alice_token, s).await;
+    assert_eq!(status, 403);
+    alice_token
+}
+
+/// Restricting to a group: alice (no groups) is refused next time, her
+/// session lives on; the new label is public. Returns the saved settings.
+async fn restricting_to_a_group(
+    server: &TestServer,
+    admin: &str,
+    s: &Value,
+    alice_token: &str,
+) -> Value {
+    // restrict to a group: alice (no groups) is refused next time, her session lives on
+    let mut restricted = s.clone();
+    restricted["user_groups"] = json!(["trusted"]);
+    restricted["display_name"] = json!("Renamed IdP");
+    let (status, body) = put_settings(server, admin, &restricted).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(!body.contains(SECRET));
+    let saved: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(saved["client_secret"], Value::Null);
+    assert_eq!(
+        saved["client_secret_set"], true,
+        "a null secret keeps the stored one"
+    );
+    assert_eq!(saved["source"], "database");
+    let url = sign_in_at(server, IDP, "alice-sub", "alice-password").await;
+    assert_eq!(
+        assert_refused(server, &url, "alice after the change"),
+        "Access prohibited"
+    );
+    let (status, _) = server.get(routes::SESSION, Some(alice_token)).await;
+    assert_eq!(status, 200, "an existing session keeps working");
+    sso_session(server, IDP, "tom", "pw-tom").await;
+    let (_, config) = server.get(routes::PUBLIC_CONFIG, None).await;
+    assert!(
+        config["oidc_providers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|p| p["display_name"] == "Renamed IdP"),
+        "{config}"
+    );
+    restricted
+}
+
+/// A wrong secret breaks the next sign-in; the right one repairs it.
+/// Returns the repaired settings.
+async fn a_wrong_secret_then_the_right_one(
+    server: &TestServer,
+    admin: &str,
+    restricted: &Value,
+) -> Value {
+    let mut wrong = restricted.clone();
+    wrong["client_secret"] = json!("not-the-secret");
+    let (status, body) = put_settings(server, admin, &wrong).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(!body.contains("not-the-secret"), "{body}");
+    let url = sign_in_at(server, IDP, "tom", "pw-tom").await;
+    assert_refused(server, &url, "wrong client secret");
+    let mut right = restricted.clone();
+    right["client_secret"] = json!(SECRET);
+    let (status, _) = put_settings(server, admin, &right).await;
+    assert_eq!(status, 200);
+    sso_session(server, IDP, "tom", "pw-tom").await;
+    assert!(!settings_of(server, admin, IDP)
+        .await
+        .to_string()
+        .contains(SECRET));
+    right
+}
+
+/// Invalid settings are refused, naming the field; deleting the database
+/// row falls back to the config file.
+async fn invalid_settings_then_deleting_the_row(server: &TestServer, admin: &str, right: &Value) {
+    // invalid settings are refused, naming the field
+    let mut invalid = right.clone();
+    invalid["client_secret"] = Value::Null;
+    invalid["discovery_url"] = json!("not a url");
+    let (status, body) = put_settings(server, admin, &invalid).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("discovery_url"), "{body}");
+    sso_session(server, IDP, "tom", "pw-tom").await;
+
+    // deleting the database row falls back to the config file
+    let res = client()
+        .delete(server.at(&routes::ADMIN_OIDC_PROVIDER.replace("{name}", IDP)))
+        .bearer_auth(admin)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(res.status(), 204);
+    let s = settings_of(server, admin, IDP).await;
+    assert_eq!(s["source"], "config");
+    assert_eq!(s["user_groups"], json!([]));
+    sso_session(server, IDP, "alice-sub", "alice-password").await;
+}
+
+/// A provider that exists only in the database: added, used, removed; its
+/// session outlives its settings.
+async fn a_provider_only_in_the_database(
+    provider: &OidcProvider,
+    server: &TestServer,
+    admin: &str,
+) {
+    provider
+        .put_client(
+            &ClientSpec::new("second", "second-secret-77")
+                .redirect_uri(&callback(&server.url, "second")),
+        )
+        .await;
+    let second = json!({
+        "name": "second",
+        "display_name": "Second IdP",
+        "discovery_url": provider.discovery_url(),
+        "client_id": "second",
+        "client_secret": "second-secret-77",
+    });
+    let (status, body) = put_settings(server, admin, &second).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(!body.contains("second-secret-77"), "{body}");
+    let listed = settings_of(server, admin, "second").await;
+    assert_eq!(listed["source"], "database");
+    assert_eq!(listed["client_secret_set"], true);
+    let (_, config) = server.get(routes::PUBLIC_CONFIG, None).await;
+    assert!(
+        config["oidc_providers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|p| p["name"] == "second" && p["display_name"] == "Second IdP"),
+        "{config}"
+    );
+    let via_second = sso_session(server, "second", "tom", "pw-tom").await;
+    assert_eq!(via_second["email"], "tom@example.com");
+    let res = client()
+        .delete(server.at(&routes::ADMIN_OIDC_PROVIDER.replace("{name}", "second")))
+        .bearer_auth(admin)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(res.status(), 204);
+    let (_, config) = server.get(routes::PUBLIC_CONFIG, None).await;
+    assert!(
+        !config["oidc_providers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|p| p["name"] == "second"),
+        "{config}"
+    );
+    assert_no_such_provider(server, "second").await;
+    let (status, _) = server.get(routes::SESSION, Some(&token(&via_second))).await;
+    assert_eq!(status, 200, "a session outlives its provider's settings");
 }
 
 #[tokio::test]
@@ -255,54 +293,11 @@ async fn the_test_round_trip_checks_unsaved_settings_and_signs_no_one_in() {
     let saved = settings_of(&server, &admin, IDP).await;
 
     let issuer = provider.issuer().to_owned();
-    let run = |draft: Value, login: &'static str, password: &'static str| {
-        let server = &server;
-        let admin = admin.clone();
-        let issuer = issuer.clone();
-        async move {
-            let (status, started) = server
-                .post(routes::ADMIN_OIDC_TEST, Some(&admin), &draft)
-                .await;
-            assert_eq!(status, 200, "{started}\n{}", server.log());
-            assert_eq!(started["issuer"], issuer);
-            let login_url = started["login_url"].as_str().expect("login_url");
-            assert!(
-                login_url.starts_with(&format!("/oauth/{IDP}/login?test=")),
-                "{login_url}"
-            );
-            let location =
-                sign_in_via_provider(&driver_client(), &server.at(login_url), login, password)
-                    .await
-                    .expect("the test round trip");
-            let url = Url::parse(&location).expect("url");
-            assert_eq!(url.path(), "/settings/security/test", "{url}");
-            let code = fragment(&url, "code").expect("code");
-            // only an admin may read the report
-            let (status, _) = server
-                .post(
-                    routes::ADMIN_OIDC_TEST_RESULT,
-                    None,
-                    &json!({ "code": code }),
-                )
-                .await;
-            assert_eq!(status, 401);
-            let (status, report) = server
-                .post(
-                    routes::ADMIN_OIDC_TEST_RESULT,
-                    Some(&admin),
-                    &json!({ "code": code }),
-                )
-                .await;
-            assert_eq!(status, 200, "{report}");
-            report
-        }
-    };
-
     // a draft restricted to a group: tom passes, alice would be refused
     let mut draft = saved.clone();
     draft["groups_claim"] = json!("groups");
     draft["user_groups"] = json!(["trusted"]);
-    let report = run(draft.clone(), "tom", "pw-tom").await;
+    let report = test_round_trip(&server, &admin, &issuer, draft.clone(), "tom", "pw-tom").await;
     assert_eq!(report["ok"], true, "{report}");
     assert_eq!(report["role"], "user");
     assert_eq!(report["claims"]["email"], "tom@example.com");
@@ -312,7 +307,15 @@ async fn the_test_round_trip_checks_unsaved_settings_and_signs_no_one_in() {
             .is_some_and(|g| g.iter().any(|g| g == "trusted")),
         "{report}"
     );
-    let report = run(draft, "alice-sub", "alice-password").await;
+    let report = test_round_trip(
+        &server,
+        &admin,
+        &issuer,
+        draft,
+        "alice-sub",
+        "alice-password",
+    )
+    .await;
     assert_eq!(report["ok"], false, "{report}");
     assert!(
         report["detail"]
@@ -351,4 +354,50 @@ async fn the_test_round_trip_checks_unsaved_settings_and_signs_no_one_in() {
         )
         .await;
     assert_eq!(status, 403);
+}
+
+/// Starts the test round trip of `draft` as `admin`, signs `login` in at the
+/// provider, and reads the report (only an admin may).
+async fn test_round_trip(
+    server: &TestServer,
+    admin: &str,
+    issuer: &str,
+    draft: Value,
+    login: &str,
+    password: &str,
+) -> Value {
+    let (status, started) = server
+        .post(routes::ADMIN_OIDC_TEST, Some(admin), &draft)
+        .await;
+    assert_eq!(status, 200, "{started}\n{}", server.log());
+    assert_eq!(started["issuer"], issuer);
+    let login_url = started["login_url"].as_str().expect("login_url");
+    assert!(
+        login_url.starts_with(&format!("/oauth/{IDP}/login?test=")),
+        "{login_url}"
+    );
+    let location = sign_in_via_provider(&driver_client(), &server.at(login_url), login, password)
+        .await
+        .expect("the test round trip");
+    let url = Url::parse(&location).expect("url");
+    assert_eq!(url.path(), "/settings/security/test", "{url}");
+    let code = fragment(&url, "code").expect("code");
+    // only an admin may read the report
+    let (status, _) = server
+        .post(
+            routes::ADMIN_OIDC_TEST_RESULT,
+            None,
+            &json!({ "code": code }),
+        )
+        .await;
+    assert_eq!(status, 401);
+    let (status, report) = server
+        .post(
+            routes::ADMIN_OIDC_TEST_RESULT,
+            Some(admin),
+            &json!({ "code": code }),
+        )
+        .await;
+    assert_eq!(status, 200, "{report}");
+    report
 }

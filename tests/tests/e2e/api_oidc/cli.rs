@@ -16,6 +16,20 @@ async fn cli_login_with_skip_browser() {
     .await;
     root(&server).await;
 
+    the_cli_signs_in_and_prints_a_session_token(&provider, &server, cli_port, &loopback).await;
+    the_server_side_takes_loopback_uris_bound_to_the_nonce(&server, &manual).await;
+    the_cli_reports_an_unknown_provider(&server).await;
+}
+
+/// `tessera login --skip-browser` prints the provider's URL; signing in
+/// there reaches the CLI's loopback listener, and the CLI prints a session
+/// token.
+async fn the_cli_signs_in_and_prints_a_session_token(
+    provider: &OidcProvider,
+    server: &TestServer,
+    cli_port: u16,
+    loopback: &str,
+) {
     let mut child = tokio::process::Command::new(binary())
         .args([
             "login",
@@ -65,7 +79,7 @@ async fn cli_login_with_skip_browser() {
     let cb = sign_in_via_provider(&driver_client(), &auth_url, "alice-sub", "alice-password")
         .await
         .expect("through the provider");
-    assert!(cb.starts_with(&loopback), "{cb}");
+    assert!(cb.starts_with(loopback), "{cb}");
     let res = client().get(&cb).send().await.expect("the CLI's listener");
     assert_eq!(res.status(), 200);
     let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
@@ -89,8 +103,11 @@ async fn cli_login_with_skip_browser() {
     let (status, me) = server.get(routes::SESSION, Some(cli_token)).await;
     assert_eq!(status, 200);
     assert_eq!(me["email"], "alice@example.com");
+}
 
-    // the server side of the CLI flow: loopback redirect URIs only, bound to the client nonce
+/// The server side of the CLI flow: loopback redirect URIs only, bound to
+/// the client nonce.
+async fn the_server_side_takes_loopback_uris_bound_to_the_nonce(server: &TestServer, manual: &str) {
     let start = routes::OAUTH_CLI_START.replace("{provider}", IDP);
     let finish = routes::OAUTH_CLI_FINISH.replace("{provider}", IDP);
     for bad in [
@@ -143,8 +160,10 @@ async fn cli_login_with_skip_browser() {
         "a wrong client nonce: {status} {body}"
     );
     assert!(body.get("token").is_none());
+}
 
-    // the CLI reports a failure: an unknown provider
+/// The CLI reports a failure: an unknown provider.
+async fn the_cli_reports_an_unknown_provider(server: &TestServer) {
     let out = tokio::time::timeout(
         Duration::from_secs(30),
         tokio::process::Command::new(binary())

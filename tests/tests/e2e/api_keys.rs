@@ -1,13 +1,8 @@
 //! API keys over the real HTTP API: the global switch, the permission,
 //! endpoint allowlists (with encoding tricks), replacement and deletion.
+use crate::support::{token, PW};
 use serde_json::{json, Value};
 use tessera_tests::server::{client, TestServer};
-
-const PW: &str = "correct horse";
-
-fn token(user: &Value) -> &str {
-    user["token"].as_str().expect("token")
-}
 
 async fn create_key(server: &TestServer, session: &str) -> (u16, Value) {
     server

@@ -2,6 +2,7 @@
 //! with PKCE to a dummy redirect URI, the token endpoint, userinfo, PKCE
 //! enforcement, wrong passwords, runtime account changes and the faults the
 //! refusal tests rely on.
+use crate::support::jwt_payload;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{decode, decode_header, DecodingKey, Validation};
 use serde_json::Value;
@@ -39,15 +40,6 @@ async fn verified_claims(provider: &OidcProvider, id_token: &str, aud: &str) -> 
         .claims
 }
 
-fn payload(jwt: &str) -> Value {
-    use base64::Engine;
-    let part = jwt.split('.').nth(1).expect("payload");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(part)
-        .expect("base64");
-    serde_json::from_slice(&bytes).expect("json")
-}
-
 #[tokio::test]
 async fn code_flow_with_pkce_against_the_real_provider() {
     let strict = ClientSpec::new("strict", "strict-secret")
@@ -82,7 +74,7 @@ async fn code_flow_with_pkce_against_the_real_provider() {
         .code_flow(&strict, REDIRECT, "alice", "alice-password", true)
         .await
         .expect("after the change");
-    let claims = payload(tokens["id_token"].as_str().unwrap_or(""));
+    let claims = jwt_payload(tokens["id_token"].as_str().unwrap_or(""));
     assert_eq!(claims["groups"], serde_json::json!(["untrusted"]));
 }
 
@@ -249,7 +241,7 @@ async fn faults_make_bad_id_tokens_on_purpose() {
         .code_flow(&nonce, REDIRECT, "alice", "pw", true)
         .await
         .expect("nonce client");
-    assert_eq!(payload(&id_token(t))["nonce"], "stale");
+    assert_eq!(jwt_payload(&id_token(t))["nonce"], "stale");
 
     let t = provider
         .code_flow(&azp, REDIRECT, "alice", "pw", true)
@@ -282,7 +274,7 @@ async fn claims_only_in_userinfo_when_asked() {
         .code_flow(&c, REDIRECT, "bob", "pw", true)
         .await
         .expect("flow");
-    let claims = payload(t["id_token"].as_str().unwrap_or(""));
+    let claims = jwt_payload(t["id_token"].as_str().unwrap_or(""));
     assert_eq!(claims["sub"], "bob");
     assert!(claims.get("email").is_none(), "{claims}");
 }

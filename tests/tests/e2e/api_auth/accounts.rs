@@ -15,7 +15,7 @@ tessera_tests::on_both_databases! {
             admin["expires_at"].is_null(),
             "default lifetime is -1: never expires"
         );
-        let claims = payload(token(&admin));
+        let claims = jwt_payload(token(&admin));
         assert_eq!(claims["sub"], admin["id"]);
         assert!(claims["jti"].is_string() && claims["iat"].is_i64() && claims.get("exp").is_none());
 

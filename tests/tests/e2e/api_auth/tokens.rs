@@ -78,12 +78,9 @@ async fn invalid_token_rows(server: &TestServer, admin: &Value, user: &Value) {
         "Invalid token",
     );
     // bob's token re-signed with nothing: claims of another user under ann's signature
-    let mut claims = payload(t);
+    let mut claims = jwt_payload(t);
     claims["sub"] = user["id"].clone();
-    let swapped = format!(
-        "{head}.{}.{sig}",
-        base64_url_encode(claims.to_string().as_bytes())
-    );
+    let swapped = format!("{head}.{}.{sig}", b64(claims.to_string().as_bytes()));
     assert_detail(
         server.get("/api/v1/auths/", Some(&swapped)).await,
         401,
@@ -91,7 +88,7 @@ async fn invalid_token_rows(server: &TestServer, admin: &Value, user: &Value) {
     );
     let none = format!(
         "{}.{body}.",
-        base64_url_encode(br#"{"alg":"none","typ":"JWT","kid":"tessera-session"}"#)
+        b64(br#"{"alg":"none","typ":"JWT","kid":"tessera-session"}"#)
     );
     assert_detail(
         server.get("/api/v1/auths/", Some(&none)).await,
@@ -213,7 +210,7 @@ async fn durations_expire() {
         .await;
     let ann = server.signup("Ann", "ann@example.com", PW).await;
     let exp = ann["expires_at"].as_i64().unwrap();
-    let iat = payload(token(&ann))["iat"].as_i64().unwrap();
+    let iat = jwt_payload(token(&ann))["iat"].as_i64().unwrap();
     assert_eq!(exp - iat, 2);
     assert_eq!(server.get("/api/v1/auths/", Some(token(&ann))).await.0, 200);
     tokio::time::sleep(Duration::from_millis(3100)).await;
@@ -229,7 +226,7 @@ async fn durations_expire() {
             .start()
             .await;
         let ann = server.signup("Ann", "ann@example.com", PW).await;
-        let claims = payload(token(&ann));
+        let claims = jwt_payload(token(&ann));
         assert_eq!(
             claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
             secs,

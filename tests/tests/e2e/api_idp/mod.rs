@@ -1,5 +1,6 @@
 //! IdP-issued JWTs against the real server: real keys, a real JWKS and
 //! discovery server on loopback, and a forged token for every rejection.
+use crate::support::{token, PW};
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -34,8 +35,6 @@ async fn status(server: &TestServer, token: &str) -> u16 {
 
 /// A session admin (the first sign-up), for the admin endpoints.
 async fn admin_token(server: &TestServer) -> String {
-    let a = server
-        .signup("Root", "root@example.com", "correct horse")
-        .await;
-    a["token"].as_str().unwrap_or_default().to_owned()
+    let a = server.signup("Root", "root@example.com", PW).await;
+    token(&a).to_owned()
 }

@@ -2,6 +2,8 @@
 //! loopback), driven without a browser: the code flow with PKCE, every
 //! refusal, role mapping, merging by e-mail, runtime settings, the backup
 //! password sign-in, token exchange, `form_post` and `tessera login`.
+use crate::support::token;
+pub use crate::support::PASSWORD;
 use reqwest::header::{LOCATION, SET_COOKIE};
 use reqwest::Url;
 use serde_json::{json, Value};
@@ -12,7 +14,7 @@ use tessera_tests::oidc::{
     drive_to_callback, driver_client, random_token, sign_in_via_provider, Account, ClientSpec,
     Faults, OidcProvider, ProviderSpec,
 };
-use tessera_tests::server::{binary, client, Builder, TestServer};
+use tessera_tests::server::{binary, client, status_and_json, Builder, TestServer};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
 mod cli;
@@ -30,8 +32,8 @@ pub const LABEL: &str = "Test IdP";
 pub const CLIENT_ID: &str = "tessera";
 /// Its secret (never to be seen in an answer or a log).
 pub const SECRET: &str = "tessera-client-secret-3f9a";
-const ROOT_EMAIL: &str = "root@example.com";
-const ROOT_PASSWORD: &str = "correct horse battery";
+/// The local bootstrap admin's e-mail (its password is [`PASSWORD`]).
+pub const ROOT_EMAIL: &str = "root@example.com";
 
 /// Tessera's future URL: the redirect URIs registered at the provider must
 /// name its port before it starts.
@@ -190,10 +192,7 @@ async fn redeem(browser: &reqwest::Client, server: &TestServer, code: &str) -> (
         .send()
         .await
         .expect("request");
-    (
-        res.status().as_u16(),
-        res.json().await.unwrap_or(Value::Null),
-    )
+    status_and_json(res).await
 }
 
 /// The `/signin?error=` reason, if the URL is that.
@@ -257,13 +256,9 @@ pub async fn sso_session(
     body
 }
 
-fn token(user: &Value) -> String {
-    user["token"].as_str().unwrap_or_default().to_owned()
-}
-
 /// The local bootstrap admin (the first sign-up): its token.
 async fn root(server: &TestServer) -> String {
-    token(&server.signup("Root", ROOT_EMAIL, ROOT_PASSWORD).await)
+    token(&server.signup("Root", ROOT_EMAIL, PASSWORD).await).to_owned()
 }
 
 /// One GET without following redirects, with `client`: status and Location.

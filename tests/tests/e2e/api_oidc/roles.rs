@@ -54,7 +54,7 @@ async fn roles_from_groups_and_the_allowed_groups() {
         .await;
     let bob2 = sso_session(&server, IDP, "bob", "pw-bob").await;
     assert_eq!(bob2["id"], bob["id"]);
-    let (_, me) = server.get(routes::SESSION, Some(&token(&bob2))).await;
+    let (_, me) = server.get(routes::SESSION, Some(token(&bob2))).await;
     assert!(groups(&me).contains(&"blue-team".to_owned()), "{me}");
     // out of the allowed groups: refused at the next sign-in
     provider
@@ -135,7 +135,7 @@ tessera_tests::on_both_databases! {
         let (_, root_after) = server.get(routes::SESSION, Some(&root_token)).await;
         assert_eq!(root_after["email"], ROOT_EMAIL);
         assert_eq!(root_after["role"], "admin");
-        let (status, _) = server.signin(ROOT_EMAIL, ROOT_PASSWORD).await;
+        let (status, _) = server.signin(ROOT_EMAIL, PASSWORD).await;
         assert_eq!(status, 200);
 
         // without merging, the same verified e-mail does not take the account over

@@ -72,7 +72,7 @@ tessera_tests::on_both_databases! {
 /// Only admins see or change the settings; returns alice's session token.
 async fn only_admins_see_or_change_them(server: &TestServer, s: &Value) -> String {
     let alice_session = sso_session(server, IDP, "alice-sub", "alice-password").await;
-    let alice_token = token(&alice_session);
+    let alice_token = token(&alice_session).to_owned();
     let (status, _) = server
         .get(routes::ADMIN_OIDC_PROVIDERS, Some(&alice_token))
         .await;
@@ -232,7 +232,7 @@ async fn a_provider_only_in_the_database(
         "{config}"
     );
     assert_no_such_provider(server, "second").await;
-    let (status, _) = server.get(routes::SESSION, Some(&token(&via_second))).await;
+    let (status, _) = server.get(routes::SESSION, Some(token(&via_second))).await;
     assert_eq!(status, 200, "a session outlives its provider's settings");
 }
 
@@ -240,7 +240,7 @@ async fn a_provider_only_in_the_database(
 async fn backup_login_for_the_bootstrap_admin_only() {
     let (_provider, mut server) = sso(vec![alice()], |c| c, "", "").await;
     // a local account made while password sign-in was on
-    server.signup("Root", ROOT_EMAIL, ROOT_PASSWORD).await;
+    server.signup("Root", ROOT_EMAIL, PASSWORD).await;
     server
         .signup("Bob", "bob@example.com", "bob password 1")
         .await;
@@ -273,7 +273,7 @@ async fn backup_login_for_the_bootstrap_admin_only() {
         "the bootstrap admin's wrong password: {status} {body}"
     );
     assert!(body.get("token").is_none());
-    let (status, body) = server.signin(ROOT_EMAIL, ROOT_PASSWORD).await;
+    let (status, body) = server.signin(ROOT_EMAIL, PASSWORD).await;
     assert_eq!(status, 200, "{body}\n{}", server.log());
     assert_eq!(body["role"], "admin");
     // SSO still works
@@ -347,11 +347,7 @@ async fn the_test_round_trip_checks_unsaved_settings_and_signs_no_one_in() {
     // and it is for admins only
     let alice_session = sso_session(&server, IDP, "alice-sub", "alice-password").await;
     let (status, _) = server
-        .post(
-            routes::ADMIN_OIDC_TEST,
-            Some(&token(&alice_session)),
-            &saved,
-        )
+        .post(routes::ADMIN_OIDC_TEST, Some(token(&alice_session)), &saved)
         .await;
     assert_eq!(status, 403);
 }

@@ -58,7 +58,7 @@ async fn sign_in_with_pkce_lands_signed_in() {
     assert_eq!(user["name"], "Alice Liddell");
     assert_eq!(user["role"], "user");
     assert_eq!(user["token_type"], "Bearer");
-    let (status, me) = server.get(routes::SESSION, Some(&token(&user))).await;
+    let (status, me) = server.get(routes::SESSION, Some(token(&user))).await;
     assert_eq!(status, 200);
     assert_eq!(me["id"], user["id"]);
 
@@ -86,10 +86,7 @@ async fn sign_in_with_pkce_lands_signed_in() {
     let log = server.log();
     assert!(!log.contains(SECRET), "the client secret is in the log");
     assert!(!log.contains(&code), "the one-time code is in the log");
-    assert!(
-        !log.contains(&token(&user)),
-        "a session token is in the log"
-    );
+    assert!(!log.contains(token(&user)), "a session token is in the log");
 }
 
 #[tokio::test]
@@ -227,7 +224,7 @@ async fn a_hand_over_code_is_redeemed_once_on_any_replica() {
             .await;
         assert_eq!(status, 401, "a code is redeemed once");
     }
-    let (status, me) = a.get(routes::SESSION, Some(&token(&session))).await;
+    let (status, me) = a.get(routes::SESSION, Some(token(&session))).await;
     assert_eq!((status, &me["email"]), (200, &json!("alice@example.com")));
 }
 

@@ -18,7 +18,7 @@ async fn token_exchange_of_a_provider_access_token() {
         .await;
     assert_eq!(status, 200, "{user}\n{}", server.log());
     assert_eq!(user["email"], "alice@example.com");
-    let (status, me) = server.get(routes::SESSION, Some(&token(&user))).await;
+    let (status, me) = server.get(routes::SESSION, Some(token(&user))).await;
     assert_eq!(status, 200);
     assert_eq!(me["email"], "alice@example.com");
     // the same person as through the browser flow
@@ -68,11 +68,11 @@ async fn the_session_does_not_outlive_the_access_token() {
         "expires_at {expires}, access token gone at ~{}",
         before + 4
     );
-    let (status, _) = server.get(routes::SESSION, Some(&token(&user))).await;
+    let (status, _) = server.get(routes::SESSION, Some(token(&user))).await;
     assert_eq!(status, 200);
     let wait = (expires - tessera_tests::keyserver::now() + 2).max(0) as u64;
     tokio::time::sleep(Duration::from_secs(wait)).await;
-    let (status, _) = server.get(routes::SESSION, Some(&token(&user))).await;
+    let (status, _) = server.get(routes::SESSION, Some(token(&user))).await;
     assert_eq!(
         status, 401,
         "the session outlived the provider's access token"

@@ -19,6 +19,8 @@ use tokio::process::{Child, Command};
 
 /// How long any wait for the page lasts before the test fails.
 pub const WAIT: Duration = Duration::from_secs(10);
+/// The `localStorage` key under which the SPA keeps the signed-in user.
+pub const STORAGE_KEY: &str = "tessera.user";
 /// How long chromedriver and Chromium get to start.
 const STARTUP: Duration = Duration::from_secs(30);
 const POLL: Duration = Duration::from_millis(100);
@@ -278,6 +280,19 @@ impl Browser {
             )
             .await?;
         Ok(value.as_str().map(str::to_owned))
+    }
+
+    /// The token of the user the SPA has stored.
+    pub async fn stored_token(&self) -> Result<String> {
+        let stored = self
+            .local_storage(STORAGE_KEY)
+            .await?
+            .context("no user in localStorage")?;
+        let user: Value = serde_json::from_str(&stored).context("stored user is not JSON")?;
+        user["token"]
+            .as_str()
+            .map(str::to_owned)
+            .context("stored user has no token")
     }
 
     /// Saves a PNG of the window.

@@ -277,36 +277,17 @@ impl TestServer {
             .send()
             .await
             .expect("signin request");
-        (
-            res.status().as_u16(),
-            res.json().await.unwrap_or(Value::Null),
-        )
+        status_and_json(res).await
     }
 
     /// `POST path` with a JSON body and an optional bearer token.
     pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
-        let mut req = client().post(self.at(path)).json(body);
-        if let Some(token) = token {
-            req = req.bearer_auth(token);
-        }
-        let res = req.send().await.expect("request");
-        (
-            res.status().as_u16(),
-            res.json().await.unwrap_or(Value::Null),
-        )
+        send(client().post(self.at(path)).json(body), token, &[]).await
     }
 
     /// `GET path` with a bearer token; returns the status and the JSON body.
     pub async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
-        let mut req = client().get(self.at(path));
-        if let Some(token) = token {
-            req = req.bearer_auth(token);
-        }
-        let res = req.send().await.expect("request");
-        (
-            res.status().as_u16(),
-            res.json().await.unwrap_or(Value::Null),
-        )
+        send(client().get(self.at(path)), token, &[]).await
     }
 }
 
@@ -325,4 +306,29 @@ pub fn client() -> reqwest::Client {
         .timeout(Duration::from_secs(20))
         .build()
         .expect("client")
+}
+
+/// Sends `req` with, when given, a bearer token and with `headers`: the
+/// status and the JSON body (null when it is not JSON).
+pub async fn send(
+    mut req: reqwest::RequestBuilder,
+    bearer: Option<&str>,
+    headers: &[(&str, &str)],
+) -> (u16, Value) {
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    if let Some(b) = bearer {
+        req = req.bearer_auth(b);
+    }
+    let res = req.send().await.expect("request");
+    status_and_json(res).await
+}
+
+/// A response's status and JSON body (null when it is not JSON).
+pub async fn status_and_json(res: reqwest::Response) -> (u16, Value) {
+    (
+        res.status().as_u16(),
+        res.json().await.unwrap_or(Value::Null),
+    )
 }

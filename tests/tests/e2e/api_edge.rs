@@ -2,17 +2,12 @@
 //! no file is a page like any other and logs nothing; a request that changes
 //! state through the API must be JSON, body or not; the names Tessera keeps
 //! for itself cannot be given to an SSO provider at runtime.
+use crate::support::{token, PASSWORD};
 use anyhow::{ensure, Result};
 use serde_json::{json, Value};
 use tessera_shared::routes;
 use tessera_tests::browser::require_dist;
-use tessera_tests::server::{client, TestServer};
-
-const PW: &str = "correct horse battery";
-
-fn token(user: &Value) -> String {
-    user["token"].as_str().expect("a session token").to_owned()
-}
+use tessera_tests::server::{client, status_and_json, TestServer};
 
 #[tokio::test]
 async fn a_path_no_file_can_have_is_a_page_and_is_not_logged() -> Result<()> {
@@ -63,10 +58,7 @@ async fn post_raw(
         req = req.header("content-type", ctype).body(body.to_owned());
     }
     let res = req.send().await.expect("request");
-    (
-        res.status().as_u16(),
-        res.json().await.unwrap_or(Value::Null),
-    )
+    status_and_json(res).await
 }
 
 #[tokio::test]
@@ -75,8 +67,8 @@ async fn state_changes_to_the_api_must_be_json_even_without_a_body() {
         .toml("[api_keys]\nenabled = true")
         .start()
         .await;
-    let ann = server.signup("Ann", "ann@example.com", PW).await;
-    let t = token(&ann);
+    let ann = server.signup("Ann", "ann@example.com", PASSWORD).await;
+    let t = token(&ann).to_owned();
     for content in [
         None,
         Some(("application/x-www-form-urlencoded", "a=b")),
@@ -119,7 +111,7 @@ async fn state_changes_to_the_api_must_be_json_even_without_a_body() {
 #[tokio::test]
 async fn sso_providers_saved_at_runtime_cannot_take_a_reserved_name() {
     let server = TestServer::start().await;
-    let admin = token(&server.signup("Root", "root@example.com", PW).await);
+    let admin = token(&server.signup("Root", "root@example.com", PASSWORD).await).to_owned();
     let settings = |name: &str| {
         json!({
             "name": name,

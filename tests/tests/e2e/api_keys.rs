@@ -1,13 +1,8 @@
 //! API keys over the real HTTP API: the global switch, the permission,
 //! endpoint allowlists (with encoding tricks), replacement and deletion.
+use crate::support::{token, PW};
 use serde_json::{json, Value};
 use tessera_tests::server::{client, TestServer};
-
-const PW: &str = "correct horse";
-
-fn token(user: &Value) -> &str {
-    user["token"].as_str().expect("token")
-}
 
 async fn create_key(server: &TestServer, session: &str) -> (u16, Value) {
     server
@@ -79,108 +74,132 @@ tessera_tests::on_both_databases! {
             (403, Some("API key not allowed"))
         );
 
-        // the admin has it
-        let (status, body) = create_key(&server, token(&admin)).await;
-        assert_eq!(status, 200);
-        let key = body["api_key"].as_str().unwrap().to_owned();
-        assert!(
-            key.starts_with("sk-") && key.len() >= 3 + 43,
-            "256 bits of randomness: {}",
-            key.len()
-        );
-        let (status, me) = server.get("/api/v1/auths/", Some(&key)).await;
-        assert_eq!((status, me["auth_method"].as_str()), (200, Some("api_key")));
-        assert_eq!(me["email"], "ann@example.com");
-        assert!(me["expires_at"].is_null());
-
-        // metadata, never the key
-        let (status, info) = server
-            .get("/api/v1/auths/api_key", Some(token(&admin)))
-            .await;
-        assert_eq!(status, 200);
-        assert_eq!(info["prefix"].as_str().unwrap(), &key[..11]);
-        assert!(info["created_at"].is_i64());
-        assert!(
-            !info.to_string().contains(&key[11..]),
-            "the key is never readable back"
-        );
-        assert!(!server.log().contains(&key), "nor logged");
-
-        // a key cannot manage keys
-        assert_eq!(create_key(&server, &key).await.0, 403);
-
-        // replacement disables the old key at once
-        let key2 = new_key(&server, token(&admin)).await;
-        assert_ne!(key, key2);
-        let (status, body) = server.get("/api/v1/auths/", Some(&key)).await;
-        assert_eq!(
-            (status, body["detail"].as_str()),
-            (401, Some("Invalid token"))
-        );
-        assert_eq!(server.get("/api/v1/auths/", Some(&key2)).await.0, 200);
-
-        // grant bob the permission through a group-less user grant; then withdraw it
-        let path = format!("/api/v1/users/{}/permissions", bob["id"].as_str().unwrap());
-        let res = client()
-            .put(server.at(&path))
-            .bearer_auth(token(&admin))
-            .json(&json!({"api_keys": true}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200);
-        let (status, body) = create_key(&server, token(&bob)).await;
-        assert_eq!(status, 200);
-        let bob_key = body["api_key"].as_str().unwrap().to_owned();
-        for _ in 0..3 {
-            // the key's account is remembered after the first use
-            assert_eq!(server.get("/api/v1/groups/", Some(&bob_key)).await.0, 200);
-            assert_eq!(server.get("/api/v1/auths/", Some(&bob_key)).await.0, 200);
-        }
-        client()
-            .put(server.at(&path))
-            .bearer_auth(token(&admin))
-            .json(&json!({"api_keys": false}))
-            .send()
-            .await
-            .unwrap();
-        let (status, body) = server.get("/api/v1/groups/", Some(&bob_key)).await;
-        assert_eq!(
-            (status, body["detail"].as_str()),
-            (403, Some("API key not allowed")),
-            "withdrawal applies at once"
-        );
-        // a non-admin cannot grant
-        let res = client()
-            .put(server.at(&path))
-            .bearer_auth(token(&bob))
-            .json(&json!({"api_keys": true}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 403);
-
-        // deletion
-        let res = client()
-            .delete(server.at("/api/v1/auths/api_key"))
-            .bearer_auth(token(&admin))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200);
-        assert_eq!(server.get("/api/v1/auths/", Some(&key2)).await.0, 401);
-        assert_eq!(
-            server
-                .get("/api/v1/auths/api_key", Some(token(&admin)))
-                .await
-                .0,
-            404
-        );
-
-        // a forged key of the right shape
-        let forged = format!("sk-{}", "A".repeat(43));
-        assert_eq!(server.get("/api/v1/auths/", Some(&forged)).await.0, 401);
+        let key = the_admin_has_the_permission(&server, &admin).await;
+        let key2 = replacement_disables_the_old_key_at_once(&server, &admin, &key).await;
+        grant_and_withdraw_bobs_permission(&server, &admin, &bob).await;
+        deletion_and_forged_keys(&server, &admin, &key2).await;
     }
+}
+
+/// The admin has the permission: the key works, only its metadata can be
+/// read back, and it cannot manage keys. Returns the key.
+async fn the_admin_has_the_permission(server: &TestServer, admin: &Value) -> String {
+    let (status, body) = create_key(server, token(admin)).await;
+    assert_eq!(status, 200);
+    let key = body["api_key"].as_str().unwrap().to_owned();
+    assert!(
+        key.starts_with("sk-") && key.len() >= 3 + 43,
+        "256 bits of randomness: {}",
+        key.len()
+    );
+    let (status, me) = server.get("/api/v1/auths/", Some(&key)).await;
+    assert_eq!((status, me["auth_method"].as_str()), (200, Some("api_key")));
+    assert_eq!(me["email"], "ann@example.com");
+    assert!(me["expires_at"].is_null());
+
+    // metadata, never the key
+    let (status, info) = server
+        .get("/api/v1/auths/api_key", Some(token(admin)))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(info["prefix"].as_str().unwrap(), &key[..11]);
+    assert!(info["created_at"].is_i64());
+    assert!(
+        !info.to_string().contains(&key[11..]),
+        "the key is never readable back"
+    );
+    assert!(!server.log().contains(&key), "nor logged");
+
+    // a key cannot manage keys
+    assert_eq!(create_key(server, &key).await.0, 403);
+
+    key
+}
+
+/// Replacement disables the old key at once; returns the new one.
+async fn replacement_disables_the_old_key_at_once(
+    server: &TestServer,
+    admin: &Value,
+    key: &str,
+) -> String {
+    let key2 = new_key(server, token(admin)).await;
+    assert_ne!(key, key2);
+    let (status, body) = server.get("/api/v1/auths/", Some(key)).await;
+    assert_eq!(
+        (status, body["detail"].as_str()),
+        (401, Some("Invalid token"))
+    );
+    assert_eq!(server.get("/api/v1/auths/", Some(&key2)).await.0, 200);
+
+    key2
+}
+
+/// Grants bob the permission through a group-less user grant, then
+/// withdraws it; a non-admin cannot grant.
+async fn grant_and_withdraw_bobs_permission(server: &TestServer, admin: &Value, bob: &Value) {
+    let path = format!("/api/v1/users/{}/permissions", bob["id"].as_str().unwrap());
+    let res = client()
+        .put(server.at(&path))
+        .bearer_auth(token(admin))
+        .json(&json!({"api_keys": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let (status, body) = create_key(server, token(bob)).await;
+    assert_eq!(status, 200);
+    let bob_key = body["api_key"].as_str().unwrap().to_owned();
+    for _ in 0..3 {
+        // the key's account is remembered after the first use
+        assert_eq!(server.get("/api/v1/groups/", Some(&bob_key)).await.0, 200);
+        assert_eq!(server.get("/api/v1/auths/", Some(&bob_key)).await.0, 200);
+    }
+    client()
+        .put(server.at(&path))
+        .bearer_auth(token(admin))
+        .json(&json!({"api_keys": false}))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = server.get("/api/v1/groups/", Some(&bob_key)).await;
+    assert_eq!(
+        (status, body["detail"].as_str()),
+        (403, Some("API key not allowed")),
+        "withdrawal applies at once"
+    );
+    // a non-admin cannot grant
+    let res = client()
+        .put(server.at(&path))
+        .bearer_auth(token(bob))
+        .json(&json!({"api_keys": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+}
+
+/// Deleting the key ends it; a forged key of the right shape is refused.
+async fn deletion_and_forged_keys(server: &TestServer, admin: &Value, key2: &str) {
+    // deletion
+    let res = client()
+        .delete(server.at("/api/v1/auths/api_key"))
+        .bearer_auth(token(admin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(server.get("/api/v1/auths/", Some(key2)).await.0, 401);
+    assert_eq!(
+        server
+            .get("/api/v1/auths/api_key", Some(token(admin)))
+            .await
+            .0,
+        404
+    );
+
+    // a forged key of the right shape
+    let forged = format!("sk-{}", "A".repeat(43));
+    assert_eq!(server.get("/api/v1/auths/", Some(&forged)).await.0, 401);
 }
 
 tessera_tests::on_both_databases! {

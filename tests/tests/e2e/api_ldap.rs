@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use tessera_shared::routes;
-use tessera_tests::server::{client, TestServer};
+use tessera_tests::server::{client, status_and_json, TestServer};
 use tessera_tests::slapd::{Person, Slapd, ADMIN_DN, ADMIN_PASSWORD, GROUPS, PEOPLE};
 
 const PEOPLE_IN_DIRECTORY: &[Person<'static>] = &[
@@ -60,10 +60,7 @@ async fn ldap_signin(server: &TestServer, user: &str, password: &str) -> (u16, V
         .send()
         .await
         .expect("ldap sign-in request");
-    (
-        res.status().as_u16(),
-        res.json().await.unwrap_or(Value::Null),
-    )
+    status_and_json(res).await
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use tessera_shared::routes;
 use tessera_tests::browser::Browser;
 use tessera_tests::nginx::{Nginx, PROXY_SOURCE};
-use tessera_tests::server::{client, TestServer};
+use tessera_tests::server::{client, send, status_and_json, TestServer};
 
 /// The proxy copies the SSO gateway's answer (here: the test's `X-Test-*`
 /// headers) into the trusted headers; an empty value sends no header.
@@ -32,18 +32,7 @@ async fn server_and_proxy(extra_toml: &str) -> (TestServer, Nginx) {
 }
 
 async fn get(url: &str, headers: &[(&str, &str)], token: Option<&str>) -> (u16, Value) {
-    let mut req = client().get(url);
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    if let Some(token) = token {
-        req = req.bearer_auth(token);
-    }
-    let res = req.send().await.expect("request");
-    (
-        res.status().as_u16(),
-        res.json().await.unwrap_or(Value::Null),
-    )
+    send(client().get(url), token, headers).await
 }
 
 #[tokio::test]
@@ -275,10 +264,7 @@ async fn post_via(
         req = req.header("content-type", ctype).body(body.to_owned());
     }
     let res = req.send().await.expect("request");
-    (
-        res.status().as_u16(),
-        res.json().await.unwrap_or(Value::Null),
-    )
+    status_and_json(res).await
 }
 
 /// The browser sends the proxy's sign-in with every request, whichever page

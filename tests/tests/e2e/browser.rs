@@ -1,32 +1,17 @@
 //! The SPA in headless Chromium against the real server: sign-up, sign-in,
 //! reload, sign-out, ended sessions and the admin's user list.
+use crate::support::PASSWORD;
 use anyhow::{ensure, Context, Result};
 use serde_json::Value;
 use tessera_shared::routes;
-use tessera_tests::browser::{require_dist, Browser};
+use tessera_tests::browser::{require_dist, Browser, STORAGE_KEY};
 use tessera_tests::server::TestServer;
-
-const PASSWORD: &str = "correct horse battery";
-const STORAGE_KEY: &str = "tessera.user";
 
 /// A fresh server and a browser pointed at it.
 async fn start(server: TestServer) -> Result<(TestServer, Browser)> {
     require_dist()?;
     let browser = Browser::start(&server.url).await?;
     Ok((server, browser))
-}
-
-/// The token of the user the SPA has stored.
-async fn stored_token(browser: &Browser) -> Result<String> {
-    let stored = browser
-        .local_storage(STORAGE_KEY)
-        .await?
-        .context("no user in localStorage")?;
-    let user: Value = serde_json::from_str(&stored).context("stored user is not JSON")?;
-    user["token"]
-        .as_str()
-        .map(str::to_owned)
-        .context("stored user has no token")
 }
 
 fn token_of(user: &Value) -> Result<&str> {
@@ -66,7 +51,7 @@ async fn first_signup_becomes_admin() -> Result<()> {
         "an admin must not see the approval notice"
     );
 
-    let token = stored_token(&browser).await?;
+    let token = browser.stored_token().await?;
     let (status, me) = server.get(routes::SESSION, Some(&token)).await;
     ensure!(status == 200, "stored token rejected: {status}");
     ensure!(me["role"] == "admin", "server says {me}");
@@ -133,7 +118,7 @@ async fn sign_out_revokes_the_token_and_returns_to_sign_in() -> Result<()> {
     let (server, browser) = start(TestServer::start().await).await?;
     server.signup("Ada", "ada@example.com", PASSWORD).await;
     browser.sign_in("ada@example.com", PASSWORD).await?;
-    let token = stored_token(&browser).await?;
+    let token = browser.stored_token().await?;
 
     browser.click("#signout").await?;
     browser.wait_for_path("/login").await?;
@@ -158,7 +143,7 @@ async fn revoked_token_on_reload_returns_to_sign_in() -> Result<()> {
     let (server, browser) = start(TestServer::start().await).await?;
     server.signup("Ada", "ada@example.com", PASSWORD).await;
     browser.sign_in("ada@example.com", PASSWORD).await?;
-    let token = stored_token(&browser).await?;
+    let token = browser.stored_token().await?;
 
     let (status, _) = server.get(routes::SIGNOUT, Some(&token)).await;
     ensure!(status == 200, "sign-out over the API failed: {status}");
@@ -177,7 +162,7 @@ async fn a_401_on_any_call_ends_the_session() -> Result<()> {
     let (server, browser) = start(TestServer::start().await).await?;
     server.signup("Ada", "ada@example.com", PASSWORD).await;
     browser.sign_in("ada@example.com", PASSWORD).await?;
-    let token = stored_token(&browser).await?;
+    let token = browser.stored_token().await?;
 
     let (status, _) = server.get(routes::SIGNOUT, Some(&token)).await;
     ensure!(status == 200, "sign-out over the API failed: {status}");

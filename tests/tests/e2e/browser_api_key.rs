@@ -1,9 +1,8 @@
 //! The API key page in headless Chromium: create (shown once), use, replace, revoke.
+use crate::support::PASSWORD;
 use anyhow::{ensure, Context, Result};
 use tessera_tests::browser::{require_dist, Browser};
 use tessera_tests::server::TestServer;
-
-const PASSWORD: &str = "correct horse battery";
 
 #[tokio::test]
 async fn create_use_replace_and_revoke_a_key() -> Result<()> {

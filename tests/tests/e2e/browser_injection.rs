@@ -9,29 +9,14 @@ use axum::extract::State;
 use axum::response::Html;
 use axum::routing::get;
 use axum::Router;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 use tessera_shared::routes;
-use tessera_tests::browser::{require_dist, Browser};
+use tessera_tests::browser::{require_dist, Browser, STORAGE_KEY};
 use tessera_tests::keyserver::now;
 use tessera_tests::nginx::Nginx;
 use tessera_tests::server::TestServer;
-
-const STORAGE_KEY: &str = "tessera.user";
-
-/// The token of the user the SPA has stored.
-async fn stored_token(browser: &Browser) -> Result<String> {
-    let stored = browser
-        .local_storage(STORAGE_KEY)
-        .await?
-        .context("no user in localStorage")?;
-    let user: Value = serde_json::from_str(&stored).context("stored user is not JSON")?;
-    user["token"]
-        .as_str()
-        .map(str::to_owned)
-        .context("stored user has no token")
-}
 
 async fn href(browser: &Browser) -> Result<String> {
     let v = browser.execute("return location.href;", vec![]).await?;
@@ -85,7 +70,7 @@ async fn a_proxy_header_lands_signed_in_without_a_form() -> Result<()> {
         block == json!(true),
         "the data block is removed from the DOM"
     );
-    ensure!(stored_token(&browser).await? == token);
+    ensure!(browser.stored_token().await? == token);
     browser.close().await
 }
 
@@ -134,7 +119,7 @@ async fn fragment_and_query_tokens_land_signed_in_and_leave_no_trace() -> Result
     let url = href(&browser).await?;
     ensure!(url.ends_with("/dashboard?embed=1"), "{url}");
     ensure!(
-        stored_token(&browser).await? == bob,
+        browser.stored_token().await? == bob,
         "bob's token is stored"
     );
     ensure!(
@@ -234,7 +219,7 @@ async fn exchange_keeps_a_session_token_that_sign_out_revokes() -> Result<()> {
     browser
         .wait_for_text("#auth-method", "Tessera session")
         .await?;
-    let stored = stored_token(&browser).await?;
+    let stored = browser.stored_token().await?;
     ensure!(stored != token, "the IdP token is not kept");
     ensure!(
         jwt_header(&stored)["kid"] == "tessera-session",
@@ -372,7 +357,7 @@ async fn an_iframe_on_an_allowed_origin_posts_a_token() -> Result<()> {
         !browser.exists(".top-bar").await?,
         "embedded: no navigation chrome"
     );
-    ensure!(stored_token(&browser).await? == alice);
+    ensure!(browser.stored_token().await? == alice);
     browser.client().enter_parent_frame().await?;
     browser.close().await
 }
@@ -467,7 +452,7 @@ async fn the_iframe_asks_its_parent_for_a_fresh_token_before_expiry() -> Result<
     browser
         .wait_for_text("#user-email", "alice@example.com")
         .await?;
-    ensure!(stored_token(&browser).await? == short);
+    ensure!(browser.stored_token().await? == short);
     browser.client().enter_parent_frame().await?;
     let fresh = idp.token("alice", json!({"exp": now() + 600}));
     browser
@@ -475,7 +460,7 @@ async fn the_iframe_asks_its_parent_for_a_fresh_token_before_expiry() -> Result<
         .await?;
     browser.client().enter_frame(0).await?;
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    while stored_token(&browser).await? != fresh {
+    while browser.stored_token().await? != fresh {
         ensure!(
             std::time::Instant::now() < deadline,
             "no fresh token requested before the old one expired"

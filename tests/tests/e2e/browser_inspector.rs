@@ -1,12 +1,11 @@
 //! The admin's token inspector in headless Chromium: a refused token lists
 //! the failed checks, a good one is accepted; non-admins have no such page.
+use crate::support::PASSWORD;
 use anyhow::{ensure, Context, Result};
 use serde_json::json;
 use tessera_tests::browser::{require_dist, Browser};
 use tessera_tests::keyserver::{now, KeyServer, KeyType, TestKey};
 use tessera_tests::server::TestServer;
-
-const PASSWORD: &str = "correct horse battery";
 
 /// The failed checks the page lists, by name.
 async fn failed_checks(browser: &Browser) -> Result<Vec<String>> {

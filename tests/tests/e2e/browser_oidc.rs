@@ -2,19 +2,16 @@
 //! provider button through the real OpenID provider's login and consent
 //! pages to the dashboard; refusals shown on the sign-in page; `form_post`
 //! across sites; the backup password form.
-use crate::api_oidc::{alice, sso_from, LABEL};
+use crate::api_oidc::{alice, sso_from, LABEL, ROOT_EMAIL};
+use crate::support::PASSWORD;
 use anyhow::{bail, Context, Result};
 use fantoccini::Locator;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 use tessera_shared::routes;
-use tessera_tests::browser::{require_dist, Browser, WAIT};
+use tessera_tests::browser::{require_dist, Browser, STORAGE_KEY, WAIT};
 use tessera_tests::oidc::{Account, ProviderSpec};
 use tessera_tests::server::TestServer;
-
-const STORAGE_KEY: &str = "tessera.user";
-const ROOT_EMAIL: &str = "root@example.com";
-const ROOT_PASSWORD: &str = "correct horse battery";
 
 /// Clicks the `a` or `button` whose text contains `label`.
 async fn click_provider_button(browser: &Browser, label: &str) -> Result<()> {
@@ -76,7 +73,7 @@ async fn start(
 #[tokio::test]
 async fn from_the_sign_in_button_to_the_dashboard() -> Result<()> {
     let (_provider, server, browser) = start(ProviderSpec::new(), vec![alice()], "", "").await?;
-    server.signup("Root", ROOT_EMAIL, ROOT_PASSWORD).await;
+    server.signup("Root", ROOT_EMAIL, PASSWORD).await;
 
     browser.goto("/signin").await?;
     click_provider_button(&browser, LABEL).await?;
@@ -120,7 +117,7 @@ async fn a_refusal_shows_its_reason_on_the_sign_in_page() -> Result<()> {
         "",
     )
     .await?;
-    server.signup("Root", ROOT_EMAIL, ROOT_PASSWORD).await;
+    server.signup("Root", ROOT_EMAIL, PASSWORD).await;
 
     browser.goto("/signin").await?;
     click_provider_button(&browser, LABEL).await?;
@@ -147,7 +144,7 @@ async fn form_post_across_sites() -> Result<()> {
         "",
     )
     .await?;
-    server.signup("Root", ROOT_EMAIL, ROOT_PASSWORD).await;
+    server.signup("Root", ROOT_EMAIL, PASSWORD).await;
 
     browser.goto("/signin").await?;
     click_provider_button(&browser, LABEL).await?;
@@ -165,7 +162,7 @@ async fn backup_login_when_password_sign_in_is_off() -> Result<()> {
         ProviderSpec::new(),
         vec![alice()],
         "",
-        &format!("[password]\nsignin_enabled = false\n\n[admin]\nemail = \"{ROOT_EMAIL}\"\npassword = \"{ROOT_PASSWORD}\"\n"),
+        &format!("[password]\nsignin_enabled = false\n\n[admin]\nemail = \"{ROOT_EMAIL}\"\npassword = \"{PASSWORD}\"\n"),
     )
     .await?;
 
@@ -192,7 +189,7 @@ async fn backup_login_when_password_sign_in_is_off() -> Result<()> {
     // the backup form signs the bootstrap admin in
     browser.goto("/login?backup=1").await?;
     browser.fill("#email", ROOT_EMAIL).await?;
-    browser.fill("#password", ROOT_PASSWORD).await?;
+    browser.fill("#password", PASSWORD).await?;
     browser.click("#signin-submit").await?;
     browser.wait_for_path("/dashboard").await?;
     browser.wait_for_text("#user-email", ROOT_EMAIL).await?;

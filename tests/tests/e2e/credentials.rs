@@ -6,17 +6,12 @@
 //! nothing — each as an attacker would try it.
 use crate::api_injection::{data_block, Idp};
 use crate::api_trusted_header::{trusted_header_toml, PROXY_HEADERS};
+use crate::support::{token, PW};
 use serde_json::{json, Value};
 use tessera_shared::routes;
 use tessera_tests::keyserver::now;
 use tessera_tests::nginx::Nginx;
-use tessera_tests::server::{client, TestServer};
-
-const PW: &str = "correct horse";
-
-fn token(v: &Value) -> String {
-    v["token"].as_str().expect("a token").to_owned()
-}
+use tessera_tests::server::{client, send, TestServer};
 
 /// `GET /` with a bearer: the page's data block.
 async fn page_block(server: &TestServer, path: &str, bearer: &str) -> Value {
@@ -28,25 +23,6 @@ async fn page_block(server: &TestServer, path: &str, bearer: &str) -> Value {
         .expect("page");
     assert_eq!(res.status(), 200);
     data_block(&res.text().await.expect("html")).expect("a data block")
-}
-
-/// Sends `req` with a bearer and headers: status and JSON body.
-async fn send(
-    mut req: reqwest::RequestBuilder,
-    bearer: Option<&str>,
-    headers: &[(&str, &str)],
-) -> (u16, Value) {
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    if let Some(b) = bearer {
-        req = req.bearer_auth(b);
-    }
-    let res = req.send().await.expect("request");
-    (
-        res.status().as_u16(),
-        res.json().await.unwrap_or(Value::Null),
-    )
 }
 
 /// `POST url` with `{}`, a bearer and headers.
@@ -79,7 +55,7 @@ async fn a_page_request_never_turns_a_key_or_a_session_into_a_new_session() {
         .start()
         .await;
     let root = server.signup("Root", "root@example.com", PW).await;
-    let session = token(&root);
+    let session = token(&root).to_owned();
     let (status, created) = server
         .post(routes::API_KEY, Some(&session), &json!({}))
         .await;
@@ -122,7 +98,7 @@ async fn an_exchanged_session_never_outlives_its_idp_token_and_dies_with_it() {
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["expires_at"], exp, "capped by the IdP token's exp");
-    let by_api = token(&body);
+    let by_api = token(&body).to_owned();
     let by_page = page_block(&server, "/", &idp_token).await["token"]
         .as_str()
         .expect("a minted session")
@@ -156,14 +132,14 @@ async fn a_deleted_users_key_sessions_and_grants_stay_dead_when_the_identity_ret
         .toml("[api_keys]\nenabled = true\n")
         .start()
         .await;
-    let root = token(&server.signup("Root", "root@example.com", PW).await);
+    let root = token(&server.signup("Root", "root@example.com", PW).await).to_owned();
     let first = idp.token("ida", json!({}));
     let (status, session) = server
         .post(routes::TOKEN_EXCHANGE, Some(&first), &json!({}))
         .await;
     assert_eq!(status, 200, "{session}");
     let id = session["id"].as_str().expect("id").to_owned();
-    let session = token(&session);
+    let session = token(&session).to_owned();
     let (status, _) = client()
         .put(server.at(&format!("/api/v1/users/{id}/permissions")))
         .bearer_auth(&root)
@@ -221,14 +197,14 @@ async fn signing_a_user_out_everywhere_ends_sessions_keys_and_idp_tokens() {
         .toml("[api_keys]\nenabled = true\n")
         .start()
         .await;
-    let root = token(&server.signup("Root", "root@example.com", PW).await);
+    let root = token(&server.signup("Root", "root@example.com", PW).await).to_owned();
     let idp_token = idp.token("ida", json!({"groups": ["admins"]}));
     let (status, minted) = server
         .post(routes::TOKEN_EXCHANGE, Some(&idp_token), &json!({}))
         .await;
     assert_eq!(status, 200);
     let id = minted["id"].as_str().expect("id").to_owned();
-    let minted = token(&minted);
+    let minted = token(&minted).to_owned();
     let (_, created) = server
         .post(routes::API_KEY, Some(&minted), &json!({}))
         .await;
@@ -310,7 +286,7 @@ async fn sign_out_revokes_idp_tokens_without_jti_and_refuses_keys_clearly() {
         .toml("[api_keys]\nenabled = true\n")
         .start()
         .await;
-    let root = token(&server.signup("Root", "root@example.com", PW).await);
+    let root = token(&server.signup("Root", "root@example.com", PW).await).to_owned();
     let no_jti = idp.token("bob", json!({"jti": null}));
     assert_eq!(server.get(routes::SESSION, Some(&no_jti)).await.0, 200);
     let (status, _) = server.get(routes::SIGNOUT, Some(&no_jti)).await;
@@ -470,7 +446,7 @@ async fn walk(single_use: bool) -> Vec<(String, [bool; 6])> {
     let signin = || async {
         let (status, body) = server.signin("root@example.com", PW).await;
         assert_eq!(status, 200, "{body}");
-        (Some(token(&body)), body["expires_at"].as_i64())
+        (Some(token(&body).to_owned()), body["expires_at"].as_i64())
     };
     let mut rows = Vec::new();
     if single_use {
@@ -497,7 +473,7 @@ async fn walk(single_use: bool) -> Vec<(String, [bool; 6])> {
             .post(routes::TOKEN_EXCHANGE, Some(&t), &json!({}))
             .await;
         assert_eq!(status, 200, "{body}");
-        (Some(token(&body)), body["expires_at"].as_i64())
+        (Some(token(&body).to_owned()), body["expires_at"].as_i64())
     };
     rows.push((
         "exchanged session".to_owned(),

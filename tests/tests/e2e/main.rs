@@ -16,3 +16,4 @@ mod credentials;
 mod oidc_harness;
 mod postgres;
 mod replicas;
+mod support;

@@ -2,6 +2,7 @@
 //! with PKCE to a dummy redirect URI, the token endpoint, userinfo, PKCE
 //! enforcement, wrong passwords, runtime account changes and the faults the
 //! refusal tests rely on.
+use crate::support::jwt_payload;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{decode, decode_header, DecodingKey, Validation};
 use serde_json::Value;
@@ -39,15 +40,6 @@ async fn verified_claims(provider: &OidcProvider, id_token: &str, aud: &str) -> 
         .claims
 }
 
-fn payload(jwt: &str) -> Value {
-    use base64::Engine;
-    let part = jwt.split('.').nth(1).expect("payload");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(part)
-        .expect("base64");
-    serde_json::from_slice(&bytes).expect("json")
-}
-
 #[tokio::test]
 async fn code_flow_with_pkce_against_the_real_provider() {
     let strict = ClientSpec::new("strict", "strict-secret")
@@ -69,6 +61,25 @@ async fn code_flow_with_pkce_against_the_real_provider() {
             .account(alice.clone()),
     )
     .await;
+    let discovery = discovery_offers_s256_and_form_post(&provider).await;
+    let tokens = happy_path_by_sub(&provider, &strict).await;
+    access_token_works_at_userinfo(&discovery, &tokens).await;
+    logins_by_email_pkce_and_refusals(&provider, &strict, &lax).await;
+
+    // accounts change at runtime
+    provider
+        .put_account(&alice.clone().groups(&["untrusted"]))
+        .await;
+    let tokens = provider
+        .code_flow(&strict, REDIRECT, "alice", "alice-password", true)
+        .await
+        .expect("after the change");
+    let claims = jwt_payload(tokens["id_token"].as_str().unwrap_or(""));
+    assert_eq!(claims["groups"], serde_json::json!(["untrusted"]));
+}
+
+/// The discovery document names the issuer, S256 and `form_post`.
+async fn discovery_offers_s256_and_form_post(provider: &OidcProvider) -> Value {
     let discovery = provider.discovery().await;
     assert_eq!(discovery["issuer"], provider.issuer());
     assert!(
@@ -83,14 +94,18 @@ async fn code_flow_with_pkce_against_the_real_provider() {
             .is_some_and(|m| m.iter().any(|v| v == "form_post")),
         "{discovery}"
     );
+    discovery
+}
 
+/// The happy path: login by sub, consent, code, token endpoint; the tokens.
+async fn happy_path_by_sub(provider: &OidcProvider, strict: &ClientSpec) -> Value {
     // the happy path: login by sub, consent, code, token endpoint
     let tokens = provider
-        .code_flow(&strict, REDIRECT, "alice", "alice-password", true)
+        .code_flow(strict, REDIRECT, "alice", "alice-password", true)
         .await
         .unwrap_or_else(|e| panic!("{e:#}\n{}", provider.log()));
     let id_token = tokens["id_token"].as_str().expect("id_token");
-    let claims = verified_claims(&provider, id_token, "strict").await;
+    let claims = verified_claims(provider, id_token, "strict").await;
     assert_eq!(claims["sub"], "alice");
     assert_eq!(claims["email"], "alice@example.com");
     assert_eq!(claims["email_verified"], true);
@@ -99,7 +114,11 @@ async fn code_flow_with_pkce_against_the_real_provider() {
     assert_eq!(claims["groups"], serde_json::json!(["Admins", "users"]));
     assert!(claims["nonce"].is_string(), "{claims}");
     assert!(claims["exp"].as_i64().unwrap_or(0) > now());
+    tokens
+}
 
+/// The access token works at userinfo; garbage does not.
+async fn access_token_works_at_userinfo(discovery: &Value, tokens: &Value) {
     // the access token works at userinfo
     let access = tokens["access_token"].as_str().expect("access_token");
     let res = client()
@@ -119,11 +138,19 @@ async fn code_flow_with_pkce_against_the_real_provider() {
         .await
         .expect("userinfo");
     assert_eq!(res.status(), 401);
+}
 
+/// Login by e-mail, PKCE enforcement, a wrong password and an unregistered
+/// redirect URI.
+async fn logins_by_email_pkce_and_refusals(
+    provider: &OidcProvider,
+    strict: &ClientSpec,
+    lax: &ClientSpec,
+) {
     // login by e-mail works too
     provider
         .code_flow(
-            &strict,
+            strict,
             REDIRECT,
             "alice@example.com",
             "alice-password",
@@ -134,7 +161,7 @@ async fn code_flow_with_pkce_against_the_real_provider() {
 
     // PKCE is enforced for the strict client, optional for the lax one
     let refused = provider
-        .code_flow(&strict, REDIRECT, "alice", "alice-password", false)
+        .code_flow(strict, REDIRECT, "alice", "alice-password", false)
         .await
         .expect_err("no PKCE, strict client");
     assert!(
@@ -142,13 +169,13 @@ async fn code_flow_with_pkce_against_the_real_provider() {
         "{refused:#}"
     );
     provider
-        .code_flow(&lax, REDIRECT, "alice", "alice-password", false)
+        .code_flow(lax, REDIRECT, "alice", "alice-password", false)
         .await
         .expect("no PKCE, lax client");
 
     // a wrong password never gets a code
     let refused = provider
-        .code_flow(&strict, REDIRECT, "alice", "wrong", true)
+        .code_flow(strict, REDIRECT, "alice", "wrong", true)
         .await
         .expect_err("wrong password");
     assert!(
@@ -158,7 +185,7 @@ async fn code_flow_with_pkce_against_the_real_provider() {
     // an unregistered redirect URI is refused by the provider itself
     assert!(provider
         .code_flow(
-            &strict,
+            strict,
             "http://127.0.0.1:9/elsewhere",
             "alice",
             "alice-password",
@@ -166,17 +193,6 @@ async fn code_flow_with_pkce_against_the_real_provider() {
         )
         .await
         .is_err());
-
-    // accounts change at runtime
-    provider
-        .put_account(&alice.clone().groups(&["untrusted"]))
-        .await;
-    let tokens = provider
-        .code_flow(&strict, REDIRECT, "alice", "alice-password", true)
-        .await
-        .expect("after the change");
-    let claims = payload(tokens["id_token"].as_str().unwrap_or(""));
-    assert_eq!(claims["groups"], serde_json::json!(["untrusted"]));
 }
 
 #[tokio::test]
@@ -225,7 +241,7 @@ async fn faults_make_bad_id_tokens_on_purpose() {
         .code_flow(&nonce, REDIRECT, "alice", "pw", true)
         .await
         .expect("nonce client");
-    assert_eq!(payload(&id_token(t))["nonce"], "stale");
+    assert_eq!(jwt_payload(&id_token(t))["nonce"], "stale");
 
     let t = provider
         .code_flow(&azp, REDIRECT, "alice", "pw", true)
@@ -258,7 +274,7 @@ async fn claims_only_in_userinfo_when_asked() {
         .code_flow(&c, REDIRECT, "bob", "pw", true)
         .await
         .expect("flow");
-    let claims = payload(t["id_token"].as_str().unwrap_or(""));
+    let claims = jwt_payload(t["id_token"].as_str().unwrap_or(""));
     assert_eq!(claims["sub"], "bob");
     assert!(claims.get("email").is_none(), "{claims}");
 }

@@ -3,6 +3,7 @@
 //! the URL from the environment or a file, and clear start-up errors that
 //! never show the password. (The core of api_auth and api_keys also runs on
 //! both databases: their `::postgres` tests.)
+use crate::support::{token, PW};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,13 +11,8 @@ use tessera_tests::keyserver::{now, KeyServer, KeyType, TestKey};
 use tessera_tests::postgres::{PgServer, PASSWORD};
 use tessera_tests::server::{Builder, TestServer};
 
-const PW: &str = "correct horse";
 const SECRET: &str = "a-session-secret-shared-by-both-replicas-0123456789";
 const API_KEY_SECRET: &str = "an-api-key-secret-shared-by-both-replicas-0123456";
-
-fn token(user: &Value) -> &str {
-    user["token"].as_str().expect("token")
-}
 
 /// The database name at the end of a URL.
 fn db_name(url: &str) -> &str {

@@ -2,18 +2,14 @@
 //! and one real Redis: a revocation, an API key change or a user change on
 //! one is applied by the other on its next request; losing Redis makes a
 //! replica refuse (503) until it is back; start-up needs Redis.
+use crate::support::{token, PW};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 use tessera_tests::redis::RedisServer;
 use tessera_tests::server::{client, TestServer};
 
-const PW: &str = "correct horse";
 const SECRET: &str = "replicas-share-this-session-secret-0123456789";
-
-fn token(user: &Value) -> String {
-    user["token"].as_str().expect("token").to_owned()
-}
 
 /// Two replicas sharing a data folder (database and generated secrets),
 /// the session secret and one Redis; the verified-token cache is on (the
@@ -90,7 +86,7 @@ async fn soon(server: &TestServer, path: &str, token: &str, want: u16) -> (u16, 
 async fn a_token_signed_out_on_one_replica_is_refused_on_the_other() {
     let p = pair().await;
     let ann = p.a.signup("Ann", "ann@example.com", PW).await;
-    let t = token(&ann);
+    let t = token(&ann).to_owned();
     // B knows the token (and keeps it in its verified-token cache)
     for _ in 0..2 {
         assert_eq!(p.b.get("/api/v1/auths/", Some(&t)).await.0, 200);
@@ -107,14 +103,14 @@ async fn a_token_signed_out_on_one_replica_is_refused_on_the_other() {
     // a fresh sign-in on B still works on A
     let (status, again) = p.b.signin("ann@example.com", PW).await;
     assert_eq!(status, 200);
-    assert_eq!(p.a.get("/api/v1/auths/", Some(&token(&again))).await.0, 200);
+    assert_eq!(p.a.get("/api/v1/auths/", Some(token(&again))).await.0, 200);
 }
 
 #[tokio::test]
 async fn api_keys_revoked_or_replaced_on_one_replica_are_refused_on_the_other() {
     let p = pair().await;
     let ann = p.a.signup("Ann", "ann@example.com", PW).await;
-    let t = token(&ann);
+    let t = token(&ann).to_owned();
     let (status, body) =
         p.a.post("/api/v1/auths/api_key", Some(&t), &json!({}))
             .await;
@@ -154,7 +150,7 @@ async fn a_user_demoted_or_deleted_on_one_replica_is_so_on_the_other() {
     let p = pair().await;
     let admin = p.a.signup("Ann", "ann@example.com", PW).await;
     let bob = p.a.signup("Bob", "bob@example.com", PW).await;
-    let (at, bt) = (token(&admin), token(&bob));
+    let (at, bt) = (token(&admin).to_owned(), token(&bob).to_owned());
     // B caches Bob (role user) and his token
     for _ in 0..2 {
         let (status, me) = p.b.get("/api/v1/auths/", Some(&bt)).await;
@@ -237,9 +233,9 @@ async fn sso_settings_saved_on_one_replica_are_used_by_the_other() {
 async fn losing_redis_fails_closed_and_its_return_restores_service() {
     let mut p = pair().await;
     let ann = p.a.signup("Ann", "ann@example.com", PW).await;
-    let t = token(&ann);
+    let t = token(&ann).to_owned();
     let (_, second) = p.a.signin("ann@example.com", PW).await;
-    let revoked = token(&second);
+    let revoked = token(&second).to_owned();
     assert_eq!(p.b.get("/api/v1/auths/", Some(&revoked)).await.0, 200);
     assert_eq!(
         p.a.get("/api/v1/auths/signout", Some(&revoked)).await.0,
@@ -312,10 +308,7 @@ async fn a_password_protected_redis_given_by_url_file_and_the_old_key() {
         .start()
         .await;
     let ann = server.signup("Ann", "ann@example.com", PW).await;
-    assert_eq!(
-        server.get("/api/v1/auths/", Some(&token(&ann))).await.0,
-        200
-    );
+    assert_eq!(server.get("/api/v1/auths/", Some(token(&ann))).await.0, 200);
     let (status, ready) = server.get("/readyz", None).await;
     assert_eq!((status, ready["redis"].as_str()), (200, Some("ok")));
     assert!(
@@ -354,7 +347,7 @@ async fn rediss_with_a_ca_file() {
         .start()
         .await;
     let ann = server.signup("Ann", "ann@example.com", PW).await;
-    let t = token(&ann);
+    let t = token(&ann).to_owned();
     assert_eq!(server.get("/api/v1/auths/", Some(&t)).await.0, 200);
     assert_eq!(server.get("/api/v1/auths/signout", Some(&t)).await.0, 200);
     assert_eq!(server.get("/api/v1/auths/", Some(&t)).await.0, 401);
@@ -403,9 +396,9 @@ async fn changes_whose_announcement_failed_reach_every_replica_once_redis_answer
     let mut a = replica().await;
     let b = replica().await;
     let ann = a.signup("Ann", "ann@example.com", PW).await;
-    let signed_out = token(&ann);
+    let signed_out = token(&ann).to_owned();
     let (_, second) = a.signin("ann@example.com", PW).await;
-    let admin = token(&second);
+    let admin = token(&second).to_owned();
     let (status, created) = a
         .post("/api/v1/auths/api_key", Some(&admin), &json!({}))
         .await;
@@ -420,7 +413,7 @@ async fn changes_whose_announcement_failed_reach_every_replica_once_redis_answer
         )
         .await;
     assert_eq!(status, 200);
-    let bob_token = token(&bob);
+    let bob_token = token(&bob).to_owned();
     // B knows them all (and caches them)
     for t in [&signed_out, &key, &bob_token] {
         for _ in 0..2 {
@@ -471,7 +464,7 @@ async fn changes_whose_announcement_failed_reach_every_replica_once_redis_answer
     // Redis gone and back: a change made just as it went is there too, and
     // the sign-out survives a restart of A
     let (_, third) = a.signin("ann@example.com", PW).await;
-    let third = token(&third);
+    let third = token(&third).to_owned();
     assert_eq!(b.get("/api/v1/auths/", Some(&third)).await.0, 200);
     redis.kill().await;
     redis.run().await;

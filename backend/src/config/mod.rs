@@ -6,14 +6,21 @@
 //! [`redis`], [`ldap`], [`trusted_header`]); [`values`] holds the value types
 //! they share ([`Secret`], [`ExpiresIn`], durations).
 pub mod database;
+pub mod issuer;
 pub mod ldap;
+pub mod limits;
+pub mod oidc_provider;
 pub mod redis;
 pub mod server;
 pub mod trusted_header;
+pub mod urls;
 pub mod values;
 
 pub use database::DatabaseConfig;
+pub use issuer::{BoundClaimsType, BoundValue, CacheConfig, IssuerConfig, Scalar};
 pub use ldap::LdapConfig;
+pub use limits::MAX_CREDENTIAL_BYTES;
+pub use oidc_provider::OidcProviderConfig;
 use redis::check_redis_url;
 pub use redis::{RedisConfig, RevocationConfig};
 pub use server::{
@@ -21,7 +28,8 @@ pub use server::{
     ServerConfig, SessionConfig, SignupConfig, EXCHANGED_EXPIRES_IN,
 };
 pub use trusted_header::TrustedHeaderConfig;
-pub use values::{is_origin, reserved_name_problem, ExpiresIn, Secret, RESERVED_NAMES};
+pub use urls::check_url;
+pub use values::{decode_b64, is_origin, reserved_name_problem, ExpiresIn, Secret, RESERVED_NAMES};
 
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
@@ -78,11 +86,11 @@ pub struct Config {
     /// `[api_keys]`: `sk-` keys for programmatic access.
     pub api_keys: ApiKeysConfig,
     /// `[[issuers]]`: identity providers whose JWTs are accepted.
-    pub issuers: Vec<crate::auth::idp::config::IssuerConfig>,
+    pub issuers: Vec<IssuerConfig>,
     /// `[[oidc_providers]]`: SSO sign-in providers (OAuth 2.0 / OpenID Connect).
-    pub oidc_providers: Vec<crate::auth::oidc::config::OidcProviderConfig>,
+    pub oidc_providers: Vec<OidcProviderConfig>,
     /// `[cache]`: the verified-token cache.
-    pub cache: crate::auth::idp::config::CacheConfig,
+    pub cache: CacheConfig,
     /// `[injection]`: tokens handed to the SPA by the page request or its URL.
     pub injection: InjectionConfig,
     /// `[embed]`: the SPA inside other sites' iframes.
@@ -129,7 +137,7 @@ impl Config {
             fig = fig.merge(Serialized::default("server.data_dir", dir));
         }
         let mut config: Config = fig.extract().map_err(Box::new)?;
-        match crate::auth::idp::config::from_opengpts_env(|k| std::env::var(k).ok()) {
+        match issuer::from_opengpts_env(|k| std::env::var(k).ok()) {
             Ok(Some(issuer)) => config.issuers.push(issuer),
             Ok(None) => {}
             Err(e) => return Err(ConfigError::Invalid(vec![e])),
@@ -263,9 +271,9 @@ impl Config {
         if self.server.name.trim().is_empty() {
             problems.push("server.name must not be empty".into());
         }
-        crate::auth::idp::config::validate(&self.issuers, &self.session_issuer(), &mut problems);
+        issuer::validate(&self.issuers, &self.session_issuer(), &mut problems);
         let issuer_names: Vec<String> = self.issuers.iter().map(|i| i.name.clone()).collect();
-        crate::auth::oidc::config::validate(&self.oidc_providers, &issuer_names, &mut problems);
+        oidc_provider::validate(&self.oidc_providers, &issuer_names, &mut problems);
         if let Some(ldap) = &self.ldap {
             ldap.validate(&mut problems);
         }

@@ -1,8 +1,11 @@
 //! `[[issuers]]` and `[cache]`: the trusted identity providers, their key
 //! sources and claim rules, validated at start-up; and the OpenGPTs
 //! environment shorthand (`AUTH_TYPE=jwt_local|jwt_oidc`).
-use crate::config::Secret;
+use super::limits::MAX_CREDENTIAL_BYTES;
+use super::urls::check_url;
+use super::values::{decode_b64, reserved_name_problem, Secret};
 use crate::domain::RoleMapping;
+use jsonwebtoken::Algorithm;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -207,6 +210,30 @@ fn default_max_doc() -> usize {
     256 * 1024
 }
 
+/// The algorithm named exactly `name` (JOSE names are case-sensitive).
+pub fn algorithm(name: &str) -> Option<Algorithm> {
+    Some(match name {
+        "HS256" => Algorithm::HS256,
+        "HS384" => Algorithm::HS384,
+        "HS512" => Algorithm::HS512,
+        "RS256" => Algorithm::RS256,
+        "RS384" => Algorithm::RS384,
+        "RS512" => Algorithm::RS512,
+        "PS256" => Algorithm::PS256,
+        "PS384" => Algorithm::PS384,
+        "PS512" => Algorithm::PS512,
+        "ES256" => Algorithm::ES256,
+        "ES384" => Algorithm::ES384,
+        "EdDSA" => Algorithm::EdDSA,
+        _ => return None,
+    })
+}
+
+/// Whether `alg` is an HMAC algorithm.
+pub fn is_hmac(alg: Algorithm) -> bool {
+    matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
+}
+
 impl IssuerConfig {
     /// An issuer with every default, for `name` and `iss`.
     pub fn new(name: &str, issuer: &str) -> Self {
@@ -292,7 +319,7 @@ pub fn validate(issuers: &[IssuerConfig], session_issuer: &str, problems: &mut V
         if c.name.trim().is_empty() || c.name.chars().any(char::is_control) {
             problems.push(format!("{at}: set `name` to a short label"));
         }
-        problems.extend(crate::config::reserved_name_problem(&at, &c.name));
+        problems.extend(reserved_name_problem(&at, &c.name));
         if !names.insert(c.name.clone()) {
             problems.push(format!(
                 "{at}: two issuers share this name; names must be unique"
@@ -329,8 +356,8 @@ pub fn validate(issuers: &[IssuerConfig], session_issuer: &str, problems: &mut V
                 problems.push(format!("{at}: `none` can never be an allowed algorithm"));
                 continue;
             }
-            match super::token::algorithm(a) {
-                Some(alg) if super::keys::is_hmac(alg) => hmac = true,
+            match algorithm(a) {
+                Some(alg) if is_hmac(alg) => hmac = true,
                 Some(_) => asym = true,
                 None => problems.push(format!(
                     "{at}: unknown algorithm `{a}` (use HS256/384/512, RS256/384/512, PS256/384/512, ES256, ES384 or EdDSA)"
@@ -353,7 +380,7 @@ pub fn validate(issuers: &[IssuerConfig], session_issuer: &str, problems: &mut V
             ));
         }
         if let Some(s) = &c.hmac_secret_b64 {
-            match super::keys::decode_b64(s.expose()) {
+            match decode_b64(s.expose()) {
                 Some(b) if b.len() >= 32 => {}
                 Some(_) => problems.push(format!(
                     "{at}: hmac_secret_b64 must decode to at least 32 bytes"
@@ -367,14 +394,14 @@ pub fn validate(issuers: &[IssuerConfig], session_issuer: &str, problems: &mut V
             ));
         }
         for url in [&c.jwks_url, &c.discovery_url].into_iter().flatten() {
-            if let Err(e) = super::keys::check_url(url, c.allow_insecure_http) {
+            if let Err(e) = check_url(url, c.allow_insecure_http) {
                 problems.push(format!("{at}: {e}"));
             }
         }
-        if c.max_token_bytes < 64 || c.max_token_bytes > crate::auth::MAX_CREDENTIAL_BYTES {
+        if c.max_token_bytes < 64 || c.max_token_bytes > MAX_CREDENTIAL_BYTES {
             problems.push(format!(
                 "{at}: max_token_bytes must be between 64 and {}",
-                crate::auth::MAX_CREDENTIAL_BYTES
+                MAX_CREDENTIAL_BYTES
             ));
         }
         if c.jwks_cache_seconds == 0 || c.http_timeout_seconds == 0 {

@@ -30,3 +30,25 @@ impl Default for DatabaseConfig {
         }
     }
 }
+
+impl DatabaseConfig {
+    pub(super) fn validate(&self, problems: &mut Vec<String>) {
+        if let Some(url) = &self.url {
+            if crate::store::Backend::of_url(url.expose()).is_none() {
+                problems.push(format!(
+                    "database.url {}: only sqlite:, postgres: and postgresql: URLs are supported",
+                    crate::store::redacted_url(url.expose())
+                ));
+            }
+            if self.url_file.is_some() {
+                problems.push("set only one of database.url and database.url_file".into());
+            }
+        }
+        if self.max_connections == Some(0) {
+            problems.push("database.max_connections must be at least 1".into());
+        }
+        if self.connect_timeout_seconds == 0 {
+            problems.push("database.connect_timeout_seconds must be at least 1".into());
+        }
+    }
+}

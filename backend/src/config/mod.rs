@@ -21,8 +21,8 @@ pub use issuer::{BoundClaimsType, BoundValue, CacheConfig, IssuerConfig, Scalar}
 pub use ldap::LdapConfig;
 pub use limits::MAX_CREDENTIAL_BYTES;
 pub use oidc_provider::OidcProviderConfig;
-use redis::check_redis_url;
 pub use redis::{RedisConfig, RevocationConfig};
+use server::check_secret;
 pub use server::{
     AdminConfig, ApiKeysConfig, EmbedConfig, InjectionConfig, PasswordConfig, RateLimitConfig,
     ServerConfig, SessionConfig, SignupConfig, EXCHANGED_EXPIRES_IN,
@@ -165,123 +165,36 @@ impl Config {
     /// Checks what serde cannot: every problem is reported at once.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut problems = Vec::new();
-        if let Some(url) = &self.server.public_url {
-            if !(url.starts_with("http://") || url.starts_with("https://")) || url.ends_with('/') {
-                problems.push(format!(
-                    "server.public_url `{url}` must start with http:// or https:// and have no trailing slash"
-                ));
-            }
-        }
-        for (section, secret, file) in [
-            ("session", &self.session.secret, &self.session.secret_file),
-            (
-                "api_keys",
-                &self.api_keys.secret,
-                &self.api_keys.secret_file,
-            ),
-        ] {
-            if let Some(secret) = secret {
-                if secret.expose().len() < 32 {
-                    problems.push(format!("{section}.secret must be at least 32 characters; leave it unset to have one generated"));
-                }
-                if file.is_some() {
-                    problems.push(format!(
-                        "set only one of {section}.secret and {section}.secret_file"
-                    ));
-                }
-            }
-        }
-        if let Some(url) = &self.database.url {
-            if crate::store::Backend::of_url(url.expose()).is_none() {
-                problems.push(format!(
-                    "database.url {}: only sqlite:, postgres: and postgresql: URLs are supported",
-                    crate::store::redacted_url(url.expose())
-                ));
-            }
-            if self.database.url_file.is_some() {
-                problems.push("set only one of database.url and database.url_file".into());
-            }
-        }
-        if self.database.max_connections == Some(0) {
-            problems.push("database.max_connections must be at least 1".into());
-        }
-        if self.database.connect_timeout_seconds == 0 {
-            problems.push("database.connect_timeout_seconds must be at least 1".into());
-        }
-        match (&self.admin.email, &self.admin.password) {
-            (Some(_), None) | (None, Some(_)) => problems.push(
-                "set both admin.email and admin.password (TESSERA_ADMIN_EMAIL, TESSERA_ADMIN_PASSWORD), or neither".into(),
-            ),
-            (Some(email), Some(pw)) => {
-                if !crate::auth::password::is_plausible_email(email) {
-                    problems.push(format!("admin.email `{email}` is not an e-mail address"));
-                }
-                if pw.expose().chars().count() < self.password.min_length {
-                    problems.push(format!(
-                        "admin.password is shorter than password.min_length ({})",
-                        self.password.min_length
-                    ));
-                }
-            }
-            (None, None) => {}
-        }
-        let r = &self.rate_limit;
-        if [
-            r.per_ip_per_minute,
-            r.per_account_per_minute,
-            r.mint_per_ip_per_minute,
-            r.mint_per_account_per_minute,
-        ]
-        .contains(&0)
-        {
-            problems.push("rate_limit values must be at least 1 a minute".into());
-        }
-        if !matches!(self.session.exchanged_expires_in, ExpiresIn::For(_)) {
-            problems.push(
-                "session.exchanged_expires_in must be a duration like 30m or 8h (not -1 or 0): sessions minted from another credential always expire".into(),
-            );
-        }
-        if self.api_keys.unknown_per_ip_per_minute == 0 {
-            problems.push("api_keys.unknown_per_ip_per_minute must be at least 1".into());
-        }
-        if self.password.min_length < 8 {
-            problems.push("password.min_length must be at least 8".into());
-        }
-        match (&self.revocation.redis_url, &self.redis) {
-            (Some(_), Some(_)) => problems.push(
-                "revocation.redis_url is the older spelling of redis.url: keep only the [redis] section".into(),
-            ),
-            (Some(url), None) => check_redis_url("revocation.redis_url", url.expose(), &mut problems),
-            (None, Some(redis)) => redis.validate(&mut problems),
-            (None, None) => {}
-        }
-        for endpoint in &self.api_keys.allowed_endpoints {
-            let pattern = endpoint.strip_suffix('*').unwrap_or(endpoint);
-            if !pattern.starts_with('/')
-                || pattern.contains('*')
-                || pattern.contains("//")
-                || pattern.contains("/..")
-                || pattern.contains('%')
-            {
-                problems.push(format!(
-                    "api_keys.allowed_endpoints: `{endpoint}` must be an absolute path like /api/v1/models, optionally ending in *"
-                ));
-            }
-        }
-        if self.server.name.trim().is_empty() {
-            problems.push("server.name must not be empty".into());
-        }
-        issuer::validate(&self.issuers, &self.session_issuer(), &mut problems);
+        let p = &mut problems;
+        self.server.check_public_url(p);
+        check_secret(
+            "session",
+            &self.session.secret,
+            &self.session.secret_file,
+            p,
+        );
+        let api_keys = &self.api_keys;
+        check_secret("api_keys", &api_keys.secret, &api_keys.secret_file, p);
+        self.database.validate(p);
+        self.admin.validate(self.password.min_length, p);
+        self.rate_limit.validate(p);
+        self.session.validate(p);
+        self.api_keys.check_unknown_allowance(p);
+        self.password.validate(p);
+        self.revocation.validate(self.redis.as_ref(), p);
+        self.api_keys.check_endpoints(p);
+        self.server.check_name(p);
+        issuer::validate(&self.issuers, &self.session_issuer(), p);
         let issuer_names: Vec<String> = self.issuers.iter().map(|i| i.name.clone()).collect();
-        oidc_provider::validate(&self.oidc_providers, &issuer_names, &mut problems);
+        oidc_provider::validate(&self.oidc_providers, &issuer_names, p);
         if let Some(ldap) = &self.ldap {
-            ldap.validate(&mut problems);
+            ldap.validate(p);
         }
         if let Some(th) = &self.trusted_header {
-            th.validate(&mut problems);
+            th.validate(p);
         }
-        self.injection.validate(&mut problems);
-        self.embed.validate(&mut problems);
+        self.injection.validate(p);
+        self.embed.validate(p);
         if problems.is_empty() {
             Ok(())
         } else {

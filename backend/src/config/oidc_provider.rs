@@ -272,41 +272,7 @@ impl OidcProviderConfig {
         {
             p.push(format!("{at}: GitHub needs `client_secret`"));
         }
-        match self.kind {
-            ProviderKind::Oidc if self.discovery().is_none() => p.push(format!(
-                "{at}: set `discovery_url` (e.g. https://idp.example/realms/x/.well-known/openid-configuration)"
-            )),
-            ProviderKind::Entra => match self.tenant.as_deref().map(str::trim) {
-                None | Some("") if self.discovery_url.is_none() => p.push(format!(
-                    "{at}: set `tenant` to the directory (tenant) id of your Entra ID"
-                )),
-                Some("common" | "organizations" | "consumers") => p.push(format!(
-                    "{at}: `tenant` must be your directory (tenant) id, not a multi-tenant alias; \
-                     Tessera does not accept sign-ins from any Entra tenant"
-                )),
-                Some(t) if !t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.') => {
-                    p.push(format!("{at}: `tenant` `{t}` is not a tenant id or domain"))
-                }
-                _ => {}
-            },
-            _ => {}
-        }
-        if let Some(url) = self.discovery() {
-            if let Err(e) = check_url(&url, self.allow_insecure_http) {
-                p.push(format!("{at}: discovery_url {e}"));
-            }
-        }
-        for (key, v) in [
-            ("authorization_endpoint", &self.authorization_endpoint),
-            ("token_endpoint", &self.token_endpoint),
-            ("api_url", &self.api_url),
-        ] {
-            if let Some(url) = v {
-                if let Err(e) = check_url(url, self.allow_insecure_http) {
-                    p.push(format!("{at}: {key} {e}"));
-                }
-            }
-        }
+        self.check_endpoints(&at, &mut p);
         if self.kind != ProviderKind::Github
             && !self.scopes.is_empty()
             && !self.scopes.iter().any(|s| s == "openid")
@@ -344,6 +310,46 @@ impl OidcProviderConfig {
             ));
         }
         p
+    }
+
+    /// Where the provider is reached: its discovery document (or Entra
+    /// tenant) and endpoint URLs.
+    fn check_endpoints(&self, at: &str, p: &mut Vec<String>) {
+        match self.kind {
+            ProviderKind::Oidc if self.discovery().is_none() => p.push(format!(
+                "{at}: set `discovery_url` (e.g. https://idp.example/realms/x/.well-known/openid-configuration)"
+            )),
+            ProviderKind::Entra => match self.tenant.as_deref().map(str::trim) {
+                None | Some("") if self.discovery_url.is_none() => p.push(format!(
+                    "{at}: set `tenant` to the directory (tenant) id of your Entra ID"
+                )),
+                Some("common" | "organizations" | "consumers") => p.push(format!(
+                    "{at}: `tenant` must be your directory (tenant) id, not a multi-tenant alias; \
+                     Tessera does not accept sign-ins from any Entra tenant"
+                )),
+                Some(t) if !t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.') => {
+                    p.push(format!("{at}: `tenant` `{t}` is not a tenant id or domain"))
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+        if let Some(url) = self.discovery() {
+            if let Err(e) = check_url(&url, self.allow_insecure_http) {
+                p.push(format!("{at}: discovery_url {e}"));
+            }
+        }
+        for (key, v) in [
+            ("authorization_endpoint", &self.authorization_endpoint),
+            ("token_endpoint", &self.token_endpoint),
+            ("api_url", &self.api_url),
+        ] {
+            if let Some(url) = v {
+                if let Err(e) = check_url(url, self.allow_insecure_http) {
+                    p.push(format!("{at}: {key} {e}"));
+                }
+            }
+        }
     }
 }
 

@@ -50,6 +50,20 @@ impl Default for RedisConfig {
     }
 }
 
+impl RevocationConfig {
+    /// `redis_url`, the older spelling, alone; or `[redis]`.
+    pub(super) fn validate(&self, redis: Option<&RedisConfig>, problems: &mut Vec<String>) {
+        match (&self.redis_url, redis) {
+            (Some(_), Some(_)) => problems.push(
+                "revocation.redis_url is the older spelling of redis.url: keep only the [redis] section".into(),
+            ),
+            (Some(url), None) => check_redis_url("revocation.redis_url", url.expose(), problems),
+            (None, Some(redis)) => redis.validate(problems),
+            (None, None) => {}
+        }
+    }
+}
+
 impl RedisConfig {
     pub(super) fn validate(&self, problems: &mut Vec<String>) {
         match (&self.url, &self.url_file) {
@@ -116,7 +130,7 @@ impl RedisConfig {
     }
 }
 
-pub(super) fn check_redis_url(key: &str, url: &str, problems: &mut Vec<String>) {
+fn check_redis_url(key: &str, url: &str, problems: &mut Vec<String>) {
     match url::Url::parse(url) {
         Ok(u)
             if matches!(u.scheme(), "redis" | "rediss")

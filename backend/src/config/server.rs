@@ -243,3 +243,119 @@ impl Default for PasswordConfig {
         }
     }
 }
+
+impl ServerConfig {
+    pub(super) fn check_public_url(&self, problems: &mut Vec<String>) {
+        if let Some(url) = &self.public_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) || url.ends_with('/') {
+                problems.push(format!(
+                    "server.public_url `{url}` must start with http:// or https:// and have no trailing slash"
+                ));
+            }
+        }
+    }
+
+    pub(super) fn check_name(&self, problems: &mut Vec<String>) {
+        if self.name.trim().is_empty() {
+            problems.push("server.name must not be empty".into());
+        }
+    }
+}
+
+/// `[session]` and `[api_keys]`: a `secret` long enough, and not beside a `secret_file`.
+pub(super) fn check_secret(
+    section: &str,
+    secret: &Option<Secret>,
+    file: &Option<PathBuf>,
+    problems: &mut Vec<String>,
+) {
+    if let Some(secret) = secret {
+        if secret.expose().len() < 32 {
+            problems.push(format!("{section}.secret must be at least 32 characters; leave it unset to have one generated"));
+        }
+        if file.is_some() {
+            problems.push(format!(
+                "set only one of {section}.secret and {section}.secret_file"
+            ));
+        }
+    }
+}
+
+impl SessionConfig {
+    pub(super) fn validate(&self, problems: &mut Vec<String>) {
+        if !matches!(self.exchanged_expires_in, ExpiresIn::For(_)) {
+            problems.push(
+                "session.exchanged_expires_in must be a duration like 30m or 8h (not -1 or 0): sessions minted from another credential always expire".into(),
+            );
+        }
+    }
+}
+
+impl AdminConfig {
+    /// Both or neither of e-mail and password; the password at least `min_length`.
+    pub(super) fn validate(&self, min_length: usize, problems: &mut Vec<String>) {
+        match (&self.email, &self.password) {
+            (Some(_), None) | (None, Some(_)) => problems.push(
+                "set both admin.email and admin.password (TESSERA_ADMIN_EMAIL, TESSERA_ADMIN_PASSWORD), or neither".into(),
+            ),
+            (Some(email), Some(pw)) => {
+                if !crate::auth::password::is_plausible_email(email) {
+                    problems.push(format!("admin.email `{email}` is not an e-mail address"));
+                }
+                if pw.expose().chars().count() < min_length {
+                    problems.push(format!(
+                        "admin.password is shorter than password.min_length ({min_length})"
+                    ));
+                }
+            }
+            (None, None) => {}
+        }
+    }
+}
+
+impl RateLimitConfig {
+    pub(super) fn validate(&self, problems: &mut Vec<String>) {
+        if [
+            self.per_ip_per_minute,
+            self.per_account_per_minute,
+            self.mint_per_ip_per_minute,
+            self.mint_per_account_per_minute,
+        ]
+        .contains(&0)
+        {
+            problems.push("rate_limit values must be at least 1 a minute".into());
+        }
+    }
+}
+
+impl PasswordConfig {
+    pub(super) fn validate(&self, problems: &mut Vec<String>) {
+        if self.min_length < 8 {
+            problems.push("password.min_length must be at least 8".into());
+        }
+    }
+}
+
+impl ApiKeysConfig {
+    pub(super) fn check_unknown_allowance(&self, problems: &mut Vec<String>) {
+        if self.unknown_per_ip_per_minute == 0 {
+            problems.push("api_keys.unknown_per_ip_per_minute must be at least 1".into());
+        }
+    }
+
+    pub(super) fn check_endpoints(&self, problems: &mut Vec<String>) {
+        for endpoint in &self.allowed_endpoints {
+            let pattern = endpoint.strip_suffix('*').unwrap_or(endpoint);
+            if !pattern.starts_with('/')
+                || pattern.contains('*')
+                || pattern.contains("//")
+                || pattern.contains("/..")
+                || pattern.contains('%')
+            {
+                problems.push(format!(
+                    "api_keys.allowed_endpoints: `{endpoint}` must be an absolute path like /api/v1/models, optionally ending in *"
+                ));
+            }
+        }
+    }
+}

@@ -1,7 +1,9 @@
 //! `[database]`: where users and revocations live.
+use super::urls::redacted_url;
 use super::values::Secret;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// `[database]`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -34,10 +36,10 @@ impl Default for DatabaseConfig {
 impl DatabaseConfig {
     pub(super) fn validate(&self, problems: &mut Vec<String>) {
         if let Some(url) = &self.url {
-            if crate::store::Backend::of_url(url.expose()).is_none() {
+            if Backend::of_url(url.expose()).is_none() {
                 problems.push(format!(
                     "database.url {}: only sqlite:, postgres: and postgresql: URLs are supported",
-                    crate::store::redacted_url(url.expose())
+                    redacted_url(url.expose())
                 ));
             }
             if self.url_file.is_some() {
@@ -50,5 +52,60 @@ impl DatabaseConfig {
         if self.connect_timeout_seconds == 0 {
             problems.push("database.connect_timeout_seconds must be at least 1".into());
         }
+    }
+}
+
+/// Which database a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// `sqlite:`
+    Sqlite,
+    /// `postgres:` or `postgresql:`
+    Postgres,
+}
+
+impl Backend {
+    /// The database a URL names by its scheme; `None` for any other scheme.
+    pub fn of_url(url: &str) -> Option<Backend> {
+        let scheme = url.split_once(':')?.0.to_ascii_lowercase();
+        match scheme.as_str() {
+            "sqlite" => Some(Backend::Sqlite),
+            "postgres" | "postgresql" => Some(Backend::Postgres),
+            _ => None,
+        }
+    }
+}
+
+/// Pool settings.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolSettings {
+    /// Most connections kept open.
+    pub max_connections: u32,
+    /// How long to wait for a connection (and, at start-up, for the database
+    /// to answer at all).
+    pub connect_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 8,
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schemes_select_the_database() {
+        assert_eq!(Backend::of_url("sqlite://x.db"), Some(Backend::Sqlite));
+        assert_eq!(Backend::of_url("sqlite::memory:"), Some(Backend::Sqlite));
+        assert_eq!(Backend::of_url("postgres://h/d"), Some(Backend::Postgres));
+        assert_eq!(Backend::of_url("PostgreSQL://h/d"), Some(Backend::Postgres));
+        assert_eq!(Backend::of_url("mysql://h/d"), None);
+        assert_eq!(Backend::of_url("tessera.db"), None);
     }
 }

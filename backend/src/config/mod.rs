@@ -16,7 +16,7 @@ pub mod trusted_header;
 pub mod urls;
 pub mod values;
 
-pub use database::DatabaseConfig;
+pub use database::{Backend, DatabaseConfig, PoolSettings};
 pub use issuer::{BoundClaimsType, BoundValue, CacheConfig, IssuerConfig, Scalar};
 pub use ldap::LdapConfig;
 pub use limits::MAX_CREDENTIAL_BYTES;
@@ -28,7 +28,7 @@ pub use server::{
     ServerConfig, SessionConfig, SignupConfig, EXCHANGED_EXPIRES_IN,
 };
 pub use trusted_header::TrustedHeaderConfig;
-pub use urls::check_url;
+pub use urls::{check_url, redacted_url};
 pub use values::{decode_b64, is_origin, reserved_name_problem, ExpiresIn, Secret, RESERVED_NAMES};
 
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -233,7 +233,7 @@ impl Config {
         if let Some(file) = &self.database.url_file {
             let url = Secret::read_file("database.url_file", file)?;
             anyhow::ensure!(
-                crate::store::Backend::of_url(url.expose()).is_some(),
+                Backend::of_url(url.expose()).is_some(),
                 "database.url_file {}: only sqlite:, postgres: and postgresql: URLs are supported",
                 file.display()
             );
@@ -246,12 +246,12 @@ impl Config {
     }
 
     /// The pool settings of `[database]` for a database of this kind.
-    pub fn database_pool(&self, backend: crate::store::Backend) -> crate::store::PoolSettings {
+    pub fn database_pool(&self, backend: Backend) -> PoolSettings {
         let default_max = match backend {
-            crate::store::Backend::Sqlite => 8,
-            crate::store::Backend::Postgres => 10,
+            Backend::Sqlite => 8,
+            Backend::Postgres => 10,
         };
-        crate::store::PoolSettings {
+        PoolSettings {
             max_connections: self.database.max_connections.unwrap_or(default_max),
             connect_timeout: Duration::from_secs(self.database.connect_timeout_seconds),
         }

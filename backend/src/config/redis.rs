@@ -1,5 +1,6 @@
 //! `[redis]` (and its older spelling `[revocation] redis_url`): state shared
 //! by several replicas.
+use super::urls::redacted_url;
 use super::values::{duration_str, Secret};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -137,7 +138,7 @@ fn check_redis_url(key: &str, url: &str, problems: &mut Vec<String>) {
                 && u.host_str().is_some_and(|h| !h.is_empty()) => {}
         _ => problems.push(format!(
             "{key} `{}` must be redis://[:password@]host[:port][/db] or rediss://... (TLS)",
-            crate::store::redacted_url(url)
+            redacted_url(url)
         )),
     }
 }

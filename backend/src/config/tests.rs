@@ -149,11 +149,7 @@ fn database_urls_are_checked_and_never_shown_with_their_password() {
         c.database_url().unwrap().expose(),
         "sqlite:///d/tessera.db?mode=rwc"
     );
-    assert_eq!(
-        c.database_pool(crate::store::Backend::Postgres)
-            .max_connections,
-        10
-    );
+    assert_eq!(c.database_pool(Backend::Postgres).max_connections, 10);
 }
 
 #[test]
@@ -297,7 +293,7 @@ fn redis_section_alias_and_mistakes() {
         );
     }
     assert_eq!(
-        crate::store::redacted_url("redis://user:hunter2@h:1/0"),
+        redacted_url("redis://user:hunter2@h:1/0"),
         "redis://user:***@h:1/0"
     );
 }

@@ -299,7 +299,7 @@ impl AdminConfig {
                 "set both admin.email and admin.password (TESSERA_ADMIN_EMAIL, TESSERA_ADMIN_PASSWORD), or neither".into(),
             ),
             (Some(email), Some(pw)) => {
-                if !crate::auth::password::is_plausible_email(email) {
+                if !crate::domain::is_plausible_email(email) {
                     problems.push(format!("admin.email `{email}` is not an e-mail address"));
                 }
                 if pw.expose().chars().count() < min_length {

@@ -93,8 +93,8 @@ fn reserved_names_are_refused_for_issuers_and_providers() {
     }
     // the sources Tessera's own accounts use are all on the list
     for source in [
-        crate::auth::trusted_header::SOURCE,
-        crate::http::ldap::SOURCE,
+        crate::domain::TRUSTED_HEADER_SOURCE,
+        crate::domain::LDAP_SOURCE,
         "local",
     ] {
         assert!(RESERVED_NAMES.contains(&source), "{source}");

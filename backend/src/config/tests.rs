@@ -331,3 +331,45 @@ fn embed_origins_are_validated() {
         .iter()
         .any(|p| p.contains("injection.expired_redirect")));
 }
+
+#[test]
+fn a_config_file_table_parses_and_unknown_keys_are_refused() {
+    use tessera_shared::oidc::{ProviderKind, ResponseMode};
+    let toml = r#"
+        [[oidc_providers]]
+        name = "kc"
+        display_name = "Company"
+        discovery_url = "https://kc.example/realms/x/.well-known/openid-configuration"
+        client_id = "tessera"
+        client_secret = "s"
+        groups_claim = "/realm_access/roles"
+        admin_groups = ["admin"]
+        user_groups = ["trusted"]
+        default_role = "pending"
+        merge_accounts_by_email = true
+        response_mode = "form_post"
+        verbose = true
+
+        [[oidc_providers]]
+        name = "gh"
+        kind = "github"
+        client_id = "id"
+        client_secret = "s"
+    "#;
+    let c: Config = Figment::from(Toml::string(toml)).extract().unwrap();
+    assert_eq!(c.oidc_providers.len(), 2);
+    assert_eq!(c.oidc_providers[0].response_mode, ResponseMode::FormPost);
+    assert_eq!(c.oidc_providers[1].kind, ProviderKind::Github);
+    assert!(c.validate().is_ok(), "{:?}", c.validate());
+    let bad = "[[oidc_providers]]\nname = \"kc\"\nclient_idd = \"x\"\n";
+    assert!(Figment::from(Toml::string(bad))
+        .extract::<Config>()
+        .is_err());
+    let mut c = c;
+    c.oidc_providers[0].client_id.clear();
+    let err = c.validate().unwrap_err().to_string();
+    assert!(
+        err.contains("oidc_providers `kc`: set `client_id`"),
+        "{err}"
+    );
+}

@@ -19,7 +19,7 @@ pub mod values;
 pub use database::{Backend, DatabaseConfig, PoolSettings};
 pub use issuer::{BoundClaimsType, BoundValue, CacheConfig, IssuerConfig, Scalar};
 pub use ldap::LdapConfig;
-pub use limits::MAX_CREDENTIAL_BYTES;
+pub use limits::{BODY_LIMIT, MAX_CREDENTIAL_BYTES};
 pub use oidc_provider::OidcProviderConfig;
 pub use redis::{RedisConfig, RevocationConfig};
 use server::check_secret;

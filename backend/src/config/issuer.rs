@@ -3,7 +3,7 @@
 //! environment shorthand (`AUTH_TYPE=jwt_local|jwt_oidc`).
 use super::limits::MAX_CREDENTIAL_BYTES;
 use super::urls::check_url;
-use super::values::{decode_b64, reserved_name_problem, Secret};
+use super::values::{decode_b64, default_role, reserved_name_problem, role_mapping, Secret};
 use crate::domain::RoleMapping;
 use jsonwebtoken::Algorithm;
 use serde::{Deserialize, Serialize};
@@ -188,9 +188,6 @@ fn default_user_claim() -> String {
 fn default_email_claim() -> String {
     "email".into()
 }
-fn default_role() -> Role {
-    Role::User
-}
 fn yes() -> bool {
     true
 }
@@ -276,11 +273,7 @@ impl IssuerConfig {
 
     /// The role mapping of this issuer.
     pub fn role_mapping(&self) -> RoleMapping {
-        RoleMapping {
-            admin_groups: self.admin_groups.clone(),
-            user_groups: self.user_groups.clone(),
-            default_role: self.default_role,
-        }
+        role_mapping(&self.admin_groups, &self.user_groups, self.default_role)
     }
 
     /// The claims a token must carry.

@@ -2,7 +2,7 @@
 //! that say what to fix, and its conversion to and from the admin settings'
 //! [`OidcProviderSettings`].
 use super::urls::check_url;
-use super::values::{reserved_name_problem, Secret};
+use super::values::{default_role, reserved_name_problem, role_mapping, Secret};
 use crate::domain::RoleMapping;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -89,10 +89,6 @@ pub struct OidcProviderConfig {
     pub api_url: Option<String>,
 }
 
-fn default_role() -> Role {
-    Role::User
-}
-
 impl OidcProviderConfig {
     /// A provider with every default.
     pub fn new(name: &str) -> Self {
@@ -112,11 +108,7 @@ impl OidcProviderConfig {
 
     /// The role mapping.
     pub fn role_mapping(&self) -> RoleMapping {
-        RoleMapping {
-            admin_groups: self.admin_groups.clone(),
-            user_groups: self.user_groups.clone(),
-            default_role: self.default_role,
-        }
+        role_mapping(&self.admin_groups, &self.user_groups, self.default_role)
     }
 
     /// The discovery document's URL (derived for `google` and `entra`).

@@ -1,8 +1,11 @@
 //! The value types the sections share: [`Secret`], [`ExpiresIn`], durations
-//! written `5s`, origins, and the names no issuer or provider may take.
+//! written `5s`, origins, the names no issuer or provider may take, and the
+//! role mapping of the entries that map groups to roles.
+use crate::domain::RoleMapping;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::fmt;
 use std::time::Duration;
+use tessera_shared::Role;
 
 /// Names no `[[issuers]]` or `[[oidc_providers]]` entry (nor SSO provider
 /// saved from the admin page) may take, ASCII case ignored: an entry's name
@@ -158,4 +161,26 @@ pub fn decode_b64(s: &str) -> Option<Vec<u8>> {
     [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
         .iter()
         .find_map(|e| e.decode(&s).ok())
+}
+
+/// `default_role` when unset in `[[issuers]]` and `[[oidc_providers]]`.
+pub(super) fn default_role() -> Role {
+    Role::User
+}
+
+/// The [`RoleMapping`] of an entry's `admin_groups`, `user_groups` and
+/// `default_role` keys. `[[issuers]]` and `[[oidc_providers]]` each declare
+/// the keys themselves: a shared struct would need serde's `flatten`, which
+/// changes how unknown keys are refused (the message loses its list of
+/// expected keys).
+pub(super) fn role_mapping(
+    admin_groups: &[String],
+    user_groups: &[String],
+    default_role: Role,
+) -> RoleMapping {
+    RoleMapping {
+        admin_groups: admin_groups.to_vec(),
+        user_groups: user_groups.to_vec(),
+        default_role,
+    }
 }

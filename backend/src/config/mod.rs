@@ -2,9 +2,12 @@
 //! `TESSERA_*` environment variables → command-line flags) and validated at
 //! start-up with messages that say what to fix.
 //!
-//! Each group of sections lives in its own file ([`server`], [`database`],
-//! [`redis`], [`ldap`], [`trusted_header`]); [`values`] holds the value types
-//! they share ([`Secret`], [`ExpiresIn`], durations).
+//! Each group of sections lives in its own file with its checks ([`server`],
+//! [`database`], [`redis`], [`ldap`], [`trusted_header`], [`issuer`] for
+//! `[[issuers]]` and `[cache]`, [`oidc_provider`] for `[[oidc_providers]]`);
+//! [`values`] holds the value types they share ([`Secret`], [`ExpiresIn`],
+//! durations), [`urls`] the rules for URLs and [`limits`] the fixed size
+//! limits. The module stands on the ground floor: it imports only `domain`.
 pub mod database;
 pub mod issuer;
 pub mod ldap;

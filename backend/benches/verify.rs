@@ -7,8 +7,8 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::json;
 use std::process::Command;
-use tessera::auth::idp::config::IssuerConfig;
 use tessera::auth::idp::Idp;
+use tessera::config::IssuerConfig;
 use tessera::config::Secret;
 
 fn openssl(args: &[&str], input: Option<&str>) -> String {

@@ -1,6 +1,7 @@
 //! The backend's one error type. Each variant documents the status it
 //! answers with; the body is always `{"detail": "..."}`. Internal details are
 //! logged, never sent.
+use crate::config::BODY_LIMIT;
 use axum::extract::rejection::JsonRejection;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -114,10 +115,7 @@ fn body_detail(r: &JsonRejection) -> String {
             "Expected a JSON body with Content-Type: application/json".into()
         }
         JsonRejection::BytesRejection(_) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            format!(
-                "Request body too large (limit {} KiB)",
-                crate::http::BODY_LIMIT / 1024
-            )
+            format!("Request body too large (limit {} KiB)", BODY_LIMIT / 1024)
         }
         JsonRejection::JsonSyntaxError(_) => format!(
             "Malformed JSON: {}",

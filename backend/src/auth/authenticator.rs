@@ -8,8 +8,7 @@ use crate::replica::ReplicaSync;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
-/// Longest bearer credential accepted, in bytes.
-pub const MAX_CREDENTIAL_BYTES: usize = 16 * 1024;
+pub use crate::config::MAX_CREDENTIAL_BYTES;
 
 /// One way to authenticate a bearer credential.
 #[async_trait::async_trait]

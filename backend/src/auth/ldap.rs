@@ -43,7 +43,7 @@ pub struct LdapAccount {
 }
 
 /// `users.source` of directory accounts.
-pub const SOURCE: &str = "ldap";
+pub use crate::domain::LDAP_SOURCE as SOURCE;
 
 /// Sign-in against the directory: whom it vouches for is mapped to a role
 /// and provisioned to the user directory.

@@ -16,7 +16,7 @@ use super::Principal;
 use crate::clock::Clock;
 use crate::config::TrustedHeaderConfig;
 use crate::domain::RoleMapping;
-use crate::domain::{external_id, ExternalUser};
+use crate::domain::{external_id, is_plausible_email, ExternalUser};
 use crate::error::{Error, Result};
 use crate::store::users::Users;
 use axum::extract::{ConnectInfo, Request};
@@ -28,7 +28,7 @@ use std::sync::Arc;
 use tessera_shared::AuthMethod;
 
 /// `users.source` of accounts created from trusted headers.
-pub const SOURCE: &str = "trusted_header";
+pub use crate::domain::TRUSTED_HEADER_SOURCE as SOURCE;
 /// Longest header value read, in bytes.
 const MAX_VALUE_BYTES: usize = 4096;
 /// 403 detail: a request signed in by the proxy's headers that would change
@@ -86,7 +86,7 @@ impl TrustedHeaderAuthenticator {
             return Err(Error::Forbidden(CROSS_SITE));
         }
         let email = email.to_lowercase();
-        if !super::password::is_plausible_email(&email) {
+        if !is_plausible_email(&email) {
             return Err(Error::InvalidToken(
                 "trusted email header holds no e-mail address",
             ));

@@ -6,4 +6,7 @@ pub mod user;
 
 pub use event::{Announce, Event, NoOne};
 pub use mapping::RoleMapping;
-pub use user::{external_id, new_epoch, ExternalUser, User, PERMISSION_API_KEYS};
+pub use user::{
+    external_id, is_plausible_email, new_epoch, ExternalUser, User, LDAP_SOURCE,
+    PERMISSION_API_KEYS, TRUSTED_HEADER_SOURCE,
+};

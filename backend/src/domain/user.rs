@@ -65,6 +65,27 @@ impl From<&User> for UserInfo {
     }
 }
 
+/// `users.source` of directory (`[ldap]`) accounts.
+pub const LDAP_SOURCE: &str = "ldap";
+/// `users.source` of accounts created from a reverse proxy's headers
+/// (`[trusted_header]`).
+pub const TRUSTED_HEADER_SOURCE: &str = "trusted_header";
+
+/// A cheap shape check: one `@`, something on both sides, a dot in the domain,
+/// no white space or control characters, at most 254 bytes.
+pub fn is_plausible_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    email.len() <= 254
+        && !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains('@')
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
 /// An account vouched for by an issuer, provider or directory: created on
 /// first fingerprint, refreshed from each sign-in or token.
 #[derive(Debug, Clone)]
@@ -103,4 +124,28 @@ pub fn external_id(source: &str, subject: &str) -> String {
         id.push(char::from(HEX[usize::from(b & 0x0f)]));
     }
     id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_shapes() {
+        assert!(is_plausible_email("a@b.co"));
+        for bad in [
+            "",
+            "a",
+            "a@",
+            "@b.co",
+            "a@b",
+            "a b@c.de",
+            "a@b..",
+            "a@.b",
+            "a@b@c.de",
+            "a\u{0}@b.co",
+        ] {
+            assert!(!is_plausible_email(bad), "{bad:?}");
+        }
+    }
 }

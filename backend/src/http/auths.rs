@@ -2,10 +2,10 @@
 use super::extract::AuthUser;
 use super::extract::{AppJson, ClientIp};
 use crate::auth::mint::exchanged_session;
-use crate::auth::password::{is_plausible_email, normalise_local_email};
+use crate::auth::password::normalise_local_email;
 use crate::auth::policy::{self, Action, CredentialKind};
 use crate::auth::session_user;
-use crate::domain::User;
+use crate::domain::{is_plausible_email, User};
 use crate::error::{Error, Result};
 use crate::state::AppState;
 use crate::store::users::NewLocalUser;

@@ -11,6 +11,7 @@ pub mod spa;
 pub mod users;
 
 use crate::auth::api_key;
+use crate::config::BODY_LIMIT;
 use crate::error::Error;
 use crate::state::AppState;
 use axum::body::HttpBody as _;
@@ -24,8 +25,6 @@ use axum::Router;
 use tessera_shared::routes;
 use tower_http::trace::TraceLayer;
 
-/// Largest request body accepted, in bytes.
-pub const BODY_LIMIT: usize = 64 * 1024;
 /// 415 detail: a `POST`, `PUT` or `PATCH` to the API that is not JSON.
 pub const JSON_REQUIRED: &str =
     "Expected Content-Type: application/json (required on every POST, PUT and PATCH under /api/, even without a body)";

@@ -44,6 +44,9 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+pub use crate::config::database::{Backend, PoolSettings};
+pub use crate::config::urls::redacted_url;
+
 /// Runs `$body` with `$pool` bound to the database's connection pool: the
 /// body is compiled once for SQLite and once for PostgreSQL, so one copy of
 /// each query serves both.
@@ -64,46 +67,6 @@ pub enum Pool {
     Sqlite(SqlitePool),
     /// A PostgreSQL server (`postgres:` / `postgresql:` URLs).
     Postgres(PgPool),
-}
-
-/// Which database a URL names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    /// `sqlite:`
-    Sqlite,
-    /// `postgres:` or `postgresql:`
-    Postgres,
-}
-
-impl Backend {
-    /// The database a URL names by its scheme; `None` for any other scheme.
-    pub fn of_url(url: &str) -> Option<Backend> {
-        let scheme = url.split_once(':')?.0.to_ascii_lowercase();
-        match scheme.as_str() {
-            "sqlite" => Some(Backend::Sqlite),
-            "postgres" | "postgresql" => Some(Backend::Postgres),
-            _ => None,
-        }
-    }
-}
-
-/// Pool settings.
-#[derive(Debug, Clone, Copy)]
-pub struct PoolSettings {
-    /// Most connections kept open.
-    pub max_connections: u32,
-    /// How long to wait for a connection (and, at start-up, for the database
-    /// to answer at all).
-    pub connect_timeout: Duration,
-}
-
-impl Default for PoolSettings {
-    fn default() -> Self {
-        Self {
-            max_connections: 8,
-            connect_timeout: Duration::from_secs(5),
-        }
-    }
 }
 
 /// A handle on the database; cheap to clone.
@@ -203,68 +166,9 @@ impl Db {
     }
 }
 
-/// `url` with its password (in the user-info part or a `password=` query
-/// parameter) replaced by `***`, for messages and logs.
-pub fn redacted_url(url: &str) -> String {
-    let Ok(mut parsed) = url::Url::parse(url) else {
-        // not a URL at all: show only the scheme, if any
-        return match url.split_once(':') {
-            Some((scheme, _)) => format!("{scheme}:***"),
-            None => "***".into(),
-        };
-    };
-    if parsed.password().is_some() {
-        let _ = parsed.set_password(Some("***"));
-    }
-    if parsed
-        .query_pairs()
-        .any(|(k, _)| k.eq_ignore_ascii_case("password"))
-    {
-        let pairs: Vec<(String, String)> = parsed
-            .query_pairs()
-            .map(|(k, v)| {
-                let v = if k.eq_ignore_ascii_case("password") {
-                    "***".to_owned()
-                } else {
-                    v.into_owned()
-                };
-                (k.into_owned(), v)
-            })
-            .collect();
-        parsed.query_pairs_mut().clear().extend_pairs(pairs);
-    }
-    parsed.to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn passwords_never_show_in_redacted_urls() {
-        assert_eq!(
-            redacted_url("postgres://tessera:s3cret@db.internal:5432/tessera"),
-            "postgres://tessera:***@db.internal:5432/tessera"
-        );
-        let q = redacted_url("postgresql://db/tessera?user=t&password=s3cret&sslmode=require");
-        assert!(!q.contains("s3cret"), "{q}");
-        assert!(q.contains("sslmode=require"), "{q}");
-        assert_eq!(
-            redacted_url("sqlite:///var/lib/tessera/t.db?mode=rwc"),
-            "sqlite:///var/lib/tessera/t.db?mode=rwc"
-        );
-        assert_eq!(redacted_url("postgres://u:p w@[bad"), "postgres:***");
-    }
-
-    #[test]
-    fn schemes_select_the_database() {
-        assert_eq!(Backend::of_url("sqlite://x.db"), Some(Backend::Sqlite));
-        assert_eq!(Backend::of_url("sqlite::memory:"), Some(Backend::Sqlite));
-        assert_eq!(Backend::of_url("postgres://h/d"), Some(Backend::Postgres));
-        assert_eq!(Backend::of_url("PostgreSQL://h/d"), Some(Backend::Postgres));
-        assert_eq!(Backend::of_url("mysql://h/d"), None);
-        assert_eq!(Backend::of_url("tessera.db"), None);
-    }
 
     /// A SQLite database migrated by the migrations as they were before they
     /// moved to `migrations/sqlite` (same files, same checksums) opens and

@@ -3,15 +3,18 @@
 //! refreshed on their lifetime and on an unknown `kid` — at most once per
 //! minimum interval, with concurrent callers waiting on one fetch — and kept
 //! for a grace period while the IdP is unreachable.
-use super::config::IssuerConfig;
 use super::token::{b64url, Reason};
-use base64::Engine;
+use crate::config::IssuerConfig;
 use jsonwebtoken::{Algorithm, DecodingKey};
-use reqwest::Url;
 use serde_json::Value;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
+
+pub use crate::config::issuer::is_hmac;
+pub use crate::config::urls::check_url;
+use crate::config::urls::is_loopback;
+use crate::config::values::decode_b64;
 
 /// What a key is, and so which algorithms it may be used with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,11 +44,6 @@ impl KeyKind {
                 | (KeyKind::Hmac, HS256 | HS384 | HS512)
         )
     }
-}
-
-/// Whether `alg` is an HMAC algorithm.
-pub fn is_hmac(alg: Algorithm) -> bool {
-    matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
 }
 
 /// One verification key.
@@ -131,37 +129,6 @@ impl KeySet {
             .collect();
         f.sort();
         f
-    }
-}
-
-/// Decodes standard or URL-safe base64, padded or not.
-pub fn decode_b64(s: &str) -> Option<Vec<u8>> {
-    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-    let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
-        .iter()
-        .find_map(|e| e.decode(&s).ok())
-}
-
-/// Whether a key URL may be used: `https://`, or `http://` on loopback or when allowed.
-pub fn check_url(url: &str, allow_insecure_http: bool) -> Result<Url, String> {
-    let u = Url::parse(url).map_err(|e| format!("`{url}` is not a URL: {e}"))?;
-    match u.scheme() {
-        "https" => Ok(u),
-        "http" if allow_insecure_http || is_loopback(&u) => Ok(u),
-        "http" => Err(format!(
-            "`{url}` must use https:// (http:// only for loopback hosts or with allow_insecure_http = true)"
-        )),
-        _ => Err(format!("`{url}` must be an https:// URL")),
-    }
-}
-
-fn is_loopback(u: &Url) -> bool {
-    match u.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => false,
     }
 }
 
@@ -619,17 +586,6 @@ pub fn http_client(url: &str, c: &IssuerConfig) -> Result<reqwest::Client, Strin
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn urls() {
-        assert!(check_url("https://idp.example/jwks", false).is_ok());
-        assert!(check_url("http://127.0.0.1:8080/jwks", false).is_ok());
-        assert!(check_url("http://[::1]:8080/jwks", false).is_ok());
-        assert!(check_url("http://localhost/jwks", false).is_ok());
-        assert!(check_url("http://idp.example/jwks", false).is_err());
-        assert!(check_url("http://idp.example/jwks", true).is_ok());
-        assert!(check_url("file:///etc/passwd", true).is_err());
-    }
 
     #[test]
     fn jwks_skips_symmetric_and_encryption_keys() {

@@ -4,7 +4,6 @@
 //! compare and a few map look-ups ([`crate::auth::verified_cache`]: keyed by a
 //! keyed hash of the whole token, trusted only for the very token it was
 //! made for).
-pub mod config;
 pub mod inspect;
 pub mod keys;
 pub mod token;
@@ -14,10 +13,10 @@ use super::{BearerAuthenticator, Principal};
 use crate::auth::account::Accounts;
 use crate::auth::verified_cache::{Entry, Slot, VerifiedCache};
 use crate::clock::Clock;
+use crate::config::IssuerConfig;
 use crate::domain::{external_id, ExternalUser};
 use crate::error::{Error, Result};
 use axum::http::request::Parts;
-use config::IssuerConfig;
 use keys::KeyStore;
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -1,8 +1,8 @@
 //! Unit tests of the IdP verifier: each claim check at its boundary, on a
 //! [`ManualClock`](crate::clock::ManualClock), with HMAC-signed tokens.
-use super::config::IssuerConfig;
 use super::Idp;
 use crate::clock::{Clock, ManualClock};
+use crate::config::IssuerConfig;
 use crate::config::Secret;
 use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey};

@@ -9,6 +9,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::fmt;
 
+pub use crate::config::issuer::algorithm;
+
 /// Why a token was refused: logged at debug level, shown by the inspector.
 pub type Reason = &'static str;
 
@@ -155,25 +157,6 @@ fn parse_header(raw: Map<String, Value>) -> Result<JoseHeader, Reason> {
         Some(_) => return Err("header kid is not a string"),
     };
     Ok(JoseHeader { alg, kid, raw })
-}
-
-/// The algorithm named exactly `name` (JOSE names are case-sensitive).
-pub fn algorithm(name: &str) -> Option<Algorithm> {
-    Some(match name {
-        "HS256" => Algorithm::HS256,
-        "HS384" => Algorithm::HS384,
-        "HS512" => Algorithm::HS512,
-        "RS256" => Algorithm::RS256,
-        "RS384" => Algorithm::RS384,
-        "RS512" => Algorithm::RS512,
-        "PS256" => Algorithm::PS256,
-        "PS384" => Algorithm::PS384,
-        "PS512" => Algorithm::PS512,
-        "ES256" => Algorithm::ES256,
-        "ES384" => Algorithm::ES384,
-        "EdDSA" => Algorithm::EdDSA,
-        _ => return None,
-    })
 }
 
 /// Reads the registered claims with their types; a claim of another type

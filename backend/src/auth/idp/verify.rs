@@ -2,9 +2,9 @@
 //! cryptography, after Tessera's own ECDSA range check), registered claims,
 //! bound claims and the identity claims. Each check is named, so the token
 //! inspector can list them all; the hot path stops at the first failure.
-use super::config::{BoundClaimsType, IssuerConfig, Scalar};
 use super::keys::{KeySet, Selection};
 use super::token::{claim, ParsedToken, Reason};
+use crate::config::{BoundClaimsType, IssuerConfig, Scalar};
 use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;

@@ -3,10 +3,10 @@
 //! crate) and the ID token's checks — signature and registered claims by the
 //! IdP machinery (`auth::idp`), then `nonce` and `azp` on top.
 use super::config::{OidcProviderConfig, GITHUB_API, GITHUB_AUTHORIZE, GITHUB_TOKEN};
-use crate::auth::idp::config::IssuerConfig;
 use crate::auth::idp::keys::{check_url, get_json, http_client, KeyStore};
 use crate::auth::idp::token::{self, Reason};
 use crate::auth::idp::verify::{Checks, IssuerRules};
+use crate::config::IssuerConfig;
 use oauth2::basic::{
     BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
     BasicTokenType,

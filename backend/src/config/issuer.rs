@@ -1,8 +1,11 @@
 //! `[[issuers]]` and `[cache]`: the trusted identity providers, their key
 //! sources and claim rules, validated at start-up; and the OpenGPTs
 //! environment shorthand (`AUTH_TYPE=jwt_local|jwt_oidc`).
-use crate::config::Secret;
+use super::limits::MAX_CREDENTIAL_BYTES;
+use super::urls::check_url;
+use super::values::{decode_b64, default_role, reserved_name_problem, role_mapping, Secret};
 use crate::domain::RoleMapping;
+use jsonwebtoken::Algorithm;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -185,9 +188,6 @@ fn default_user_claim() -> String {
 fn default_email_claim() -> String {
     "email".into()
 }
-fn default_role() -> Role {
-    Role::User
-}
 fn yes() -> bool {
     true
 }
@@ -205,6 +205,30 @@ fn default_http_timeout() -> u64 {
 }
 fn default_max_doc() -> usize {
     256 * 1024
+}
+
+/// The algorithm named exactly `name` (JOSE names are case-sensitive).
+pub fn algorithm(name: &str) -> Option<Algorithm> {
+    Some(match name {
+        "HS256" => Algorithm::HS256,
+        "HS384" => Algorithm::HS384,
+        "HS512" => Algorithm::HS512,
+        "RS256" => Algorithm::RS256,
+        "RS384" => Algorithm::RS384,
+        "RS512" => Algorithm::RS512,
+        "PS256" => Algorithm::PS256,
+        "PS384" => Algorithm::PS384,
+        "PS512" => Algorithm::PS512,
+        "ES256" => Algorithm::ES256,
+        "ES384" => Algorithm::ES384,
+        "EdDSA" => Algorithm::EdDSA,
+        _ => return None,
+    })
+}
+
+/// Whether `alg` is an HMAC algorithm.
+pub fn is_hmac(alg: Algorithm) -> bool {
+    matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
 }
 
 impl IssuerConfig {
@@ -249,11 +273,7 @@ impl IssuerConfig {
 
     /// The role mapping of this issuer.
     pub fn role_mapping(&self) -> RoleMapping {
-        RoleMapping {
-            admin_groups: self.admin_groups.clone(),
-            user_groups: self.user_groups.clone(),
-            default_role: self.default_role,
-        }
+        role_mapping(&self.admin_groups, &self.user_groups, self.default_role)
     }
 
     /// The claims a token must carry.
@@ -280,6 +300,142 @@ impl IssuerConfig {
     }
 }
 
+impl IssuerConfig {
+    /// The `iss`: set, and not the one of Tessera's own sessions.
+    fn check_issuer(&self, at: &str, session_issuer: &str, problems: &mut Vec<String>) {
+        if self.issuer.is_empty() {
+            problems.push(format!(
+                "{at}: set `issuer` to the exact `iss` of its tokens"
+            ));
+        }
+        if self.issuer == session_issuer || self.issuer == "tessera" {
+            problems.push(format!(
+                "{at}: `issuer` equals Tessera's own session issuer `{session_issuer}`; use the IdP's issuer"
+            ));
+        }
+    }
+
+    /// One key source, and algorithms that fit it.
+    fn check_keys(&self, at: &str, problems: &mut Vec<String>) {
+        match self.key_sources() {
+            0 => problems.push(format!(
+                "{at}: set one key source: public_keys, decode_key_b64, hmac_secret_b64, jwks_url or discovery_url"
+            )),
+            1 => {}
+            _ => problems.push(format!(
+                "{at}: set exactly one of public_keys, decode_key_b64, hmac_secret_b64, jwks_url, discovery_url"
+            )),
+        }
+        if self.algorithms.is_empty() {
+            problems.push(format!(
+                "{at}: `algorithms` must list at least one algorithm"
+            ));
+        }
+        let mut hmac = false;
+        let mut asym = false;
+        for a in &self.algorithms {
+            if a.eq_ignore_ascii_case("none") {
+                problems.push(format!("{at}: `none` can never be an allowed algorithm"));
+                continue;
+            }
+            match algorithm(a) {
+                Some(alg) if is_hmac(alg) => hmac = true,
+                Some(_) => asym = true,
+                None => problems.push(format!(
+                    "{at}: unknown algorithm `{a}` (use HS256/384/512, RS256/384/512, PS256/384/512, ES256, ES384 or EdDSA)"
+                )),
+            }
+        }
+        if hmac && asym {
+            problems.push(format!(
+                "{at}: `algorithms` mixes HMAC (HS*) with asymmetric algorithms; use separate issuers"
+            ));
+        }
+        if self.hmac_secret_b64.is_some() && asym {
+            problems.push(format!(
+                "{at}: hmac_secret_b64 needs HS256, HS384 or HS512 algorithms only"
+            ));
+        }
+        if self.hmac_secret_b64.is_none() && hmac {
+            problems.push(format!(
+                "{at}: HS* algorithms need hmac_secret_b64 (never a public key)"
+            ));
+        }
+        if let Some(s) = &self.hmac_secret_b64 {
+            match decode_b64(s.expose()) {
+                Some(b) if b.len() >= 32 => {}
+                Some(_) => problems.push(format!(
+                    "{at}: hmac_secret_b64 must decode to at least 32 bytes"
+                )),
+                None => problems.push(format!("{at}: hmac_secret_b64 is not valid base64")),
+            }
+        }
+    }
+
+    /// Audiences, key URLs and size and time limits.
+    fn check_audiences_and_limits(&self, at: &str, problems: &mut Vec<String>) {
+        if self.audiences.is_empty() && !self.allow_any_audience {
+            problems.push(format!(
+                "{at}: set `audiences` (the client ids tokens must be issued for), or allow_any_audience = true"
+            ));
+        }
+        for url in [&self.jwks_url, &self.discovery_url].into_iter().flatten() {
+            if let Err(e) = check_url(url, self.allow_insecure_http) {
+                problems.push(format!("{at}: {e}"));
+            }
+        }
+        if self.max_token_bytes < 64 || self.max_token_bytes > MAX_CREDENTIAL_BYTES {
+            problems.push(format!(
+                "{at}: max_token_bytes must be between 64 and {}",
+                MAX_CREDENTIAL_BYTES
+            ));
+        }
+        if self.jwks_cache_seconds == 0 || self.http_timeout_seconds == 0 {
+            problems.push(format!(
+                "{at}: jwks_cache_seconds and http_timeout_seconds must be at least 1"
+            ));
+        }
+    }
+
+    /// The claim names, mappings, bound and required claims.
+    fn check_claims(&self, at: &str, problems: &mut Vec<String>) {
+        for (what, v) in [
+            ("user_claim", &self.user_claim),
+            ("email_claim", &self.email_claim),
+        ] {
+            if v.is_empty() {
+                problems.push(format!("{at}: {what} must not be empty"));
+            }
+        }
+        for (claim, key) in &self.claim_mappings {
+            if claim.is_empty() || key.is_empty() {
+                problems.push(format!(
+                    "{at}: claim_mappings entries need a claim and a metadata key"
+                ));
+            }
+        }
+        for (claim, v) in &self.bound_claims {
+            if v.values().is_empty() || claim.is_empty() {
+                problems.push(format!(
+                    "{at}: bound_claims `{claim}` needs at least one value"
+                ));
+            }
+        }
+        for r in self.required() {
+            if !["iss", "sub", "aud", "exp", "nbf", "iat", "jti"].contains(&r.as_str()) {
+                problems.push(format!(
+                    "{at}: required_claims may list iss, sub, aud, exp, nbf, iat, jti; not `{r}`"
+                ));
+            }
+        }
+        if !self.audiences.is_empty() && !self.required().iter().any(|r| r == "aud") {
+            problems.push(format!(
+                "{at}: required_claims must include `aud` when audiences are set"
+            ));
+        }
+    }
+}
+
 /// Checks every issuer; each problem says what to fix.
 pub fn validate(issuers: &[IssuerConfig], session_issuer: &str, problems: &mut Vec<String>) {
     let mut names = std::collections::HashSet::new();
@@ -292,130 +448,16 @@ pub fn validate(issuers: &[IssuerConfig], session_issuer: &str, problems: &mut V
         if c.name.trim().is_empty() || c.name.chars().any(char::is_control) {
             problems.push(format!("{at}: set `name` to a short label"));
         }
-        problems.extend(crate::config::reserved_name_problem(&at, &c.name));
+        problems.extend(reserved_name_problem(&at, &c.name));
         if !names.insert(c.name.clone()) {
             problems.push(format!(
                 "{at}: two issuers share this name; names must be unique"
             ));
         }
-        if c.issuer.is_empty() {
-            problems.push(format!(
-                "{at}: set `issuer` to the exact `iss` of its tokens"
-            ));
-        }
-        if c.issuer == session_issuer || c.issuer == "tessera" {
-            problems.push(format!(
-                "{at}: `issuer` equals Tessera's own session issuer `{session_issuer}`; use the IdP's issuer"
-            ));
-        }
-        match c.key_sources() {
-            0 => problems.push(format!(
-                "{at}: set one key source: public_keys, decode_key_b64, hmac_secret_b64, jwks_url or discovery_url"
-            )),
-            1 => {}
-            _ => problems.push(format!(
-                "{at}: set exactly one of public_keys, decode_key_b64, hmac_secret_b64, jwks_url, discovery_url"
-            )),
-        }
-        if c.algorithms.is_empty() {
-            problems.push(format!(
-                "{at}: `algorithms` must list at least one algorithm"
-            ));
-        }
-        let mut hmac = false;
-        let mut asym = false;
-        for a in &c.algorithms {
-            if a.eq_ignore_ascii_case("none") {
-                problems.push(format!("{at}: `none` can never be an allowed algorithm"));
-                continue;
-            }
-            match super::token::algorithm(a) {
-                Some(alg) if super::keys::is_hmac(alg) => hmac = true,
-                Some(_) => asym = true,
-                None => problems.push(format!(
-                    "{at}: unknown algorithm `{a}` (use HS256/384/512, RS256/384/512, PS256/384/512, ES256, ES384 or EdDSA)"
-                )),
-            }
-        }
-        if hmac && asym {
-            problems.push(format!(
-                "{at}: `algorithms` mixes HMAC (HS*) with asymmetric algorithms; use separate issuers"
-            ));
-        }
-        if c.hmac_secret_b64.is_some() && asym {
-            problems.push(format!(
-                "{at}: hmac_secret_b64 needs HS256, HS384 or HS512 algorithms only"
-            ));
-        }
-        if c.hmac_secret_b64.is_none() && hmac {
-            problems.push(format!(
-                "{at}: HS* algorithms need hmac_secret_b64 (never a public key)"
-            ));
-        }
-        if let Some(s) = &c.hmac_secret_b64 {
-            match super::keys::decode_b64(s.expose()) {
-                Some(b) if b.len() >= 32 => {}
-                Some(_) => problems.push(format!(
-                    "{at}: hmac_secret_b64 must decode to at least 32 bytes"
-                )),
-                None => problems.push(format!("{at}: hmac_secret_b64 is not valid base64")),
-            }
-        }
-        if c.audiences.is_empty() && !c.allow_any_audience {
-            problems.push(format!(
-                "{at}: set `audiences` (the client ids tokens must be issued for), or allow_any_audience = true"
-            ));
-        }
-        for url in [&c.jwks_url, &c.discovery_url].into_iter().flatten() {
-            if let Err(e) = super::keys::check_url(url, c.allow_insecure_http) {
-                problems.push(format!("{at}: {e}"));
-            }
-        }
-        if c.max_token_bytes < 64 || c.max_token_bytes > crate::auth::MAX_CREDENTIAL_BYTES {
-            problems.push(format!(
-                "{at}: max_token_bytes must be between 64 and {}",
-                crate::auth::MAX_CREDENTIAL_BYTES
-            ));
-        }
-        if c.jwks_cache_seconds == 0 || c.http_timeout_seconds == 0 {
-            problems.push(format!(
-                "{at}: jwks_cache_seconds and http_timeout_seconds must be at least 1"
-            ));
-        }
-        for (what, v) in [
-            ("user_claim", &c.user_claim),
-            ("email_claim", &c.email_claim),
-        ] {
-            if v.is_empty() {
-                problems.push(format!("{at}: {what} must not be empty"));
-            }
-        }
-        for (claim, key) in &c.claim_mappings {
-            if claim.is_empty() || key.is_empty() {
-                problems.push(format!(
-                    "{at}: claim_mappings entries need a claim and a metadata key"
-                ));
-            }
-        }
-        for (claim, v) in &c.bound_claims {
-            if v.values().is_empty() || claim.is_empty() {
-                problems.push(format!(
-                    "{at}: bound_claims `{claim}` needs at least one value"
-                ));
-            }
-        }
-        for r in c.required() {
-            if !["iss", "sub", "aud", "exp", "nbf", "iat", "jti"].contains(&r.as_str()) {
-                problems.push(format!(
-                    "{at}: required_claims may list iss, sub, aud, exp, nbf, iat, jti; not `{r}`"
-                ));
-            }
-        }
-        if !c.audiences.is_empty() && !c.required().iter().any(|r| r == "aud") {
-            problems.push(format!(
-                "{at}: required_claims must include `aud` when audiences are set"
-            ));
-        }
+        c.check_issuer(&at, session_issuer, problems);
+        c.check_keys(&at, problems);
+        c.check_audiences_and_limits(&at, problems);
+        c.check_claims(&at, problems);
     }
 }
 

@@ -102,11 +102,7 @@ impl LdapDirectory {
             settings = settings.set_config(tls_config(config.ca_file.as_deref())?);
         }
         Ok(Self {
-            mapping: RoleMapping {
-                admin_groups: config.admin_groups.clone(),
-                user_groups: config.user_groups.clone(),
-                default_role: config.default_role,
-            },
+            mapping: config.role_mapping(),
             config: config.clone(),
             settings,
         })

@@ -174,11 +174,7 @@ impl TrustedHeaders {
             name: config.name_header.as_deref().map(header).transpose()?,
             groups: config.groups_header.as_deref().map(header).transpose()?,
             separator: config.groups_separator.clone(),
-            mapping: RoleMapping {
-                admin_groups: config.admin_groups.clone(),
-                user_groups: config.user_groups.clone(),
-                default_role: config.default_role,
-            },
+            mapping: config.role_mapping(),
             create_groups: config.create_groups,
             origin,
         })

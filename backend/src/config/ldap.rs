@@ -1,5 +1,6 @@
 //! `[ldap]`: sign-in against an LDAP directory.
-use super::values::{duration_str, Secret};
+use super::values::{duration_str, role_mapping, Secret};
+use crate::domain::RoleMapping;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -81,6 +82,11 @@ impl Default for LdapConfig {
 }
 
 impl LdapConfig {
+    /// The role mapping of `[ldap]`.
+    pub fn role_mapping(&self) -> RoleMapping {
+        role_mapping(&self.admin_groups, &self.user_groups, self.default_role)
+    }
+
     pub(super) fn validate(&self, problems: &mut Vec<String>) {
         let url = self.url.to_ascii_lowercase();
         if !(url.starts_with("ldap://") || url.starts_with("ldaps://")) {

@@ -1,4 +1,6 @@
 //! `[trusted_header]`: sign-in by headers from a reverse proxy.
+use super::values::role_mapping;
+use crate::domain::RoleMapping;
 use serde::{Deserialize, Serialize};
 use tessera_shared::Role;
 
@@ -44,6 +46,11 @@ impl Default for TrustedHeaderConfig {
 }
 
 impl TrustedHeaderConfig {
+    /// The role mapping of `[trusted_header]`.
+    pub fn role_mapping(&self) -> RoleMapping {
+        role_mapping(&self.admin_groups, &self.user_groups, self.default_role)
+    }
+
     pub(super) fn validate(&self, problems: &mut Vec<String>) {
         let headers = [
             ("email_header", Some(&self.email_header)),

@@ -169,7 +169,8 @@ pub(super) fn default_role() -> Role {
 }
 
 /// The [`RoleMapping`] of an entry's `admin_groups`, `user_groups` and
-/// `default_role` keys. `[[issuers]]` and `[[oidc_providers]]` each declare
+/// `default_role` keys. `[[issuers]]`, `[[oidc_providers]]`, `[ldap]` and
+/// `[trusted_header]` each declare
 /// the keys themselves: a shared struct would need serde's `flatten`, which
 /// changes how unknown keys are refused (the message loses its list of
 /// expected keys).

@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""Checks the backend's floors and the size limits of every crate.
+"""Checks the backend's floors, that the backend and the SPA have no import
+circle, and the size limits of every crate.
 
 Reads the `crate::` and `super::` paths of every backend source file (use
 lines and paths in code alike), resolves `pub use` re-exports to the file that
 defines the item, and fails when:
 
   * two backend modules (files) import each other, directly or in a circle;
+    the same for the SPA's modules (frontend/src), which has no floors;
   * a module imports from a floor above its own, unless the import is listed
     in ALLOWED_UPWARD (each with its reason in docs/architecture.md);
   * any .rs file in the workspace is over 700 lines, or any function over 100.
@@ -42,8 +44,8 @@ FLOORS = [
 ALLOWED_UPWARD = set()
 
 
-def module_of(path):
-    rel = os.path.relpath(path, SRC)[:-3].split(os.sep)
+def module_of(path, src):
+    rel = os.path.relpath(path, src)[:-3].split(os.sep)
     if rel[-1] == "mod":
         rel = rel[:-1]
     return tuple(rel)
@@ -115,13 +117,15 @@ def expand_use(body):
     return out
 
 
-def main():
+def import_graph(src, root):
+    """The modules (files) of the crate under `src` and, for each, the modules
+    its paths point to. `root` is the crate root's module (`lib`, `main`)."""
     files = {}
-    for d, _, names in os.walk(SRC):
+    for d, _, names in os.walk(src):
         for n in names:
             if n.endswith(".rs"):
                 p = os.path.join(d, n)
-                files[module_of(p)] = clean(open(p).read())
+                files[module_of(p, src)] = clean(open(p).read())
     mods = set(files)
 
     def absolute(mod, path):
@@ -219,15 +223,20 @@ def main():
                 if p is None or p.startswith("self::") and p.count("::") == 0:
                     continue
             elif first != "crate":
-                if (mod + (first,)) not in mods and not (mod == ("lib",) and (first,) in mods):
+                if (mod + (first,)) not in mods and not (mod == root and (first,) in mods):
                     continue
-                p = "crate::" + p if mod == ("lib",) else "self::" + p
+                p = "crate::" + p if mod == root else "self::" + p
             full = absolute(mod, p)
             if full:
                 targets.add(resolve(full))
         targets.discard(mod)
         targets.discard(())
         edges[mod] = targets
+    return mods, edges
+
+
+def main():
+    mods, edges = import_graph(SRC, ("lib",))
 
     def floor(mod):
         for i, names in enumerate(FLOORS):
@@ -247,43 +256,10 @@ def main():
                 if key not in ALLOWED_UPWARD:
                     problems.append(f"upward import: {key[0]} -> {key[1]}")
 
-    # Circles: strongly connected components (Tarjan).
-    index, low, stack, on, sccs, counter = {}, {}, [], set(), [], [0]
-
-    def strong(v):
-        index[v] = low[v] = counter[0]
-        counter[0] += 1
-        stack.append(v)
-        on.add(v)
-        for w in edges.get(v, ()):
-            if w not in index:
-                strong(w)
-                low[v] = min(low[v], low[w])
-            elif w in on:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            comp = []
-            while True:
-                w = stack.pop()
-                on.discard(w)
-                comp.append(w)
-                if w == v:
-                    break
-            if len(comp) > 1:
-                sccs.append(comp)
-
-    sys.setrecursionlimit(10000)
-    for v in sorted(edges):
-        if v not in index:
-            strong(v)
-    for comp in sccs:
-        names = sorted("::".join(c) or "crate" for c in comp)
-        detail = []
-        for a in comp:
-            for b in sorted(edges[a]):
-                if b in comp:
-                    detail.append(f"{'::'.join(a)} -> {'::'.join(b)}")
-        problems.append(f"import circle of {len(comp)}: {', '.join(names)}\n      " + "\n      ".join(detail))
+    problems += circles(edges, "")
+    # The SPA has no floors, but no circle either.
+    _, spa_edges = import_graph(os.path.join(ROOT, "frontend", "src"), ("main",))
+    problems += circles(spa_edges, "frontend: ")
 
     # Sizes, in every crate.
     for crate in ("backend", "frontend", "shared", "tests"):
@@ -334,6 +310,51 @@ def main():
     print(f"check-layers: {len(mods)} backend modules on {len(FLOORS)} floors, no circle, "
           f"no file over {MAX_FILE_LINES} lines, no function over {MAX_FN_LINES}")
     return 0
+
+
+def circles(edges, prefix):
+    """One problem per import circle (strongly connected component, Tarjan)."""
+    problems = []
+    index, low, stack, on, sccs, counter = {}, {}, [], set(), [], [0]
+
+    def strong(v):
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in edges.get(v, ()):
+            if w not in index:
+                strong(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                sccs.append(comp)
+
+    sys.setrecursionlimit(10000)
+    for v in sorted(edges):
+        if v not in index:
+            strong(v)
+    for comp in sccs:
+        names = sorted("::".join(c) or "crate" for c in comp)
+        detail = []
+        for a in comp:
+            for b in sorted(edges[a]):
+                if b in comp:
+                    detail.append(f"{'::'.join(a)} -> {'::'.join(b)}")
+        problems.append(f"{prefix}import circle of {len(comp)}: {', '.join(names)}\n      " + "\n      ".join(detail))
+
+    return problems
+
+
 
 
 def functions(lines):

@@ -1,6 +1,6 @@
 //! The form that adds or edits one SSO provider, with its "Test" button.
 use super::draft::Draft;
-use super::explain;
+use super::explain::explain;
 use super::fieldsets::{
     AccountsFieldset, ClaimsFieldset, ClientFieldset, ProviderFieldset, RolesFieldset,
 };

@@ -1,19 +1,29 @@
-//! The list of SSO providers, with their edit and delete buttons; the form
-//! of the one being edited opens below it.
+//! The Security settings page: the list of SSO providers, with their edit
+//! and delete buttons; the form of the one being edited opens below it.
 use super::choices::kind_label;
-use super::explain;
+use super::explain::explain;
 use super::provider_form::ProviderForm;
 use crate::api;
 use crate::auth::use_auth;
-use crate::components::{ErrorMessage, Loading, Notice};
+use crate::components::{AdminOnly, ErrorMessage, Loading, Notice};
 use leptos::prelude::*;
 use tessera_shared::OidcProviderSettings;
+
+/// The SSO provider settings, or a refusal for non-admins.
+#[component]
+pub fn SecuritySettings() -> impl IntoView {
+    view! {
+        <AdminOnly title="Security" refusal="Only admins can change the security settings.">
+            <Providers />
+        </AdminOnly>
+    }
+}
 
 /// The provider being edited: its settings as loaded, and whether it is new.
 type Editing = Option<(OidcProviderSettings, bool)>;
 
 #[component]
-pub(super) fn Providers() -> impl IntoView {
+fn Providers() -> impl IntoView {
     let auth = use_auth();
     let list =
         LocalResource::new(

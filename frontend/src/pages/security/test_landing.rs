@@ -1,7 +1,6 @@
 //! The test popup's landing page: fetches the round trip's report and hands
 //! it to the settings page that opened the popup.
-use super::test_popup::TestReport;
-use super::TEST_MESSAGE;
+use super::test_popup::{TestReport, TEST_MESSAGE};
 use crate::api;
 use crate::auth::{use_auth, Auth};
 use crate::components::{ErrorMessage, Loading};

@@ -1,12 +1,15 @@
 //! The "Test" round trip as the settings page sees it: where it stands, the
 //! popup's report arriving by `postMessage`, and the outcome below the form.
-use super::{explain, TEST_MESSAGE};
+use super::explain::explain;
 use crate::auth::Auth;
 use crate::components::Loading;
 use leptos::ev;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use tessera_shared::{OidcProviderSettings, OidcTestReport};
+
+/// The `type` of the message the test popup posts to the settings page.
+pub(super) const TEST_MESSAGE: &str = "tessera-oidc-test";
 
 /// The popup's window name: a second test reuses the window.
 const POPUP_NAME: &str = "tessera-oidc-test";

@@ -1,19 +1,23 @@
 //! Unit tests of SSO sign-in without a provider: the ID token's checks with
 //! tokens signed by a key made here (through the IdP machinery), nonce
 //! replay, account linking, the settings round trip and the hand-over code.
+use super::browser::HandOver;
 use super::config::OidcProviderConfig;
+use super::cookie::FlowState;
 use super::flow::{issuer_config, IdTokenVerifier};
 use super::provision::{provision, Asserted};
 use super::*;
 use crate::auth::idp::keys::KeyStore;
 use crate::clock::ManualClock;
+use crate::state::AppState;
 use crate::store::users::NewLocalUser;
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
 use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use tessera_shared::Role;
+use tessera_shared::oidc::OidcProviderSettings;
+use tessera_shared::{Role, SessionUser};
 
 const ISS: &str = "https://idp.test/realms/x";
 const CLIENT: &str = "tessera";

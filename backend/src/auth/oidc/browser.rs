@@ -3,11 +3,10 @@
 //! redeems in the same browser.
 use super::cookie::{self, FlowState};
 use super::{
-    decode, encode, fail, flow, secs, CallbackParams, Failure, OidcProviders, Provider, Stamped,
-    CODE, CODE_TTL_SECS, NONCE, OTHER_BROWSER, PENDING_TTL_SECS, STATE,
+    decode, encode, fail, failed, flow, secs, CallbackParams, Failure, OidcProviders, Provider,
+    Stamped, CODE, CODE_TTL_SECS, FRAGMENT, NONCE, OTHER_BROWSER, PENDING_TTL_SECS, STATE,
 };
 use crate::error::{Error, Result};
-use crate::state::AppState;
 use serde_json::Value;
 use std::sync::Arc;
 use tessera_shared::oidc::{OidcTestReport, ResponseMode};
@@ -28,7 +27,6 @@ impl OidcProviders {
     /// Starts a sign-in: the provider's URL and the `Set-Cookie` value.
     pub async fn login(
         &self,
-        state: &AppState,
         name: &str,
         next: Option<&str>,
         test: Option<&str>,
@@ -43,7 +41,7 @@ impl OidcProviders {
             }
             None => None,
         };
-        let provider = self.provider_for(state, name, test)?;
+        let provider = self.provider_for(name, test)?;
         let d = provider
             .discovered()
             .await
@@ -72,7 +70,7 @@ impl OidcProviders {
             verifier: started.verifier,
             next,
             test: test.map(String::from),
-            exp: state.clock.now() + cookie::LIFETIME_SECS,
+            exp: self.clock.now() + cookie::LIFETIME_SECS,
         };
         Ok((
             started.url,
@@ -82,14 +80,13 @@ impl OidcProviders {
 
     fn provider_for(
         &self,
-        state: &AppState,
         name: &str,
         test: Option<&str>,
     ) -> std::result::Result<Arc<Provider>, Failure> {
         match test {
             Some(id) => match self.drafts.get(id) {
                 Some((at, p))
-                    if p.config.name == name && state.clock.now() < at + PENDING_TTL_SECS =>
+                    if p.config.name == name && self.clock.now() < at + PENDING_TTL_SECS =>
                 {
                     Ok(p)
                 }
@@ -109,12 +106,11 @@ impl OidcProviders {
     /// binds it to this browser.
     pub async fn callback(
         &self,
-        state: &AppState,
         name: &str,
         params: &CallbackParams,
         cookie_value: Option<&str>,
     ) -> (String, Option<String>) {
-        let now = state.clock.now();
+        let now = self.clock.now();
         let fs = match cookie_value
             .ok_or("no sign-in cookie")
             .and_then(|v| self.key.open(v, name, now))
@@ -122,21 +118,18 @@ impl OidcProviders {
             Ok(fs) => fs,
             Err(e) => return (failed(fail(NOT_STARTED, e)), None),
         };
-        let result = self.finish_browser(state, name, params, &fs).await;
+        let result = self.finish_browser(name, params, &fs).await;
         let location = match (result, &fs.test) {
             (Ok(landing), _) => return landing,
             (Err(f), Some(_)) => {
                 tracing::debug!(reason = %f.reason, detail = %f.detail, "SSO test failed");
-                self.store_report(
-                    state,
-                    OidcTestReport {
-                        ok: false,
-                        detail: format!("{}: {}", f.reason, f.detail),
-                        claims: Value::Null,
-                        role: None,
-                        groups: Vec::new(),
-                    },
-                )
+                self.store_report(OidcTestReport {
+                    ok: false,
+                    detail: format!("{}: {}", f.reason, f.detail),
+                    claims: Value::Null,
+                    role: None,
+                    groups: Vec::new(),
+                })
                 .await
             }
             (Err(f), None) => failed(f),
@@ -149,7 +142,6 @@ impl OidcProviders {
     /// account's session behind a hand-over code.
     async fn finish_browser(
         &self,
-        state: &AppState,
         name: &str,
         params: &CallbackParams,
         fs: &FlowState,
@@ -163,10 +155,9 @@ impl OidcProviders {
             .as_deref()
             .filter(|c| !c.is_empty())
             .ok_or_else(|| fail("The provider sent no authorization code", "code missing"))?;
-        let provider = self.provider_for(state, name, fs.test.as_deref())?;
+        let provider = self.provider_for(name, fs.test.as_deref())?;
         let verified = self
             .verify_code(
-                state,
                 &provider,
                 &self.redirect_uri(name),
                 code,
@@ -176,12 +167,12 @@ impl OidcProviders {
             )
             .await;
         if fs.test.is_some() {
-            return Ok((self.test_report(state, &provider, verified).await, None));
+            return Ok((self.test_report(&provider, verified).await, None));
         }
         let verified = verified?;
-        let user = self.account(state, &provider, &verified).await?;
-        let session = self.session(state, &user, verified.not_after)?;
-        self.hand_over(state, session, fs.next.as_deref()).await
+        let user = self.account(&provider, &verified).await?;
+        let session = self.session(&user, verified.not_after)?;
+        self.hand_over(session, fs.next.as_deref()).await
     }
 
     /// The response's `state` is this browser's (its cookie's), and used
@@ -216,7 +207,6 @@ impl OidcProviders {
     /// `Set-Cookie` value.
     async fn hand_over(
         &self,
-        state: &AppState,
         session: SessionUser,
         next: Option<&str>,
     ) -> std::result::Result<(String, Option<String>), Failure> {
@@ -226,7 +216,7 @@ impl OidcProviders {
             session,
             binding: cookie::binding_hash(&binding),
         };
-        let kept = match encode(state.clock.now(), stored) {
+        let kept = match encode(self.clock.now(), stored) {
             Ok(v) => {
                 self.once
                     .put(CODE, &hand_over, v, secs(CODE_TTL_SECS))
@@ -260,13 +250,8 @@ impl OidcProviders {
     /// right binding (another browser, e.g. a victim sent an attacker's
     /// code): 403, and the code is left for its own browser — consuming it
     /// would give a holder of the code nothing but the power to cancel it.
-    pub async fn complete(
-        &self,
-        state: &AppState,
-        code: &str,
-        binding: Option<&str>,
-    ) -> Result<SessionUser> {
-        let now = state.clock.now();
+    pub async fn complete(&self, code: &str, binding: Option<&str>) -> Result<SessionUser> {
+        let now = self.clock.now();
         let gone = || Error::InvalidToken("unknown, used or expired sign-in code");
         let live = |s: &Stamped<HandOver>| now < s.at + CODE_TTL_SECS;
         let bound = |h: &HandOver| {
@@ -284,23 +269,6 @@ impl OidcProviders {
             _ => Err(gone()),
         }
     }
-}
-
-/// Characters escaped in the `next` value of the fragment.
-const FRAGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'/')
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
-
-/// The sign-in page with a readable reason; the details go to the debug log.
-pub fn failed(f: Failure) -> String {
-    tracing::debug!(reason = %f.reason, detail = %f.detail, "SSO sign-in failed");
-    format!(
-        "/signin?error={}",
-        percent_encoding::utf8_percent_encode(&f.reason, FRAGMENT)
-    )
 }
 
 /// The provider's refusal (`error`, `error_description`), readable and

@@ -1,7 +1,6 @@
 //! `tessera login`: the CLI's sign-in through its loopback listener.
 use super::{cookie, decode, encode, flow, secs, OidcProviders, CLI, NONCE, PENDING_TTL_SECS};
 use crate::error::{Error, Result};
-use crate::state::AppState;
 use tessera_shared::oidc::{CliFinishForm, CliStartForm, CliStarted};
 use tessera_shared::SessionUser;
 
@@ -17,12 +16,7 @@ struct CliPending {
 
 impl OidcProviders {
     /// `tessera login`: the authorization URL for its loopback listener.
-    pub async fn cli_start(
-        &self,
-        state: &AppState,
-        name: &str,
-        form: &CliStartForm,
-    ) -> Result<CliStarted> {
+    pub async fn cli_start(&self, name: &str, form: &CliStartForm) -> Result<CliStarted> {
         let redirect_uri = cli_redirect_uri(&form.redirect_uri).ok_or_else(|| {
             Error::BadRequest(
                 "redirect_uri must be http://localhost:{port}/oidc/callback or http://127.0.0.1:{port}/oidc/callback"
@@ -45,7 +39,7 @@ impl OidcProviders {
             flow::authorization_url(&provider.config, &d, &redirect_uri, false).map_err(|e| {
                 Error::BadGateway(format!("The sign-in provider is misconfigured: {e}"))
             })?;
-        let now = state.clock.now();
+        let now = self.clock.now();
         if d.id_tokens.is_some() {
             self.allow_once(NONCE, &started.nonce, PENDING_TTL_SECS)
                 .await?;
@@ -72,15 +66,10 @@ impl OidcProviders {
     }
 
     /// `tessera login`: the callback's code for a session.
-    pub async fn cli_finish(
-        &self,
-        state: &AppState,
-        name: &str,
-        form: &CliFinishForm,
-    ) -> Result<SessionUser> {
+    pub async fn cli_finish(&self, name: &str, form: &CliFinishForm) -> Result<SessionUser> {
         let pending = decode::<CliPending>(self.once.take(CLI, &form.state).await?)
             .map(|s| s.v)
-            .filter(|p| state.clock.now() < p.exp && p.provider == name)
+            .filter(|p| self.clock.now() < p.exp && p.provider == name)
             .ok_or_else(|| {
                 Error::BadRequest("No such CLI sign-in (unknown, used or expired state)".into())
             })?;
@@ -94,7 +83,6 @@ impl OidcProviders {
             .ok_or(Error::NotFound("Unknown sign-in provider"))?;
         let verified = self
             .verify_code(
-                state,
                 &provider,
                 &pending.redirect_uri,
                 &form.code,
@@ -103,8 +91,8 @@ impl OidcProviders {
                 None,
             )
             .await?;
-        let user = self.account(state, &provider, &verified).await?;
-        Ok(self.session(state, &user, verified.not_after)?)
+        let user = self.account(&provider, &verified).await?;
+        Ok(self.session(&user, verified.not_after)?)
     }
 }
 

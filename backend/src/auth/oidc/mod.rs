@@ -17,12 +17,16 @@ pub mod sign_in;
 pub mod test_round_trip;
 pub mod token_exchange;
 
-pub use browser::failed;
 pub use cli::cli_redirect_uri;
 
+use crate::auth::session::SessionKeys;
+use crate::clock::Clock;
 use crate::config::Secret;
+use crate::domain::Announce;
 use crate::error::{Error, Result};
 use crate::replica::single_use::SingleUseStore;
+use crate::store::users::Users;
+use crate::store::Db;
 use config::OidcProviderConfig;
 use cookie::CookieKey;
 use flow::Discovered;
@@ -97,6 +101,23 @@ fn fail(reason: &str, detail: impl Into<String>) -> Failure {
     }
 }
 
+/// Characters escaped in the `next` value of the fragment.
+const FRAGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'/')
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// The sign-in page with a readable reason; the details go to the debug log.
+pub fn failed(f: Failure) -> String {
+    tracing::debug!(reason = %f.reason, detail = %f.detail, "SSO sign-in failed");
+    format!(
+        "/signin?error={}",
+        percent_encoding::utf8_percent_encode(&f.reason, FRAGMENT)
+    )
+}
+
 impl From<Failure> for Error {
     fn from(f: Failure) -> Self {
         tracing::debug!(reason = %f.reason, detail = %f.detail, "SSO sign-in failed");
@@ -142,10 +163,31 @@ pub struct OidcProviders {
     issuer_names: Vec<String>,
     key: CookieKey,
     http: reqwest::Client,
+    db: Db,
+    users: Users,
+    sessions: Arc<SessionKeys>,
+    once: Arc<dyn SingleUseStore>,
+    announcer: Arc<dyn Announce>,
+    clock: Arc<dyn Clock>,
+    drafts: Cache<String, (i64, Arc<Provider>)>,
+}
+
+/// What SSO sign-in works with besides its providers, given once at
+/// construction.
+pub struct Handles {
+    /// Saved provider settings and the links of identities to accounts.
+    pub db: Db,
+    /// The user directory (cached).
+    pub users: Users,
+    /// Session token keys: a finished sign-in mints a session.
+    pub sessions: Arc<SessionKeys>,
     /// Hand-over codes, pending states and nonces, CLI sign-ins and test
     /// reports: in memory, or shared by replicas through Redis.
-    once: Arc<dyn SingleUseStore>,
-    drafts: Cache<String, (i64, Arc<Provider>)>,
+    pub once: Arc<dyn SingleUseStore>,
+    /// Tells the other replicas that saved settings changed.
+    pub announcer: Arc<dyn Announce>,
+    /// The source of "now".
+    pub clock: Arc<dyn Clock>,
 }
 
 /// One-time state as stored: when it was made, and what.

@@ -4,11 +4,9 @@
 //! markers of `state` and `nonce`.
 use super::config::{self, OidcProviderConfig};
 use super::cookie::CookieKey;
-use super::{flow, secs, ttl_cache, OidcProviders, Provider, PENDING_TTL_SECS};
+use super::{flow, secs, ttl_cache, Handles, OidcProviders, Provider, PENDING_TTL_SECS};
 use crate::config::Secret;
 use crate::error::{Error, Result};
-use crate::replica::single_use::SingleUseStore;
-use crate::state::AppState;
 use crate::store::oidc::SavedProvider;
 use std::sync::{Arc, RwLock};
 use tessera_shared::oidc::{OidcProviderLink, OidcProviderSettings};
@@ -19,8 +17,16 @@ impl OidcProviders {
     pub fn new(
         config: &crate::Config,
         session_secret: &[u8],
-        once: Arc<dyn SingleUseStore>,
+        handles: Handles,
     ) -> anyhow::Result<Self> {
+        let Handles {
+            db,
+            users,
+            sessions,
+            once,
+            announcer,
+            clock,
+        } = handles;
         let public_url = config
             .server
             .public_url
@@ -40,7 +46,12 @@ impl OidcProviders {
             issuer_names: config.issuers.iter().map(|i| i.name.clone()).collect(),
             key: CookieKey::derive(session_secret),
             http: flow::token_client().map_err(anyhow::Error::msg)?,
+            db,
+            users,
+            sessions,
             once,
+            announcer,
+            clock,
             drafts: ttl_cache(PENDING_TTL_SECS as u64),
         })
     }
@@ -84,8 +95,8 @@ impl OidcProviders {
 
     /// Builds the snapshot again from the config file and the database, and
     /// swaps it in. A saved row that no longer validates is skipped with a warning.
-    pub async fn reload(&self, db: &crate::store::Db) -> Result<()> {
-        let rows = db.oidc_providers().await?;
+    pub async fn reload(&self) -> Result<()> {
+        let rows = self.db.oidc_providers().await?;
         let mut list: Vec<Arc<Provider>> = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for file in &self.file {
@@ -207,17 +218,12 @@ impl OidcProviders {
     }
 
     /// Saves a provider's settings; they apply to the next sign-in.
-    pub async fn save(
-        &self,
-        state: &AppState,
-        name: &str,
-        s: &OidcProviderSettings,
-    ) -> Result<OidcProviderSettings> {
+    pub async fn save(&self, name: &str, s: &OidcProviderSettings) -> Result<OidcProviderSettings> {
         let c = self.draft(name, s)?;
         let stored_secret = match &s.client_secret {
             Some(new) if new.is_empty() => None,
             Some(new) => Some(new.clone()),
-            None => state
+            None => self
                 .db
                 .oidc_providers()
                 .await?
@@ -234,10 +240,9 @@ impl OidcProviders {
                 .map_err(|e| Error::Internal(anyhow::anyhow!("encoding settings: {e}")))?,
             client_secret: stored_secret,
         };
-        state.db.save_oidc_provider(&row, state.clock.now()).await?;
-        self.reload(&state.db).await?;
-        state
-            .replica
+        self.db.save_oidc_provider(&row, self.clock.now()).await?;
+        self.reload().await?;
+        self.announcer
             .announce(&crate::domain::Event::OidcProviders)
             .await?;
         tracing::info!(provider = %name, "SSO provider settings saved");
@@ -250,13 +255,12 @@ impl OidcProviders {
     }
 
     /// Deletes saved settings: a config-file provider falls back to its file.
-    pub async fn delete(&self, state: &AppState, name: &str) -> Result<()> {
-        if !state.db.delete_oidc_provider(name).await? {
+    pub async fn delete(&self, name: &str) -> Result<()> {
+        if !self.db.delete_oidc_provider(name).await? {
             return Err(Error::NotFound("No saved settings for this provider"));
         }
-        self.reload(&state.db).await?;
-        state
-            .replica
+        self.reload().await?;
+        self.announcer
             .announce(&crate::domain::Event::OidcProviders)
             .await?;
         tracing::info!(provider = %name, "SSO provider settings deleted");

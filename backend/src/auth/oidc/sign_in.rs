@@ -4,7 +4,6 @@ use super::{
     config, fail, flow, github, provision, Failure, OidcProviders, Provider, Verified, NONCE,
 };
 use crate::error::Error;
-use crate::state::AppState;
 use serde_json::Value;
 use std::sync::Arc;
 use tessera_shared::error::detail::ACCESS_PROHIBITED;
@@ -16,7 +15,6 @@ impl OidcProviders {
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn verify_code(
         &self,
-        state: &AppState,
         provider: &Provider,
         redirect_uri: &str,
         code: &str,
@@ -46,7 +44,7 @@ impl OidcProviders {
         )
         .await
         .map_err(|e| fail("The provider did not accept the sign-in", e))?;
-        let now = state.clock.now();
+        let now = self.clock.now();
         let claims = match &d.id_tokens {
             Some(v) => {
                 let id_token = tokens
@@ -104,13 +102,20 @@ impl OidcProviders {
 
     pub(super) async fn account(
         &self,
-        state: &AppState,
         provider: &Provider,
         v: &Verified,
     ) -> std::result::Result<Arc<crate::domain::User>, Failure> {
         let a = provision::read_claims(&provider.config, &v.claims)
             .map_err(|e| fail("The provider's claims cannot be used", e))?;
-        match provision::provision(state, &provider.config, &a).await {
+        match provision::provision(
+            &self.db,
+            &self.users,
+            &provider.config,
+            &a,
+            self.clock.now(),
+        )
+        .await
+        {
             Ok(u) => {
                 tracing::info!(provider = %provider.config.name, user = %u.id, role = %u.role, "signed in with SSO");
                 Ok(u)
@@ -135,15 +140,14 @@ impl OidcProviders {
 
     pub(super) fn session(
         &self,
-        state: &AppState,
         user: &crate::domain::User,
         not_after: Option<i64>,
     ) -> std::result::Result<SessionUser, Failure> {
-        let (token, claims) = state
+        let (token, claims) = self
             .sessions
             .mint(
                 user,
-                state.clock.now(),
+                self.clock.now(),
                 crate::auth::session::Origin::SignIn { not_after },
             )
             .map_err(|e| fail("The session could not be issued", e.to_string()))?;

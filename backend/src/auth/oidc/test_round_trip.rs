@@ -5,7 +5,6 @@ use super::{
     Verified, PENDING_TTL_SECS, REPORT,
 };
 use crate::error::{Error, Result};
-use crate::state::AppState;
 use serde_json::Value;
 use std::sync::Arc;
 use tessera_shared::error::detail::ACCESS_PROHIBITED;
@@ -13,11 +12,7 @@ use tessera_shared::oidc::{OidcProviderSettings, OidcTestReport, OidcTestStarted
 
 impl OidcProviders {
     /// Runs discovery for unsaved settings and prepares a test round trip.
-    pub async fn test_start(
-        &self,
-        state: &AppState,
-        s: &OidcProviderSettings,
-    ) -> Result<OidcTestStarted> {
+    pub async fn test_start(&self, s: &OidcProviderSettings) -> Result<OidcTestStarted> {
         let c = self.draft(&s.name, s)?;
         let name = c.name.clone();
         let provider = Provider::new(c, "database").map_err(Error::Unprocessable)?;
@@ -27,7 +22,7 @@ impl OidcProviders {
             .map_err(|e| Error::BadGateway(format!("Discovery failed: {e}")))?;
         let id = cookie::random(24);
         self.drafts
-            .insert(id.clone(), (state.clock.now(), Arc::new(provider)));
+            .insert(id.clone(), (self.clock.now(), Arc::new(provider)));
         Ok(OidcTestStarted {
             issuer: d.issuer.clone(),
             login_url: format!("/oauth/{name}/login?test={id}"),
@@ -35,16 +30,16 @@ impl OidcProviders {
     }
 
     /// The report of a finished test round trip (single use).
-    pub async fn test_result(&self, state: &AppState, code: &str) -> Result<OidcTestReport> {
+    pub async fn test_result(&self, code: &str) -> Result<OidcTestReport> {
         match decode::<OidcTestReport>(self.once.take(REPORT, code).await?) {
-            Some(r) if state.clock.now() < r.at + PENDING_TTL_SECS => Ok(r.v),
+            Some(r) if self.clock.now() < r.at + PENDING_TTL_SECS => Ok(r.v),
             _ => Err(Error::NotFound("No such test result (it is shown once)")),
         }
     }
 
-    pub(super) async fn store_report(&self, state: &AppState, r: OidcTestReport) -> String {
+    pub(super) async fn store_report(&self, r: OidcTestReport) -> String {
         let code = cookie::random(32);
-        let stored = match encode(state.clock.now(), r) {
+        let stored = match encode(self.clock.now(), r) {
             Ok(v) => {
                 self.once
                     .put(REPORT, &code, v, secs(PENDING_TTL_SECS))
@@ -60,7 +55,6 @@ impl OidcProviders {
 
     pub(super) async fn test_report(
         &self,
-        state: &AppState,
         provider: &Provider,
         verified: std::result::Result<Verified, Failure>,
     ) -> String {
@@ -112,6 +106,6 @@ impl OidcProviders {
                 }
             }
         };
-        self.store_report(state, report).await
+        self.store_report(report).await
     }
 }

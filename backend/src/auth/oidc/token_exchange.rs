@@ -1,7 +1,6 @@
 //! A provider's access token exchanged for a Tessera session.
 use super::{config, flow, github, provision, OidcProviders};
 use crate::error::{Error, Result};
-use crate::state::AppState;
 use serde_json::Value;
 use tessera_shared::{AuthMethod, SessionUser};
 
@@ -9,12 +8,7 @@ impl OidcProviders {
     /// A provider access token for a Tessera session: verified as a JWT of
     /// the provider (`aud` must hold the client id) when it is one, else
     /// vouched for by the userinfo endpoint (GitHub: its API).
-    pub async fn token_exchange(
-        &self,
-        state: &AppState,
-        name: &str,
-        token: &str,
-    ) -> Result<SessionUser> {
+    pub async fn token_exchange(&self, name: &str, token: &str) -> Result<SessionUser> {
         let provider = self
             .get(name)
             .ok_or(Error::NotFound("Unknown sign-in provider"))?;
@@ -25,7 +19,7 @@ impl OidcProviders {
             tracing::debug!(provider = %name, error = %e, "discovery failed");
             Error::BadGateway("The sign-in provider could not be reached".into())
         })?;
-        let now = state.clock.now();
+        let now = self.clock.now();
         let own_jwt = d.id_tokens.as_ref().filter(|_| {
             crate::auth::idp::token::parse(token, crate::auth::MAX_CREDENTIAL_BYTES)
                 .ok()
@@ -66,11 +60,11 @@ impl OidcProviders {
             tracing::info!(provider = %name, claims = %serde_json::Value::Object(claims.clone()), "SSO claims received (token exchange)");
         }
         let a = provision::read_claims(&provider.config, &claims).map_err(Error::InvalidToken)?;
-        let user = provision::provision(state, &provider.config, &a).await?;
+        let user = provision::provision(&self.db, &self.users, &provider.config, &a, now).await?;
         // minted from the provider's token: capped by it (or, for a token
         // the provider only vouches for through userinfo, by `[session]
         // exchanged_expires_in`), and never exchanged again
-        let (token, c) = state.sessions.mint(
+        let (token, c) = self.sessions.mint(
             &user,
             now,
             crate::auth::session::Origin::Exchange {

@@ -4,7 +4,7 @@
 //! never by a user name. Role from the groups (`RoleMapping`, case-
 //! insensitive); groups are synced on every sign-in.
 use super::config::OidcProviderConfig;
-use crate::auth::idp::token::claim;
+use crate::auth::idp::token::{claim, groups, printable_groups, NullGroups};
 use crate::domain::{external_id, ExternalUser, User};
 use crate::error::{Error, Result};
 use crate::store::users::Users;
@@ -89,22 +89,11 @@ pub fn read_claims(
         .unwrap_or_else(|| subject.clone());
     let picture = string_claim(claims, cfg.picture_claim())?
         .filter(|p| (p.starts_with("https://") || p.starts_with("http://")) && p.len() <= 2048);
-    let groups = match cfg.groups_claim.as_deref().map(|g| claim(claims, g)) {
-        None | Some(None) | Some(Some(Value::Null)) => Vec::new(),
-        Some(Some(Value::String(s))) => vec![s.clone()],
-        Some(Some(Value::Array(items))) => items
-            .iter()
-            .map(|v| v.as_str().map(str::to_owned))
-            .collect::<Option<Vec<_>>>()
-            .ok_or("the groups claim has a non-string element")?,
-        Some(Some(_)) => return Err("the groups claim is neither a string nor a list"),
-    };
-    if groups
-        .iter()
-        .any(|g| g.is_empty() || g.chars().any(char::is_control))
-    {
-        return Err("the groups claim has an empty or unprintable group");
-    }
+    let groups = printable_groups(groups(
+        claims,
+        cfg.groups_claim.as_deref(),
+        NullGroups::Empty,
+    )?)?;
     Ok(Asserted {
         subject,
         username,

@@ -12,12 +12,8 @@ defines the item, and fails when:
     in ALLOWED_UPWARD (each with its reason in docs/architecture.md);
   * any .rs file in the workspace is over 700 lines, or any function over 100.
 
-Problems not yet worked off are listed in scripts/layers-known.txt: only a
-new problem fails (and a listed one that is gone, so the list only shrinks).
-
 Run: python3 scripts/check-layers.py        (scripts/test.sh runs it)
      python3 scripts/check-layers.py --graph   also prints every edge
-     python3 scripts/check-layers.py --write-known   rewrites the list
 """
 import os
 import re
@@ -281,32 +277,11 @@ def main():
     if "--graph" in sys.argv:
         for mod, ts in sorted(edges.items()):
             print("::".join(mod) or "crate", "->", ", ".join(sorted("::".join(t) for t in ts)))
-    # Problems still being worked off (docs/architecture.md): listed in
-    # scripts/layers-known.txt, one per line; anything else fails, and so
-    # does a listed one that is gone (so the list only ever shrinks).
-    known_path = os.path.join(ROOT, "scripts", "layers-known.txt")
-    known = set()
-    if os.path.exists(known_path):
-        known = {l.rstrip("\n") for l in open(known_path) if l.strip() and not l.startswith("#")}
-    keys = {p.split("\n")[0] for p in problems}
-    new = [p for p in problems if p.split("\n")[0] not in known]
-    gone = sorted(known - keys)
-    for p in new:
+    for p in problems:
         print(p)
-    for k in gone:
-        print(f"fixed, remove from scripts/layers-known.txt: {k}")
-    if "--write-known" in sys.argv:
-        with open(known_path, "w") as f:
-            f.write("# Known problems of scripts/check-layers.py still to be worked off.\n")
-            f.writelines(k + "\n" for k in sorted(keys))
-        print(f"check-layers: wrote {len(keys)} known problem(s)")
-        return 0
-    if new or gone:
-        print(f"check-layers: {len(new)} new problem(s), {len(gone)} fixed one(s) still listed")
-        return 1
     if problems:
-        print(f"check-layers: no new problem; {len(problems)} known one(s) left (scripts/layers-known.txt)")
-        return 0
+        print(f"check-layers: {len(problems)} problem(s)")
+        return 1
     print(f"check-layers: {len(mods)} backend modules on {len(FLOORS)} floors, no circle, "
           f"no file over {MAX_FILE_LINES} lines, no function over {MAX_FN_LINES}")
     return 0

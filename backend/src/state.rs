@@ -4,6 +4,7 @@ use crate::auth::account::Accounts;
 use crate::auth::api_key::{ApiKeyAuthenticator, ApiKeys};
 use crate::auth::idp::{Idp, IdpAuthenticator};
 use crate::auth::ldap::{LdapDirectory, LdapSignIn};
+use crate::auth::oidc::{Handles as OidcHandles, OidcProviders};
 use crate::auth::password::{normalise_local_email, Passwords};
 use crate::auth::password_signin::PasswordSignIn;
 use crate::auth::rate_limit::SigninLimiter;
@@ -65,7 +66,7 @@ pub struct Inner {
     /// LDAP sign-in, when `[ldap]` is configured.
     pub ldap: Option<LdapSignIn>,
     /// SSO providers (`[[oidc_providers]]` and saved settings).
-    pub oidc: crate::auth::oidc::OidcProviders,
+    pub oidc: OidcProviders,
     /// The state shared with other replicas (`[redis]`), or nothing.
     pub replica: ReplicaSync,
 }
@@ -107,10 +108,6 @@ impl AppState {
             Some(redis) => Arc::new(SharedRevocations::new(Arc::new(db.clone()), redis.clone())),
             None => Arc::new(db.clone()),
         };
-        let single_use: Arc<dyn SingleUseStore> = match replica.redis() {
-            Some(redis) => Arc::new(RedisSingleUse::new(redis.clone())),
-            None => Arc::new(MemorySingleUse::default()),
-        };
         let revocations = Arc::new(Revocations::load(revocation_store, clock.now()).await?);
         let users = Users::new(db.clone(), 100_000).announcing(Arc::new(replica.clone()));
         let accounts = Accounts {
@@ -145,11 +142,8 @@ impl AppState {
                 clock: &clock,
             },
         )?;
-        let oidc = crate::auth::oidc::OidcProviders::new(&config, &secret, single_use)
-            .context("[[oidc_providers]]")?;
-        oidc.reload(&db)
-            .await
-            .context("loading saved SSO providers")?;
+        let oidc =
+            sso_providers(&config, &secret, &db, &users, &sessions, &replica, &clock).await?;
         let password_signin = PasswordSignIn {
             users: users.clone(),
             passwords: passwords.clone(),
@@ -293,6 +287,35 @@ fn authenticators(config: &Config, h: Handles<'_>) -> anyhow::Result<Authenticat
     })
 }
 
+/// The SSO providers of `[[oidc_providers]]` with the settings saved in the
+/// database merged in; their one-time state is kept in memory, or in Redis
+/// for every replica.
+async fn sso_providers(
+    config: &Config,
+    secret: &[u8],
+    db: &Db,
+    users: &Users,
+    sessions: &Arc<SessionKeys>,
+    replica: &ReplicaSync,
+    clock: &Arc<dyn Clock>,
+) -> anyhow::Result<OidcProviders> {
+    let once: Arc<dyn SingleUseStore> = match replica.redis() {
+        Some(redis) => Arc::new(RedisSingleUse::new(redis.clone())),
+        None => Arc::new(MemorySingleUse::default()),
+    };
+    let handles = OidcHandles {
+        db: db.clone(),
+        users: users.clone(),
+        sessions: sessions.clone(),
+        once,
+        announcer: Arc::new(replica.clone()),
+        clock: clock.clone(),
+    };
+    let oidc = OidcProviders::new(config, secret, handles).context("[[oidc_providers]]")?;
+    oidc.reload().await.context("loading saved SSO providers")?;
+    Ok(oidc)
+}
+
 /// The database of `[database] url` (or the embedded SQLite default), migrated.
 async fn open_database(config: &Config) -> anyhow::Result<Db> {
     let url = config.database_url()?;
@@ -317,7 +340,7 @@ impl Follower for AppState {
             Event::AllUsers => self.users.forget_all(),
             Event::ApiKey { user_id } => self.api_keys.forget_user(&user_id),
             Event::OidcProviders => {
-                if let Err(e) = self.oidc.reload(&self.db).await {
+                if let Err(e) = self.oidc.reload().await {
                     tracing::warn!(error = %e, "reloading SSO providers after a change failed");
                 }
             }
@@ -333,7 +356,7 @@ impl Follower for AppState {
     async fn catch_up(&self) -> crate::Result<()> {
         self.revocations.reload(self.clock.now()).await?;
         self.forget_everything();
-        self.oidc.reload(&self.db).await?;
+        self.oidc.reload().await?;
         Ok(())
     }
 }

@@ -71,7 +71,7 @@ async fn login(
 ) -> Response {
     match state
         .oidc
-        .login(&state, &provider, q.next.as_deref(), q.test.as_deref())
+        .login(&provider, q.next.as_deref(), q.test.as_deref())
         .await
     {
         Ok((url, set_cookie)) => see_other(&url, Some(set_cookie)),
@@ -98,7 +98,7 @@ async fn finish(
     let cookie_value = cookie::from_headers(headers);
     let (location, binding) = state
         .oidc
-        .callback(state, provider, params, cookie_value.as_deref())
+        .callback(provider, params, cookie_value.as_deref())
         .await;
     let clear = cookie::clear_cookie(state.oidc.secure());
     see_other(&location, std::iter::once(clear).chain(binding))
@@ -193,10 +193,7 @@ async fn complete(
     AppJson(form): AppJson<OauthCompleteForm>,
 ) -> Result<Response> {
     let binding = cookie::named(&headers, cookie::BINDING_COOKIE);
-    let session = state
-        .oidc
-        .complete(&state, &form.code, binding.as_deref())
-        .await?;
+    let session = state.oidc.complete(&form.code, binding.as_deref()).await?;
     let mut res = Json(session).into_response();
     if let Ok(clear) = HeaderValue::from_str(&state.oidc.clear_binding()) {
         res.headers_mut().append(header::SET_COOKIE, clear);
@@ -213,10 +210,7 @@ async fn token_exchange(
 ) -> Result<Json<SessionUser>> {
     state.limiter.check(ip, &format!("oauth-exchange:{ip:?}"))?;
     Ok(Json(
-        state
-            .oidc
-            .token_exchange(&state, &provider, &form.token)
-            .await?,
+        state.oidc.token_exchange(&provider, &form.token).await?,
     ))
 }
 
@@ -228,7 +222,7 @@ async fn cli_start(
     AppJson(form): AppJson<CliStartForm>,
 ) -> Result<Json<CliStarted>> {
     state.limiter.check(ip, &format!("oauth-cli:{ip:?}"))?;
-    Ok(Json(state.oidc.cli_start(&state, &provider, &form).await?))
+    Ok(Json(state.oidc.cli_start(&provider, &form).await?))
 }
 
 #[tracing::instrument(skip_all, fields(provider = %provider))]
@@ -237,7 +231,7 @@ async fn cli_finish(
     Path(provider): Path<String>,
     AppJson(form): AppJson<CliFinishForm>,
 ) -> Result<Json<SessionUser>> {
-    Ok(Json(state.oidc.cli_finish(&state, &provider, &form).await?))
+    Ok(Json(state.oidc.cli_finish(&provider, &form).await?))
 }
 
 async fn list(
@@ -254,7 +248,7 @@ async fn save(
     Path(name): Path<String>,
     AppJson(settings): AppJson<OidcProviderSettings>,
 ) -> Result<Json<OidcProviderSettings>> {
-    Ok(Json(state.oidc.save(&state, &name, &settings).await?))
+    Ok(Json(state.oidc.save(&name, &settings).await?))
 }
 
 #[tracing::instrument(skip_all, fields(provider = %name))]
@@ -263,7 +257,7 @@ async fn delete(
     _: AdminUser,
     Path(name): Path<String>,
 ) -> Result<StatusCode> {
-    state.oidc.delete(&state, &name).await?;
+    state.oidc.delete(&name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -283,7 +277,7 @@ async fn test_start(
     if settings.name.is_empty() {
         return Err(Error::Unprocessable("name: set the provider's name".into()));
     }
-    Ok(Json(state.oidc.test_start(&state, &settings).await?))
+    Ok(Json(state.oidc.test_start(&settings).await?))
 }
 
 async fn test_result(
@@ -291,7 +285,7 @@ async fn test_result(
     _: AdminUser,
     AppJson(form): AppJson<OidcTestResultForm>,
 ) -> Result<Json<OidcTestReport>> {
-    Ok(Json(state.oidc.test_result(&state, &form.code).await?))
+    Ok(Json(state.oidc.test_result(&form.code).await?))
 }
 
 #[cfg(test)]

@@ -532,8 +532,18 @@ pub async fn get_json(
     url: &str,
     max_bytes: usize,
 ) -> Result<Value, String> {
-    let mut res = client
-        .get(url)
+    fetch_json(client.get(url), url, max_bytes).await
+}
+
+/// Sends `request`, a GET of `url` (with whatever the caller added, e.g. a
+/// bearer token), asking for JSON, and reads a JSON answer of at most
+/// `max_bytes`. The error names the URL and what failed.
+pub async fn fetch_json(
+    request: reqwest::RequestBuilder,
+    url: &str,
+    max_bytes: usize,
+) -> Result<Value, String> {
+    let mut res = request
         .header(reqwest::header::ACCEPT, "application/json")
         .send()
         .await

@@ -319,6 +319,48 @@ pub fn claim<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'a Value
     }
 }
 
+/// What [`groups`] makes of a groups claim of JSON `null`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NullGroups {
+    /// No groups, as if the claim were absent.
+    Empty,
+    /// Refused, like any other claim that is neither a string nor a list.
+    Refused,
+}
+
+/// The groups in claim `name` (looked up as by [`claim`]): a string is one
+/// group, a list of strings several; no claim configured, or none in the
+/// token, is no groups. Refused: a list with a non-string element, any other
+/// type (`null` as `null` says).
+pub fn groups(
+    claims: &Map<String, Value>,
+    name: Option<&str>,
+    null: NullGroups,
+) -> Result<Vec<String>, Reason> {
+    match name.and_then(|n| claim(claims, n)) {
+        None => Ok(Vec::new()),
+        Some(Value::Null) if null == NullGroups::Empty => Ok(Vec::new()),
+        Some(Value::String(s)) => Ok(vec![s.clone()]),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| v.as_str().map(str::to_owned))
+            .collect::<Option<Vec<_>>>()
+            .ok_or("the groups claim has a non-string element"),
+        Some(_) => Err("the groups claim is neither a string nor a list"),
+    }
+}
+
+/// `groups`, refused when one is empty or holds a control character.
+pub fn printable_groups(groups: Vec<String>) -> Result<Vec<String>, Reason> {
+    if groups
+        .iter()
+        .any(|g| g.is_empty() || g.chars().any(char::is_control))
+    {
+        return Err("the groups claim has an empty or unprintable group");
+    }
+    Ok(groups)
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -455,6 +497,50 @@ pub(crate) mod tests {
             Some(Audiences(vec!["a".into(), "b".into()]))
         );
         assert_eq!(p.registered.exp, Some(1));
+    }
+
+    #[test]
+    fn groups_from_a_string_a_list_null_or_nothing() {
+        let c = serde_json::json!({"one": "admins", "many": ["a", "b"], "none": null,
+            "mixed": ["a", 1], "number": 7, "ra": {"roles": ["r"]}, "blank": ["a", ""],
+            "control": ["a\nb"]})
+        .as_object()
+        .cloned()
+        .unwrap();
+        let read = |name: &str, null| groups(&c, Some(name), null);
+        for null in [NullGroups::Empty, NullGroups::Refused] {
+            assert_eq!(read("one", null).unwrap(), vec!["admins"]);
+            assert_eq!(read("many", null).unwrap(), vec!["a", "b"]);
+            assert_eq!(read("/ra/roles", null).unwrap(), vec!["r"]);
+            assert!(read("absent", null).unwrap().is_empty());
+            assert!(
+                groups(&c, None, null).unwrap().is_empty(),
+                "none configured"
+            );
+            assert_eq!(
+                read("mixed", null).unwrap_err(),
+                "the groups claim has a non-string element"
+            );
+            assert_eq!(
+                read("number", null).unwrap_err(),
+                "the groups claim is neither a string nor a list"
+            );
+        }
+        assert!(read("none", NullGroups::Empty).unwrap().is_empty());
+        assert_eq!(
+            read("none", NullGroups::Refused).unwrap_err(),
+            "the groups claim is neither a string nor a list"
+        );
+        // only printable_groups refuses empty and unprintable groups
+        for name in ["blank", "control"] {
+            let g = read(name, NullGroups::Refused).unwrap();
+            assert_eq!(
+                printable_groups(g).unwrap_err(),
+                "the groups claim has an empty or unprintable group"
+            );
+        }
+        let g = read("many", NullGroups::Empty).unwrap();
+        assert_eq!(printable_groups(g).unwrap(), vec!["a", "b"]);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! bound claims and the identity claims. Each check is named, so the token
 //! inspector can list them all; the hot path stops at the first failure.
 use super::keys::{KeySet, Selection};
-use super::token::{claim, ParsedToken, Reason};
+use super::token::{claim, groups, NullGroups, ParsedToken, Reason};
 use crate::config::{BoundClaimsType, IssuerConfig, Scalar};
 use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
@@ -296,16 +296,7 @@ impl IssuerRules {
                 email.clone()
             }
         });
-        let groups = match c.groups_claim.as_deref().map(|g| claim(claims, g)) {
-            None | Some(None) => Vec::new(),
-            Some(Some(Value::String(s))) => vec![s.clone()],
-            Some(Some(Value::Array(items))) => items
-                .iter()
-                .map(|v| v.as_str().map(str::to_owned))
-                .collect::<Option<Vec<_>>>()
-                .ok_or("the groups claim has a non-string element")?,
-            Some(Some(_)) => return Err("the groups claim is neither a string nor a list"),
-        };
+        let groups = groups(claims, c.groups_claim.as_deref(), NullGroups::Refused)?;
         let mut metadata = BTreeMap::new();
         for (name, key) in &c.claim_mappings {
             let value = match claim(claims, name) {

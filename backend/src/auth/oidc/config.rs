@@ -1,7 +1,5 @@
-//! The settings of an SSO provider as the sign-in flow sees them: the
-//! `[[oidc_providers]]` table and its checks (defined in
-//! [`crate::config::oidc_provider`]) and GitHub's fixed endpoints.
-pub use crate::config::oidc_provider::{validate, OidcProviderConfig};
+//! GitHub's fixed endpoints, used when an `[[oidc_providers]]` entry of kind
+//! `github` names none (the table itself is [`crate::config::oidc_provider`]).
 
 /// GitHub's authorization endpoint.
 pub const GITHUB_AUTHORIZE: &str = "https://github.com/login/oauth/authorize";

@@ -2,11 +2,12 @@
 //! (code flow, PKCE S256, state, nonce), the code exchange (the `oauth2`
 //! crate) and the ID token's checks — signature and registered claims by the
 //! IdP machinery (`auth::idp`), then `nonce` and `azp` on top.
-use super::config::{OidcProviderConfig, GITHUB_API, GITHUB_AUTHORIZE, GITHUB_TOKEN};
-use crate::auth::idp::keys::{check_url, get_json, http_client, KeyStore};
+use super::config::{GITHUB_API, GITHUB_AUTHORIZE, GITHUB_TOKEN};
+use crate::auth::idp::keys::{check_url, fetch_json, get_json, http_client, KeyStore};
 use crate::auth::idp::token::{self, Reason};
 use crate::auth::idp::verify::{Checks, IssuerRules};
 use crate::config::IssuerConfig;
+use crate::config::OidcProviderConfig;
 use oauth2::basic::{
     BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
     BasicTokenType,
@@ -427,24 +428,7 @@ pub async fn get_with_token(
     url: &str,
     access_token: &str,
 ) -> Result<Value, String> {
-    let mut res = http
-        .get(url)
-        .bearer_auth(access_token)
-        .header(reqwest::header::ACCEPT, "application/json")
-        .send()
-        .await
-        .map_err(|e| format!("GET {url}: {}", e.without_url()))?;
-    if !res.status().is_success() {
-        return Err(format!("GET {url}: status {}", res.status()));
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = res.chunk().await.map_err(|e| format!("GET {url}: {e}"))? {
-        if body.len() + chunk.len() > MAX_DOC {
-            return Err(format!("GET {url}: answer larger than {MAX_DOC} bytes"));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    serde_json::from_slice(&body).map_err(|_| format!("GET {url}: not JSON"))
+    fetch_json(http.get(url).bearer_auth(access_token), url, MAX_DOC).await
 }
 
 /// Whether `next` may be used after sign-in: a path on Tessera itself —

@@ -3,11 +3,12 @@
 //! `email_verified` JSON `true` — to the local account with that e-mail;
 //! never by a user name. Role from the groups (`RoleMapping`, case-
 //! insensitive); groups are synced on every sign-in.
-use super::config::OidcProviderConfig;
-use crate::auth::idp::token::claim;
+use crate::auth::idp::token::{claim, groups, printable_groups, NullGroups};
+use crate::config::OidcProviderConfig;
 use crate::domain::{external_id, ExternalUser, User};
 use crate::error::{Error, Result};
-use crate::state::AppState;
+use crate::store::users::Users;
+use crate::store::Db;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 use tessera_shared::error::detail::ACCESS_PROHIBITED;
@@ -88,22 +89,11 @@ pub fn read_claims(
         .unwrap_or_else(|| subject.clone());
     let picture = string_claim(claims, cfg.picture_claim())?
         .filter(|p| (p.starts_with("https://") || p.starts_with("http://")) && p.len() <= 2048);
-    let groups = match cfg.groups_claim.as_deref().map(|g| claim(claims, g)) {
-        None | Some(None) | Some(Some(Value::Null)) => Vec::new(),
-        Some(Some(Value::String(s))) => vec![s.clone()],
-        Some(Some(Value::Array(items))) => items
-            .iter()
-            .map(|v| v.as_str().map(str::to_owned))
-            .collect::<Option<Vec<_>>>()
-            .ok_or("the groups claim has a non-string element")?,
-        Some(Some(_)) => return Err("the groups claim is neither a string nor a list"),
-    };
-    if groups
-        .iter()
-        .any(|g| g.is_empty() || g.chars().any(char::is_control))
-    {
-        return Err("the groups claim has an empty or unprintable group");
-    }
+    let groups = printable_groups(groups(
+        claims,
+        cfg.groups_claim.as_deref(),
+        NullGroups::Empty,
+    )?)?;
     Ok(Asserted {
         subject,
         username,
@@ -128,17 +118,18 @@ pub const UNVERIFIED_EMAIL: &str =
     "The provider did not verify this e-mail address, which belongs to an existing account";
 
 /// Creates or updates the account of `a` at provider `cfg`.
+/// `db` holds the identity links, `users` the accounts.
 pub async fn provision(
-    state: &AppState,
+    db: &Db,
+    users: &Users,
     cfg: &OidcProviderConfig,
     a: &Asserted,
+    now: i64,
 ) -> Result<Arc<User>> {
     let role = role(cfg, a)?;
-    let now = state.clock.now();
-    let linked = match state.db.oidc_link(&cfg.name, &a.subject).await? {
+    let linked = match db.oidc_link(&cfg.name, &a.subject).await? {
         Some(id) => Some(id),
-        None if state
-            .users
+        None if users
             .get(&external_id(&cfg.name, &a.subject))
             .await?
             .is_some() =>
@@ -147,12 +138,9 @@ pub async fn provision(
         }
         None if cfg.merge_accounts_by_email && a.email_verified && !a.email.is_empty() => {
             let email = crate::auth::password::normalise_local_email(&a.email);
-            match state.users.find_local_credentials(&email).await? {
+            match users.find_local_credentials(&email).await? {
                 Some((user, _)) => {
-                    state
-                        .db
-                        .link_oidc(&cfg.name, &a.subject, &user.id, now)
-                        .await?;
+                    db.link_oidc(&cfg.name, &a.subject, &user.id, now).await?;
                     tracing::info!(provider = %cfg.name, user = %user.id, "SSO identity linked to a local account by verified e-mail");
                     Some(user.id.clone())
                 }
@@ -165,7 +153,7 @@ pub async fn provision(
         // create a look-alike account with the same address.
         None if cfg.merge_accounts_by_email && !a.email.is_empty() => {
             let email = crate::auth::password::normalise_local_email(&a.email);
-            if state.users.find_local_credentials(&email).await?.is_some() {
+            if users.find_local_credentials(&email).await?.is_some() {
                 tracing::debug!(provider = %cfg.name, "SSO e-mail matches a local account but is not verified: refused");
                 return Err(Error::Forbidden(UNVERIFIED_EMAIL));
             }
@@ -174,14 +162,12 @@ pub async fn provision(
         None => None,
     };
     let user = match linked {
-        Some(id) => state
-            .users
+        Some(id) => users
             .sync_linked(&id, role, &a.groups, true, now)
             .await?
             .ok_or(Error::Forbidden("The linked account no longer exists"))?,
         None => {
-            state
-                .users
+            users
                 .upsert_external(
                     &ExternalUser {
                         source: &cfg.name,
@@ -199,8 +185,8 @@ pub async fn provision(
     };
     if let Some(p) = &a.picture {
         if user.profile_image_url != *p {
-            state.users.set_profile_image(&user.id, p).await?;
-            return Ok(state.users.get(&user.id).await?.unwrap_or(user));
+            users.set_profile_image(&user.id, p).await?;
+            return Ok(users.get(&user.id).await?.unwrap_or(user));
         }
     }
     Ok(user)

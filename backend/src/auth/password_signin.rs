@@ -22,9 +22,6 @@ use std::sync::Arc;
 /// The 403 detail while `[password] signin_enabled` is false.
 pub const SIGNIN_DISABLED: &str = "Password sign-in is disabled";
 
-/// The account `email` (already normalised) and `password` sign in to, or
-/// 401 `Invalid credentials` (403 `Password sign-in is disabled` while
-/// password sign-in is off for everyone but the bootstrap admin).
 /// Password sign-in: the accounts, the hashing, and who may still sign in
 /// while it is disabled.
 pub struct PasswordSignIn {
@@ -39,7 +36,9 @@ pub struct PasswordSignIn {
 }
 
 impl PasswordSignIn {
-    /// The account `email` and `password` sign in to.
+    /// The account `email` (already normalised) and `password` sign in to, or
+    /// 401 `Invalid credentials` (403 `Password sign-in is disabled` while
+    /// password sign-in is off for everyone but the bootstrap admin).
     #[tracing::instrument(skip_all)]
     pub async fn sign_in(&self, email: &str, password: &str) -> Result<Arc<User>> {
         let enabled = self.enabled;

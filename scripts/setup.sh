@@ -24,15 +24,6 @@ if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERS
   cargo install --force "wasm-bindgen-cli@$WASM_BINDGEN_VERSION"
 fi
 
-# wasm-opt shrinks the SPA (data-wasm-opt in index.html); Trunk.toml names
-# Debian 12's binaryen version, so offline trunk uses this one.
-if ! command -v wasm-opt >/dev/null; then
-  step "installing Debian packages: binaryen"
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
-  $SUDO apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends binaryen
-fi
-
 if [ "${1:-}" = "--test" ]; then
   # Debian packages the tests drive for real: the browser and its driver, a
   # reverse proxy, an LDAP server, Redis, PostgreSQL (the harness runs its own

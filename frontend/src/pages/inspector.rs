@@ -63,7 +63,7 @@ pub fn Inspector() -> impl IntoView {
                             </button>
                         </div>
                     </form>
-                    {outcome}
+                    {move || outcome()}
                 </Show>
             </section>
         </Shell>

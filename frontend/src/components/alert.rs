@@ -64,7 +64,7 @@ pub fn ErrorList(
     };
     view! {
         <p id=id class="alert alert-error" role="alert">
-            {move || message()}
+            {message}
         </p>
     }
 }

@@ -61,7 +61,7 @@ fn TopBar() -> impl IntoView {
                     </Show>
                 </nav>
                 <div class="top-bar-user">
-                    <span class="top-bar-name">{move || person()}</span>
+                    <span class="top-bar-name">{person}</span>
                     <button
                         id="signout"
                         class="button button-quiet"

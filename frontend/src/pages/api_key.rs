@@ -58,11 +58,11 @@ pub fn ApiKey() -> impl IntoView {
                     <code>"Authorization: Bearer sk-…"</code>
                     ". It acts as you, without expiry, until you revoke or replace it."
                 </p>
-                {move || failure()}
+                {failure}
                 <FreshKey created copied />
                 <Transition fallback=|| view! { <Loading label="Loading your key…" /> }>
                     <ErrorBoundary fallback=|errors| view! { <ErrorList errors /> }>
-                        {move || current()}
+                        {current}
                     </ErrorBoundary>
                 </Transition>
                 <div class="actions">

@@ -63,7 +63,7 @@ pub fn Inspector() -> impl IntoView {
                             </button>
                         </div>
                     </form>
-                    {move || outcome()}
+                    {outcome}
                 </Show>
             </section>
         </Shell>

@@ -53,7 +53,7 @@ pub fn SignIn() -> impl IntoView {
                         view! { <Notice message=message warning=auth.notice_is_refusal() /> }
                     })
             }}
-            {move || body()}
+            {body}
         </AuthCard>
     }
 }

@@ -34,7 +34,7 @@ pub fn SignUp() -> impl IntoView {
         <LeaveWhenSignedIn />
         <AuthCard title="Create an account">
             <Transition fallback=|| view! { <Loading /> }>
-                <ErrorBoundary fallback=|errors| view! { <ErrorList errors /> }>{move || page()}</ErrorBoundary>
+                <ErrorBoundary fallback=|errors| view! { <ErrorList errors /> }>{page}</ErrorBoundary>
             </Transition>
             <p class="hint">
                 "Already have an account? "

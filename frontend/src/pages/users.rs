@@ -104,10 +104,10 @@ fn UserTable() -> impl IntoView {
     view! {
         <section class="card">
             <h1>"Users"</h1>
-            {move || outcome()}
-            {move || signed_out()}
+            {outcome}
+            {signed_out}
             <Transition fallback=|| view! { <Loading label="Loading users…" /> }>
-                <ErrorBoundary fallback=|errors| view! { <ErrorList errors /> }>{move || rows()}</ErrorBoundary>
+                <ErrorBoundary fallback=|errors| view! { <ErrorList errors /> }>{rows}</ErrorBoundary>
             </Transition>
         </section>
     }

@@ -94,7 +94,7 @@ pub(super) fn ProviderFieldset(draft: Draft, new: bool) -> impl IntoView {
             </div>
             <p class="field-note">
                 "Register this redirect URI at the provider: "
-                <code id="oidc-redirect-uri">{move || redirect_uri()}</code>
+                <code id="oidc-redirect-uri">{redirect_uri}</code>
             </p>
         </fieldset>
     }

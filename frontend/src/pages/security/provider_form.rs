@@ -71,7 +71,7 @@ pub(super) fn ProviderForm(
                 <ClaimsFieldset draft />
                 <RolesFieldset draft />
                 <AccountsFieldset draft />
-                {move || save_error()}
+                {save_error}
                 <div class="actions">
                     <button id="oidc-save" type="submit" class="button button-primary" disabled=move || saving.get()>
                         {move || if saving.get() { "Saving…" } else { "Save" }}

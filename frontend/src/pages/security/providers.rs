@@ -90,7 +90,7 @@ fn Providers() -> impl IntoView {
                 "Each provider is a “Continue with …” button on the sign-in page. Changes apply to the next sign-in; nobody is signed out."
             </p>
             {move || status.get().map(|message| view! { <Notice message id="oidc-status" /> })}
-            {move || delete_error()}
+            {delete_error}
             <ProviderTable list editing confirming deleting delete />
             <p class="hint hint-left">
                 "Deleting a provider that is also in the config file restores the file’s settings. If a provider is misconfigured anyway, the bootstrap admin can sign in at "
@@ -99,7 +99,7 @@ fn Providers() -> impl IntoView {
                 </a> "."
             </p>
         </section>
-        {move || form()}
+        {form}
     }
 }
 

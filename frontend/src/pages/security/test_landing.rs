@@ -38,7 +38,7 @@ pub fn SecurityTest() -> impl IntoView {
         <main class="page">
             <section class="card">
                 <h1>"Provider test"</h1>
-                {move || body()}
+                {body}
                 <div class="actions">
                     <button class="button button-quiet" id="close-window" on:click=|_| {
                         let _ = window().close();

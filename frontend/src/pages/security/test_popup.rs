@@ -125,7 +125,7 @@ pub(super) fn TestOutcome(test: RwSignal<Test>) -> impl IntoView {
         Test::Done(report) => view! { <TestReport report /> }.into_any(),
     }
     };
-    view! { <div id="oidc-test-outcome">{move || outcome()}</div> }
+    view! { <div id="oidc-test-outcome">{outcome}</div> }
 }
 
 /// The outcome of a test round trip.

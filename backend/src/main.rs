@@ -18,7 +18,8 @@ CONFIGURATION
   then overridden by environment variables TESSERA_<SECTION>_<KEY>, e.g.
   TESSERA_SERVER_LISTEN=0.0.0.0:8080 or TESSERA_SESSION_EXPIRES_IN=7d.
 
-  [server]     listen (127.0.0.1:8080), data_dir (./data), public_url, static_dir (./dist), name
+  [server]     listen (127.0.0.1:8080), data_dir (./data), public_url, static_dir (./dist), name,
+               log_requests (false: no line per request)
   [database]   url: sqlite:... (default: in the data folder) or postgres://... | url_file,
                max_connections, connect_timeout_seconds (5). See docs/postgres.md.
   [session]    secret | secret_file (default: generated once into <data_dir>/session.secret),

@@ -1,6 +1,12 @@
-//! Logging set-up. Request spans carry the method and path only: query
-//! strings may hold tokens (`?auth_token=`) and are never logged.
+//! Logging set-up, and the request log (`[server] log_requests`): a span per
+//! request and a line per answer. They carry the method and path only: query
+//! strings may hold tokens (`?auth_token=`) and are never logged. Off, the
+//! request log is not in the stack at all, so it costs nothing.
 use axum::http::Request;
+use axum::response::Response;
+use axum::Router;
+use std::time::Duration;
+use tower_http::trace::TraceLayer;
 use tracing::Span;
 use tracing_subscriber::EnvFilter;
 
@@ -14,13 +20,32 @@ pub fn init() {
         .try_init();
 }
 
+/// `router` with the request log around it: each request's span (what it
+/// logs is marked with its method and path) and one line per answer with
+/// its status and the time taken.
+pub fn with_request_log<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
+    router.layer(
+        TraceLayer::new_for_http()
+            .make_span_with(request_span)
+            .on_request(())
+            .on_response(|res: &Response, latency: Duration, _: &Span| {
+                tracing::info!(
+                    status = res.status().as_u16(),
+                    micros = latency.as_micros() as u64,
+                    "answered"
+                )
+            })
+            .on_failure(()),
+    )
+}
+
 /// Longest part of a request path written into the logs.
 const MAX_LOGGED_PATH_BYTES: usize = 256;
 
 /// The span of one request: method and path, never the query or headers. A
 /// path longer than 256 bytes is cut there, so one request cannot fill the
 /// log with a huge path.
-pub fn request_span<B>(req: &Request<B>) -> Span {
+fn request_span<B>(req: &Request<B>) -> Span {
     let path = req.uri().path();
     if path.len() <= MAX_LOGGED_PATH_BYTES {
         return tracing::info_span!("request", method = %req.method(), path = %path);

@@ -73,7 +73,7 @@ impl TrustedHeaderAuthenticator {
 
     /// The person a request vouched for by a trusted proxy is; `Ok(None)` when
     /// the peer is not trusted or the email header is absent.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn authenticate(&self, parts: &Parts) -> Result<Option<Principal>> {
         let trusted = peer(parts).is_some_and(|ip| self.headers.is_trusted(ip));
         if !trusted {

@@ -111,6 +111,11 @@ pub struct ServerConfig {
     pub static_dir: PathBuf,
     /// Product name shown in the UI.
     pub name: String,
+    /// One log line per request (method, path without the query, status,
+    /// time taken) and each request's span around what it logs. Off by
+    /// default: it costs a good part of the throughput. Errors and security
+    /// events are logged either way. `TESSERA_SERVER_LOG_REQUESTS`.
+    pub log_requests: bool,
 }
 
 impl Default for ServerConfig {
@@ -121,6 +126,7 @@ impl Default for ServerConfig {
             public_url: None,
             static_dir: PathBuf::from("dist"),
             name: "Tessera".into(),
+            log_requests: false,
         }
     }
 }

@@ -23,7 +23,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
 use tessera_shared::routes;
-use tower_http::trace::TraceLayer;
 
 /// 415 detail: a `POST`, `PUT` or `PATCH` to the API that is not JSON.
 pub const JSON_REQUIRED: &str =
@@ -41,14 +40,17 @@ pub fn router(state: AppState) -> Router {
         .route(routes::PUBLIC_CONFIG, get(health::public_config))
         .route("/api/{*rest}", any(api_not_found))
         .method_not_allowed_fallback(method_not_allowed);
-    Router::new()
+    let app = Router::new()
         .merge(health::router())
         .merge(api)
         .merge(oidc::browser_router())
         .merge(spa::router(&state))
-        .layer(middleware::from_fn_with_state(state.clone(), edge))
-        .layer(TraceLayer::new_for_http().make_span_with(crate::telemetry::request_span))
-        .with_state(state)
+        .layer(middleware::from_fn_with_state(state.clone(), edge));
+    if state.config.server.log_requests {
+        crate::telemetry::with_request_log(app).with_state(state)
+    } else {
+        app.with_state(state)
+    }
 }
 
 async fn api_not_found() -> Error {

@@ -1,7 +1,8 @@
 //! The HTTP edge (security review, issue 15): a request path that can name
 //! no file is a page like any other and logs nothing; a request that changes
 //! state through the API must be JSON, body or not; the names Tessera keeps
-//! for itself cannot be given to an SSO provider at runtime.
+//! for itself cannot be given to an SSO provider at runtime; the request log
+//! is off unless asked for, and never holds a query string.
 use crate::support::{token, PASSWORD};
 use anyhow::{ensure, Result};
 use serde_json::{json, Value};
@@ -42,6 +43,64 @@ async fn a_path_no_file_can_have_is_a_page_and_is_not_logged() -> Result<()> {
     ensure!(
         !log.contains(&"x".repeat(64)) && !log.contains(&"y".repeat(64)),
         "the path is in the log:\n{log}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_request_log_is_off_by_default_and_never_holds_a_query() -> Result<()> {
+    // as users start it: no line, no span per request
+    let quiet = TestServer::start().await;
+    let res = client()
+        .get(quiet.at("/healthz?auth_token=query-secret-1"))
+        .send()
+        .await?;
+    ensure!(res.status() == 200, "GET /healthz: {}", res.status());
+    let log = quiet.log();
+    ensure!(
+        !log.contains("answered") && !log.contains("/healthz"),
+        "a request logged without log_requests:\n{log}"
+    );
+
+    // `[server] log_requests = true`: a line per answer in the request's span
+    let loud = TestServer::builder()
+        .env("TESSERA_SERVER_LOG_REQUESTS", "true")
+        .start()
+        .await;
+    let res = client()
+        .get(loud.at("/healthz?auth_token=query-secret-2"))
+        .send()
+        .await?;
+    ensure!(res.status() == 200, "GET /healthz: {}", res.status());
+    let res = client().get(loud.at("/api/v1/nothing-here")).send().await?;
+    ensure!(
+        res.status() == 404,
+        "GET /api/v1/nothing-here: {}",
+        res.status()
+    );
+    let long = format!("/{}", "z".repeat(300));
+    client().get(loud.at(&long)).send().await?;
+    let log = loud.log();
+    let line = |path: &str, status: u16| {
+        log.lines().any(|l| {
+            l.contains("method=GET")
+                && l.contains(&format!("path={path}"))
+                && l.contains("answered")
+                && l.contains(&format!("status={status}"))
+        })
+    };
+    ensure!(line("/healthz", 200), "no line for /healthz:\n{log}");
+    ensure!(
+        line("/api/v1/nothing-here", 404),
+        "no line for the 404:\n{log}"
+    );
+    ensure!(
+        !log.contains("query-secret"),
+        "a query string in the log:\n{log}"
+    );
+    ensure!(
+        log.contains("(301 bytes)") && !log.contains(&"z".repeat(256)),
+        "a long path is not cut at 256 bytes:\n{log}"
     );
     Ok(())
 }

@@ -322,7 +322,7 @@ impl BearerAuthenticator for IdpAuthenticator {
         }
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn authenticate(&self, credential: &str, _parts: &Parts) -> Result<Principal> {
         let now = self.clock.now();
         // the cache slot; no hashing of every token when there is no cache

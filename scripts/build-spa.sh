@@ -4,14 +4,10 @@
 set -euo pipefail
 
 # The one place the SPA's size budget is set: wasm + js, gzip -9, in bytes.
-SPA_BUDGET_GZIP_BYTES=330000
+SPA_BUDGET_GZIP_BYTES=332000
 
 cd "$(dirname "$0")/.."
-# `--cfg erase_components`: Leptos type-erases every component and reactive
-# child closure, so its generic view code is compiled once per output type
-# instead of once per call site (-36 KB gzip; docs/benchmarks.md, "SPA size").
-# For the wasm target only: build scripts and proc macros are unaffected.
-export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="${CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS:-} --cfg erase_components"
+# `--cfg erase_components` for the wasm target: .cargo/config.toml
 trunk build --release --offline
 wasm=$(ls dist/*.wasm) ; js=$(ls dist/*.js)
 wasm_gz=$(gzip -9 -c "$wasm" | wc -c) ; js_gz=$(gzip -9 -c "$js" | wc -c)

@@ -5,17 +5,20 @@
 use axum::http::Request;
 use axum::response::Response;
 use axum::Router;
+use std::io::IsTerminal;
 use std::time::Duration;
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 use tracing_subscriber::EnvFilter;
 
-/// Logs to stderr; `RUST_LOG` overrides the default `tessera=info`.
+/// Logs to stderr, in colour only on a terminal (a file or journald gets
+/// plain text); `RUST_LOG` overrides the default `tessera=info`.
 pub fn init() {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("tessera=info,tower_http=warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .try_init();
 }

@@ -99,6 +99,10 @@ async fn the_request_log_is_off_by_default_and_never_holds_a_query() -> Result<(
         "a query string in the log:\n{log}"
     );
     ensure!(
+        !log.contains('\u{1b}'),
+        "colour codes in a log file:\n{log}"
+    );
+    ensure!(
         log.contains("(301 bytes)") && !log.contains(&"z".repeat(256)),
         "a long path is not cut at 256 bytes:\n{log}"
     );

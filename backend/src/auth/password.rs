@@ -13,7 +13,7 @@ pub const MAX_PASSWORD_BYTES: usize = 1024;
 #[derive(Clone)]
 pub struct Passwords {
     argon: Argon2<'static>,
-    /// A hash of a random password, verified against when the account is unknown.
+    /// Verified against when the account is unknown (see [`dummy_hash`]).
     dummy_hash: String,
     min_length: usize,
 }
@@ -23,9 +23,8 @@ impl Passwords {
     pub fn new(min_length: usize) -> Result<Self> {
         let params = Params::new(19 * 1024, 2, 1, None)
             .map_err(|e| anyhow::anyhow!("argon2 params: {e}"))?;
+        let dummy_hash = dummy_hash(&params)?;
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-        let dummy = uuid::Uuid::new_v4().to_string();
-        let dummy_hash = hash_with(&argon, &dummy)?;
         Ok(Self {
             argon,
             dummy_hash,
@@ -77,6 +76,29 @@ impl Passwords {
     }
 }
 
+/// A PHC string with the real parameters, a random salt and a random
+/// output: verifying against it costs one full argon2id run, like a real
+/// account's, and matches no password (and `verify` answers false for it
+/// anyway). Made without hashing anything, so start-up neither spends the run
+/// nor leaves its 19 MiB with the allocator.
+fn dummy_hash(params: &Params) -> Result<String> {
+    use argon2::password_hash::rand_core::{OsRng, RngCore as _};
+    use argon2::password_hash::Output;
+    let salt = SaltString::generate(&mut OsRng);
+    let mut output = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    OsRng.fill_bytes(&mut output);
+    let phc = PasswordHash {
+        algorithm: argon2::ARGON2ID_IDENT,
+        version: Some(Version::V0x13.into()),
+        params: params
+            .try_into()
+            .map_err(|e| anyhow::anyhow!("argon2 params: {e}"))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&output).map_err(|e| anyhow::anyhow!("argon2 output: {e}"))?),
+    };
+    Ok(phc.to_string())
+}
+
 fn hash_with(argon: &Argon2<'_>, password: &str) -> Result<String> {
     let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
     Ok(argon
@@ -93,6 +115,28 @@ pub fn normalise_local_email(email: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_dummy_hash_costs_what_a_real_one_does() {
+        let p = Passwords::new(8).unwrap();
+        let real = hash_with(&p.argon, "correct horse battery").unwrap();
+        let (real, dummy) = (
+            PasswordHash::new(&real).unwrap(),
+            PasswordHash::new(&p.dummy_hash).unwrap(),
+        );
+        assert_eq!(dummy.algorithm, real.algorithm);
+        assert_eq!(dummy.version, real.version);
+        assert_eq!(dummy.params, real.params);
+        assert_eq!(dummy.hash.map(|h| h.len()), real.hash.map(|h| h.len()));
+        assert_ne!(dummy.salt, real.salt);
+        // the same parameters as every hash Tessera writes: 19 MiB, 2 passes, 1 lane
+        assert_eq!(dummy.params.to_string(), "m=19456,t=2,p=1");
+        // a full run down to the final compare, not an early refusal
+        assert_eq!(
+            p.argon.verify_password(b"correct horse battery", &dummy),
+            Err(argon2::password_hash::Error::Password)
+        );
+    }
 
     #[tokio::test]
     async fn hash_and_verify() {

@@ -6,10 +6,15 @@
 # The servers are pinned to core 0, wrk to core 1; variants alternate, three
 # rounds, medians reported. Writes a Markdown table to stdout.
 #   scripts/bench.sh [seconds per run, default 5] [rounds, default 3]
+# Both cores for the servers (wrk then shares them):
+#   SERVER_CPUS=0,1 WRK_CPUS=0,1 WRK_THREADS=2 scripts/bench.sh
 set -euo pipefail
 DUR=${1:-5}
 ROUNDS=${2:-3}
 CONNS=${CONNS:-32}
+SERVER_CPUS=${SERVER_CPUS:-0} # taskset lists; tokio starts a worker per CPU it may use
+WRK_CPUS=${WRK_CPUS:-1}
+WRK_THREADS=${WRK_THREADS:-1}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 cargo build --release -q -p tessera --bin tessera --example bench_tools
@@ -54,7 +59,7 @@ audiences = ["app"]
 algorithms = ["ES256"]
 public_keys = ["$WORK/ec.pem"]
 TOML
-  env -u RUST_LOG taskset -c 0 "$BIN" --config "$dir/tessera.toml" >/dev/null 2>&1 &
+  env -u RUST_LOG taskset -c "$SERVER_CPUS" "$BIN" --config "$dir/tessera.toml" >/dev/null 2>&1 &
   echo $! >>"$WORK/pids" # runs in $(...): PIDS would not reach the caller
   for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
   echo "$port"
@@ -62,8 +67,8 @@ TOML
 
 CACHED=$(start_tessera cached 10000)
 NOCACHE=$(start_tessera nocache 0)
-BASE_RS=$(free_port); taskset -c 0 "$TOOLS" serve "127.0.0.1:$BASE_RS" RS256 "$WORK/rsa.pem" https://rsa.bench & PIDS+=($!)
-BASE_EC=$(free_port); taskset -c 0 "$TOOLS" serve "127.0.0.1:$BASE_EC" ES256 "$WORK/ec.pem" https://ec.bench & PIDS+=($!)
+BASE_RS=$(free_port); taskset -c "$SERVER_CPUS" "$TOOLS" serve "127.0.0.1:$BASE_RS" RS256 "$WORK/rsa.pem" https://rsa.bench & PIDS+=($!)
+BASE_EC=$(free_port); taskset -c "$SERVER_CPUS" "$TOOLS" serve "127.0.0.1:$BASE_EC" ES256 "$WORK/ec.pem" https://ec.bench & PIDS+=($!)
 sleep 0.5
 
 SESSION=$(curl -sf -H 'content-type: application/json' \
@@ -97,7 +102,7 @@ declare -A RPS P99
 for round in $(seq "$ROUNDS"); do
   for v in "${VARIANTS[@]}"; do
     IFS='|' read -r name url token <<<"$v"
-    out=$(taskset -c 1 wrk -t1 -c"$CONNS" -d"${DUR}s" --latency ${token:+-H "Authorization: Bearer $token"} "$url")
+    out=$(taskset -c "$WRK_CPUS" wrk -t"$WRK_THREADS" -c"$CONNS" -d"${DUR}s" --latency ${token:+-H "Authorization: Bearer $token"} "$url")
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
     p99=$(awk '$1=="99%" {print $2}' <<<"$out")
     RPS[$name]+="$rps "; P99[$name]+="$p99 "

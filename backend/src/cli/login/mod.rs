@@ -150,7 +150,10 @@ async fn login(args: LoginArgs) -> anyhow::Result<()> {
             eprintln!("(Could not open a browser: {e}. Open the URL above yourself.)");
         }
     }
-    eprintln!("Waiting up to 5 minutes for the provider to redirect to {redirect_uri} ...");
+    eprintln!(
+        "Waiting up to {} minutes for the provider to redirect to {redirect_uri} ...",
+        CALLBACK_WAIT.as_secs() / 60
+    );
 
     let received = listener.wait(expected_state, CALLBACK_WAIT).await?;
     let user: SessionUser = api

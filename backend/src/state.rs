@@ -134,7 +134,7 @@ impl AppState {
             Handles {
                 db: &db,
                 users: &users,
-                accounts,
+                accounts: accounts.clone(),
                 sessions: &sessions,
                 api_keys: &api_keys,
                 idp: &idp,
@@ -142,8 +142,10 @@ impl AppState {
                 clock: &clock,
             },
         )?;
-        let oidc =
-            sso_providers(&config, &secret, &db, &users, &sessions, &replica, &clock).await?;
+        let oidc = sso_providers(
+            &config, &secret, &db, &accounts, &sessions, &replica, &clock,
+        )
+        .await?;
         let password_signin = PasswordSignIn {
             users: users.clone(),
             passwords: passwords.clone(),
@@ -294,7 +296,7 @@ async fn sso_providers(
     config: &Config,
     secret: &[u8],
     db: &Db,
-    users: &Users,
+    accounts: &Accounts,
     sessions: &Arc<SessionKeys>,
     replica: &ReplicaSync,
     clock: &Arc<dyn Clock>,
@@ -305,8 +307,9 @@ async fn sso_providers(
     };
     let handles = OidcHandles {
         db: db.clone(),
-        users: users.clone(),
+        users: accounts.users.clone(),
         sessions: sessions.clone(),
+        revocations: accounts.revocations.clone(),
         once,
         announcer: Arc::new(replica.clone()),
         clock: clock.clone(),

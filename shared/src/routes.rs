@@ -37,6 +37,9 @@ pub const READYZ: &str = "/readyz";
 pub const OAUTH_LOGIN: &str = "/oauth/{provider}/login";
 /// `GET` (and `POST` for `response_mode=form_post`): the provider's redirect.
 pub const OAUTH_CALLBACK: &str = "/oauth/{provider}/callback";
+/// `POST` (form field `logout_token`): OpenID Connect Back-Channel Logout,
+/// called by the provider.
+pub const OAUTH_BACKCHANNEL_LOGOUT: &str = "/oauth/{provider}/backchannel-logout";
 /// `POST`: the callback's one-time code for the session.
 pub const OAUTH_COMPLETE: &str = "/api/v1/auths/oauth/complete";
 /// `POST`: a provider access token for a Tessera session token.

@@ -21,6 +21,10 @@
 //       "token_endpoint_auth_method": "client_secret_basic",  // _post | none
 //       "application_type": "web",   // native: loopback redirect URIs match any port
 //       "require_pkce": false,
+//       "backchannel_logout_uri": "http://127.0.0.1:8080/oauth/idp/backchannel-logout",
+//                                  // ID tokens then carry `sid`; a logout at the
+//                                  // provider posts a logout token there
+//       "post_logout_redirect_uris": ["http://127.0.0.1:8080/signin"],
 //       "faults": {                  // a misbehaving provider, for refusal tests
 //         "id_token_audience": "someone-else",
 //         "id_token_nonce": "not-the-one-you-sent",
@@ -39,8 +43,19 @@
 // Test control (bearer control_token, JSON body):
 //   PUT /__test/accounts/{sub}   an account as above (created or replaced)
 //   PUT /__test/clients/{id}     a client as above (created or replaced)
+//   POST /__test/sign            {"claims": {...}, "header": {...}} -> {"token"}:
+//                                any claims signed with the provider's own key
+//                                (the one its jwks_uri publishes), for tests of
+//                                tokens a provider should never send
 //   GET /__test/health
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+//
+// Logout: RP-initiated logout at `end_session_endpoint` shows a form
+// (id="logout-form"); submitting it ends the provider session and posts a
+// logout token to every client of that session with a
+// `backchannel_logout_uri` (Back-Channel Logout 1.0; the provider's SSRF guard
+// is lifted for loopback URIs only), then shows id="signed-out" or redirects
+// to the `post_logout_redirect_uri`.
+import { createPrivateKey, generateKeyPairSync, randomBytes, sign, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Provider from 'oidc-provider';
 
@@ -63,6 +78,18 @@ function putAccount(account) {
   accounts.set(account.sub, { sub: account.sub, password: account.password, claims: account.claims ?? {} });
 }
 
+// The provider's signing key: published at its jwks_uri, and the key
+// /__test/sign uses.
+const KID = `test-${randomBytes(6).toString('hex')}`;
+const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const signingJwk = { ...privateKey.export({ format: 'jwk' }), kid: KID, alg: 'RS256', use: 'sig' };
+
+function signJwt(header, claims) {
+  const enc = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const input = `${enc({ alg: 'RS256', kid: KID, ...header })}.${enc(claims)}`;
+  return `${input}.${sign('sha256', Buffer.from(input), createPrivateKey({ key: signingJwk, format: 'jwk' })).toString('base64url')}`;
+}
+
 function clientMetadata(c) {
   const metadata = {
     client_id: c.client_id,
@@ -73,6 +100,11 @@ function clientMetadata(c) {
     application_type: c.application_type ?? 'web',
   };
   if (c.client_secret !== undefined && c.client_secret !== null) metadata.client_secret = c.client_secret;
+  if (c.backchannel_logout_uri) {
+    metadata.backchannel_logout_uri = c.backchannel_logout_uri;
+    metadata.backchannel_logout_session_required = true;
+  }
+  if (c.post_logout_redirect_uris) metadata.post_logout_redirect_uris = c.post_logout_redirect_uris;
   return metadata;
 }
 
@@ -119,9 +151,32 @@ const configuration = {
       return clientSpecs.get(client.clientId)?.requirePkce ?? false;
     },
   },
+  jwks: { keys: [signingJwk] },
   features: {
     devInteractions: { enabled: false },
     userinfo: { enabled: true },
+    backchannelLogout: { enabled: true },
+    rpInitiatedLogout: {
+      enabled: true,
+      logoutSource(ctx, form) {
+        // the provider's form (with its xsrf field), submitted with logout=yes
+        ctx.type = 'html';
+        ctx.body = page('Sign out', form.replace('<form ', '<form id="logout-form" ')
+          .replace('</form>', '<input type="hidden" name="logout" value="yes"/><button id="confirm-logout" type="submit">Sign out</button></form>'));
+      },
+      postLogoutSuccessSource(ctx) {
+        ctx.type = 'html';
+        ctx.body = page('Signed out', '<p id="signed-out">You are signed out.</p>');
+      },
+    },
+  },
+  // the SSRF guard refuses special-use addresses such as loopback, where the
+  // tests' back-channel logout URIs live: lifted for 127.0.0.1 only
+  fetch(url, options) {
+    const { hostname } = new URL(url);
+    if (hostname !== '127.0.0.1') throw new Error(`the test provider only calls 127.0.0.1, not ${hostname}`);
+    const { dispatcher, ...rest } = options;
+    return globalThis.fetch(url, rest);
   },
   interactions: {
     url(ctx, interaction) {
@@ -216,6 +271,16 @@ async function routes(ctx, next) {
     }
     if (ctx.method === 'GET' && path === '/__test/health') {
       ctx.body = { ok: true };
+      return;
+    }
+    if (ctx.method === 'POST' && path === '/__test/sign') {
+      try {
+        const { header = {}, claims } = JSON.parse(await readForm(ctx));
+        ctx.body = { token: signJwt(header, claims) };
+      } catch (e) {
+        ctx.status = 400;
+        ctx.body = { error: String(e?.message ?? e) };
+      }
       return;
     }
     const m = /^\/__test\/(accounts|clients)\/([^/]+)$/.exec(path);
@@ -353,6 +418,8 @@ async function main() {
   provider = new Provider(issuer, configuration);
   provider.proxy = false;
   provider.on('server_error', (ctx, err) => console.error('server_error', err));
+  // a logout token the client did not accept (the provider itself goes on)
+  provider.on('backchannel.error', (ctx, err, client) => console.error(`backchannel.error ${client.clientId}: ${err?.message ?? err}`));
   installFaults();
   provider.use(routes);
 

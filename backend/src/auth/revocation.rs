@@ -81,3 +81,27 @@ impl Revocations {
         self.len() == 0
     }
 }
+
+/// The id a provider session is revoked by once its provider ended it
+/// (back-channel logout): sessions signed in through it carry it as `src`,
+/// and IdP tokens with its `sid` are checked against it. A hash, so `sid`
+/// values of any length or content make ids of one shape.
+pub fn provider_session(issuer: &str, sid: &str) -> String {
+    format!("sid:{}", digest(issuer, sid))
+}
+
+/// The id a provider's logout token is remembered by, so it is used once.
+pub fn seen_token(issuer: &str, jti: &str) -> String {
+    format!("logout:{}", digest(issuer, jti))
+}
+
+fn digest(issuer: &str, value: &str) -> String {
+    use base64::Engine;
+    use sha2::{Digest, Sha256};
+    let d = Sha256::new()
+        .chain_update(issuer.trim_end_matches('/').as_bytes())
+        .chain_update([0u8])
+        .chain_update(value.as_bytes())
+        .finalize();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&d[..18])
+}

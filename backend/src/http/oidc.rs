@@ -7,6 +7,7 @@ use super::extract::{AppJson, ClientIp};
 use crate::auth::oidc::{cookie, failed, CallbackParams};
 use crate::error::{Error, Result};
 use crate::state::AppState;
+use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -22,10 +23,47 @@ use tessera_shared::{routes, SessionUser};
 
 /// The browser routes (outside `/api`).
 pub fn browser_router() -> Router<AppState> {
-    Router::new().route(routes::OAUTH_LOGIN, get(login)).route(
-        routes::OAUTH_CALLBACK,
-        get(callback_get).post(callback_post),
-    )
+    Router::new()
+        .route(routes::OAUTH_LOGIN, get(login))
+        .route(
+            routes::OAUTH_CALLBACK,
+            get(callback_get).post(callback_post),
+        )
+        .route(routes::OAUTH_BACKCHANNEL_LOGOUT, post(backchannel_logout))
+}
+
+#[derive(serde::Deserialize)]
+struct LogoutForm {
+    logout_token: String,
+}
+
+/// OpenID Connect Back-Channel Logout: the provider posts a logout token;
+/// 200 when what it names has ended on every replica, 400 (`{"detail"}`)
+/// when the token is refused. Never cached.
+#[tracing::instrument(skip_all, fields(provider = %provider))]
+async fn backchannel_logout(
+    State(state): State<AppState>,
+    Path(provider): Path<String>,
+    form: std::result::Result<Form<LogoutForm>, FormRejection>,
+) -> Response {
+    let done = match form {
+        Ok(Form(f)) => {
+            state
+                .oidc
+                .backchannel_logout(&provider, &f.logout_token)
+                .await
+        }
+        Err(_) => Err(Error::BadRequest(
+            "Expected a form (application/x-www-form-urlencoded) with a logout_token field".into(),
+        )),
+    };
+    let mut res = match done {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(e) => e.into_response(),
+    };
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
 }
 
 /// The REST routes.

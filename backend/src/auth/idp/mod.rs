@@ -49,6 +49,10 @@ struct Verified {
     /// What revokes it: its `jti`, or for a token without one a hash of the
     /// whole token ([`revocation_id`]).
     jti: Arc<str>,
+    /// What else revokes it: the provider session of its `sid` claim
+    /// ([`crate::auth::revocation::provider_session`]), ended by a
+    /// back-channel logout.
+    ended_by: Option<Arc<str>>,
     metadata: Arc<BTreeMap<String, String>>,
     /// The account and answer this token's requests share.
     memo: Arc<super::memo::CredentialMemo>,
@@ -95,6 +99,8 @@ pub struct Accepted {
     pub iat: Option<i64>,
     /// `jti`.
     pub jti: Option<String>,
+    /// `sid`: the provider session it belongs to.
+    pub sid: Option<String>,
 }
 
 /// The IdP token authenticator; cheap to clone.
@@ -225,6 +231,10 @@ impl Idp {
                         nbf: r.nbf,
                         iat: r.iat,
                         jti: r.jti.clone(),
+                        sid: match parsed.claims.get("sid") {
+                            Some(serde_json::Value::String(s)) if !s.is_empty() => Some(s.clone()),
+                            _ => None,
+                        },
                     });
                 }
                 Err(None) => last = "kid unknown to the issuer",
@@ -332,7 +342,7 @@ impl BearerAuthenticator for IdpAuthenticator {
             let v = &e.value;
             let user = self
                 .accounts
-                .holder([Some(&v.jti), None], &v.user_id, &v.memo)
+                .holder([Some(&v.jti), v.ended_by.as_deref()], &v.user_id, &v.memo)
                 .await?;
             v.still_valid(&user)?;
             return Ok(self.idp.principal(e.token.clone(), user, v));
@@ -388,10 +398,19 @@ impl BearerAuthenticator for IdpAuthenticator {
                 .map(|(max, iat)| iat.saturating_add(max as i64)),
             iat: accepted.iat,
             jti,
+            ended_by: accepted
+                .sid
+                .as_deref()
+                .map(|sid| crate::auth::revocation::provider_session(&cfg.issuer, sid).into()),
             metadata: Arc::new(id.metadata.clone()),
             memo: Arc::default(),
         };
-        if self.accounts.revocations.is_revoked(&verified.jti) {
+        let revocations = &self.accounts.revocations;
+        if [Some(&verified.jti), verified.ended_by.as_ref()]
+            .into_iter()
+            .flatten()
+            .any(|id| revocations.is_revoked(id))
+        {
             return Err(Error::InvalidToken("token revoked"));
         }
         verified.still_valid(&user)?;

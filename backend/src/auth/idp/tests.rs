@@ -194,6 +194,7 @@ async fn cache_hits_recheck_time_and_key_generation() {
                 not_after: Some(start + 30),
                 iat: Some(start),
                 jti: "j".into(),
+                ended_by: None,
                 metadata: Arc::default(),
                 memo: Arc::default(),
             },

@@ -82,8 +82,24 @@ pub fn b64url(part: &str) -> Result<Vec<u8>, Reason> {
         .map_err(|_| "malformed base64url (bad length or stray bits)")
 }
 
-/// Splits and decodes `token`. `max_bytes` bounds its length.
+/// The `typ` values of access and ID tokens (or no `typ`).
+pub const TOKEN_TYPES: &[&str] = &["JWT", "at+jwt", "application/jwt", "application/at+jwt"];
+/// The `typ` values of a back-channel logout token (or no `typ`): never an
+/// access token's.
+pub const LOGOUT_TYPES: &[&str] = &["JWT", "logout+jwt", "application/logout+jwt"];
+
+/// Splits and decodes `token`. `max_bytes` bounds its length; `typ`, when
+/// present, is one of [`TOKEN_TYPES`].
 pub fn parse(token: &str, max_bytes: usize) -> Result<ParsedToken<'_>, Reason> {
+    parse_typed(token, max_bytes, TOKEN_TYPES)
+}
+
+/// [`parse`] with `typ`, when present, one of `types`.
+pub fn parse_typed<'t>(
+    token: &'t str,
+    max_bytes: usize,
+    types: &[&str],
+) -> Result<ParsedToken<'t>, Reason> {
     if token.len() > max_bytes {
         return Err("token exceeds the size limit");
     }
@@ -108,7 +124,7 @@ pub fn parse(token: &str, max_bytes: usize) -> Result<ParsedToken<'_>, Reason> {
         JsonProblem::NotObject => "header is not a JSON object",
         JsonProblem::Malformed => "header is not valid JSON",
     })?;
-    let header = parse_header(header_json)?;
+    let header = parse_header(header_json, types)?;
     let claims = strict_object(&claim_bytes).map_err(|e| match e {
         JsonProblem::Duplicate => "duplicate key in the claims",
         JsonProblem::NotObject => "claims are not a JSON object",
@@ -127,7 +143,7 @@ pub fn parse(token: &str, max_bytes: usize) -> Result<ParsedToken<'_>, Reason> {
 
 /// Parses the header: `alg` (never `none`), `typ`, `kid`, no `crit`, no `enc`.
 /// `jku`, `x5u`, `jwk` and `x5c` are never read.
-fn parse_header(raw: Map<String, Value>) -> Result<JoseHeader, Reason> {
+fn parse_header(raw: Map<String, Value>, types: &[&str]) -> Result<JoseHeader, Reason> {
     if raw.contains_key("crit") {
         return Err("crit header present (no extensions are understood)");
     }
@@ -145,10 +161,8 @@ fn parse_header(raw: Map<String, Value>) -> Result<JoseHeader, Reason> {
     let alg = algorithm(alg).ok_or("unknown alg")?;
     match raw.get("typ") {
         None => {}
-        Some(Value::String(t))
-            if ["JWT", "at+jwt", "application/jwt", "application/at+jwt"]
-                .iter()
-                .any(|ok| t.eq_ignore_ascii_case(ok)) => {}
+        Some(Value::String(t)) if types.iter().any(|ok| t.eq_ignore_ascii_case(ok)) => {}
+        Some(_) if types == LOGOUT_TYPES => return Err("typ is not JWT or logout+jwt"),
         Some(_) => return Err("typ is not JWT, at+jwt or application/jwt"),
     }
     let kid = match raw.get("kid") {
@@ -460,7 +474,7 @@ pub(crate) mod tests {
             let t = raw_token(&format!(r#"{{"alg":"RS256","typ":"{typ}"}}"#), C);
             assert!(parse(&t, 16384).is_ok(), "{typ}");
         }
-        for typ in [r#""JOSE""#, r#""dpop+jwt""#, "1"] {
+        for typ in [r#""JOSE""#, r#""dpop+jwt""#, r#""logout+jwt""#, "1"] {
             let t = raw_token(&format!(r#"{{"alg":"RS256","typ":{typ}}}"#), C);
             assert!(parse(&t, 16384).is_err(), "{typ}");
         }

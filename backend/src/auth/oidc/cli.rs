@@ -92,7 +92,7 @@ impl OidcProviders {
             )
             .await?;
         let user = self.account(&provider, &verified).await?;
-        Ok(self.session(&user, verified.not_after)?)
+        Ok(self.session(&user, &verified)?)
     }
 }
 

@@ -4,7 +4,7 @@
 //! IdP machinery (`auth::idp`), then `nonce` and `azp` on top.
 use super::config::{GITHUB_API, GITHUB_AUTHORIZE, GITHUB_TOKEN};
 use crate::auth::idp::keys::{check_url, fetch_json, get_json, http_client, KeyStore};
-use crate::auth::idp::token::{self, Reason};
+use crate::auth::idp::token::{self, ParsedToken, Reason};
 use crate::auth::idp::verify::{Checks, IssuerRules};
 use crate::config::IssuerConfig;
 use crate::config::OidcProviderConfig;
@@ -74,6 +74,8 @@ pub struct Discovered {
     pub userinfo_endpoint: Option<String>,
     /// ID-token checks (none for GitHub).
     pub id_tokens: Option<IdTokenVerifier>,
+    /// Where RP-initiated logout sends the browser (`end_session_endpoint`).
+    pub end_session_endpoint: Option<String>,
     /// Send the client secret in the body (`client_secret_post`) instead of Basic.
     pub secret_in_body: bool,
     /// When it was fetched.
@@ -172,31 +174,7 @@ impl IdTokenVerifier {
         now: i64,
         nonce: Option<&str>,
     ) -> Result<Map<String, Value>, Reason> {
-        let parsed = token::parse(id_token, self.rules.config.max_token_bytes)?;
-        // Both refetches go through the key store's rate limit (at most one
-        // fetch per `jwks_min_refresh_seconds`, concurrent callers waiting on
-        // it), as for IdP JWTs: a token, forged or not, never forces a fetch.
-        if !self.keys.usable() {
-            self.keys.refresh(false).await;
-        }
-        let mut refetched = false;
-        loop {
-            if !self.keys.usable() {
-                return Err("the provider's keys are not available");
-            }
-            match self
-                .rules
-                .check_signature(&parsed, &self.keys.keys(), &mut Checks::strict())
-            {
-                Ok(()) => break,
-                Err(None) if !refetched && self.keys.is_remote() => {
-                    self.keys.refresh(false).await;
-                    refetched = true;
-                }
-                Err(None) => return Err("kid unknown to the provider"),
-                Err(Some(r)) => return Err(r),
-            }
-        }
+        let parsed = self.signed(id_token, token::TOKEN_TYPES).await?;
         self.rules
             .check_claims(&parsed, now, &mut Checks::strict())?
             .ok_or("identity claims unusable")?;
@@ -221,6 +199,47 @@ impl IdTokenVerifier {
         }
         Ok(claims)
     }
+
+    /// A token of the provider's, parsed and its signature checked with the
+    /// provider's keys (strict parse, `typ` absent or one of `types`,
+    /// allowed asymmetric `alg`, key by `kid`); its claims are not checked yet.
+    pub(super) async fn signed<'t>(
+        &self,
+        id_token: &'t str,
+        types: &[&str],
+    ) -> Result<ParsedToken<'t>, Reason> {
+        let parsed = token::parse_typed(id_token, self.rules.config.max_token_bytes, types)?;
+        // Both refetches go through the key store's rate limit (at most one
+        // fetch per `jwks_min_refresh_seconds`, concurrent callers waiting on
+        // it), as for IdP JWTs: a token, forged or not, never forces a fetch.
+        if !self.keys.usable() {
+            self.keys.refresh(false).await;
+        }
+        let mut refetched = false;
+        loop {
+            if !self.keys.usable() {
+                return Err("the provider's keys are not available");
+            }
+            match self
+                .rules
+                .check_signature(&parsed, &self.keys.keys(), &mut Checks::strict())
+            {
+                Ok(()) => break,
+                Err(None) if !refetched && self.keys.is_remote() => {
+                    self.keys.refresh(false).await;
+                    refetched = true;
+                }
+                Err(None) => return Err("kid unknown to the provider"),
+                Err(Some(r)) => return Err(r),
+            }
+        }
+        Ok(parsed)
+    }
+
+    /// The client id: the audience of the provider's tokens for Tessera.
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
 }
 
 /// Fetches and checks the provider's discovery document (or sets up
@@ -242,6 +261,7 @@ pub async fn discover(cfg: &OidcProviderConfig) -> Result<Discovered, String> {
             token_endpoint: token,
             userinfo_endpoint: Some(api.trim_end_matches('/').to_owned()),
             id_tokens: None,
+            end_session_endpoint: None,
             secret_in_body: true,
             fetched: Instant::now(),
         });
@@ -281,7 +301,11 @@ pub async fn discover(cfg: &OidcProviderConfig) -> Result<Discovered, String> {
         check_url(u, cfg.allow_insecure_http)?;
     }
     let userinfo_endpoint = s("userinfo_endpoint");
-    if let Some(u) = &userinfo_endpoint {
+    let end_session_endpoint = s("end_session_endpoint");
+    for u in [&userinfo_endpoint, &end_session_endpoint]
+        .into_iter()
+        .flatten()
+    {
         check_url(u, cfg.allow_insecure_http)?;
     }
     if cfg.response_mode == ResponseMode::FormPost {
@@ -314,6 +338,7 @@ pub async fn discover(cfg: &OidcProviderConfig) -> Result<Discovered, String> {
         token_endpoint,
         userinfo_endpoint,
         id_tokens: Some(IdTokenVerifier::new(ic, keys)),
+        end_session_endpoint,
         secret_in_body,
         fetched: Instant::now(),
     })

@@ -11,6 +11,7 @@ pub mod config;
 pub mod cookie;
 pub mod flow;
 pub mod github;
+pub mod logout;
 pub mod provision;
 pub mod registry;
 pub mod sign_in;
@@ -19,6 +20,7 @@ pub mod token_exchange;
 
 pub use cli::cli_redirect_uri;
 
+use crate::auth::revocation::Revocations;
 use crate::auth::session::SessionKeys;
 use crate::clock::Clock;
 use crate::config::OidcProviderConfig;
@@ -152,6 +154,9 @@ pub struct Verified {
     pub claims: Map<String, Value>,
     /// When the session must end (the access token's expiry).
     pub not_after: Option<i64>,
+    /// The revocation id of the provider session (its `sid`), when the ID
+    /// token names one: a back-channel logout of it ends the session.
+    pub ended_by: Option<String>,
 }
 
 /// The providers and the sign-ins in progress.
@@ -161,11 +166,15 @@ pub struct OidcProviders {
     public_url: String,
     secure: bool,
     issuer_names: Vec<String>,
+    /// `[[issuers]]` as (issuer URL, name): a logout of a provider's user
+    /// also ends the account its IdP tokens map to.
+    issuers: Vec<(String, String)>,
     key: CookieKey,
     http: reqwest::Client,
     db: Db,
     users: Users,
     sessions: Arc<SessionKeys>,
+    revocations: Arc<Revocations>,
     once: Arc<dyn SingleUseStore>,
     announcer: Arc<dyn Announce>,
     clock: Arc<dyn Clock>,
@@ -181,6 +190,8 @@ pub struct Handles {
     pub users: Users,
     /// Session token keys: a finished sign-in mints a session.
     pub sessions: Arc<SessionKeys>,
+    /// Revoked token ids: a back-channel logout revokes a provider session.
+    pub revocations: Arc<Revocations>,
     /// Hand-over codes, pending states and nonces, CLI sign-ins and test
     /// reports: in memory, or shared by replicas through Redis.
     pub once: Arc<dyn SingleUseStore>,

@@ -23,6 +23,7 @@ impl OidcProviders {
             db,
             users,
             sessions,
+            revocations,
             once,
             announcer,
             clock,
@@ -44,11 +45,17 @@ impl OidcProviders {
             secure: public_url.starts_with("https://"),
             public_url,
             issuer_names: config.issuers.iter().map(|i| i.name.clone()).collect(),
+            issuers: config
+                .issuers
+                .iter()
+                .map(|i| (i.issuer.clone(), i.name.clone()))
+                .collect(),
             key: CookieKey::derive(session_secret),
             http: flow::token_client().map_err(anyhow::Error::msg)?,
             db,
             users,
             sessions,
+            revocations,
             once,
             announcer,
             clock,

@@ -92,8 +92,17 @@ impl OidcProviders {
         if cfg.verbose {
             tracing::info!(provider = %cfg.name, claims = %serde_json::Value::Object(claims.clone()), "SSO claims received");
         }
+        // sessions signed in through this provider session end with it
+        // (back-channel logout)
+        let ended_by = match (&d.id_tokens, claims.get("sid")) {
+            (Some(_), Some(Value::String(sid))) if !sid.is_empty() => {
+                Some(crate::auth::revocation::provider_session(&d.issuer, sid))
+            }
+            _ => None,
+        };
         Ok(Verified {
             claims,
+            ended_by,
             not_after: tokens
                 .expires_in
                 .map(|d| now.saturating_add(d.as_secs().min(i64::MAX as u64 / 2) as i64)),
@@ -141,14 +150,17 @@ impl OidcProviders {
     pub(super) fn session(
         &self,
         user: &crate::domain::User,
-        not_after: Option<i64>,
+        v: &Verified,
     ) -> std::result::Result<SessionUser, Failure> {
         let (token, claims) = self
             .sessions
             .mint(
                 user,
                 self.clock.now(),
-                crate::auth::session::Origin::SignIn { not_after },
+                crate::auth::session::Origin::SignIn {
+                    not_after: v.not_after,
+                    src: v.ended_by.as_deref(),
+                },
             )
             .map_err(|e| fail("The session could not be issued", e.to_string()))?;
         Ok(crate::auth::session_user(

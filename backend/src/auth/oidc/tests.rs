@@ -4,6 +4,7 @@
 //! This file holds what both kinds share: the signing key, the claims, and
 //! a provider on loopback.
 mod id_token;
+mod logout;
 mod sign_in;
 
 use super::flow::{issuer_config, IdTokenVerifier};

@@ -118,6 +118,9 @@ pub enum Origin<'a> {
     SignIn {
         /// Unix seconds.
         not_after: Option<i64>,
+        /// What else revokes it: the provider session it was signed in
+        /// through ([`crate::auth::revocation::provider_session`]).
+        src: Option<&'a str>,
     },
     /// Minted from another credential that ends at `ends` (`None`: no end of
     /// its own) and is revoked by `revocation_id`, when it can be: capped by
@@ -167,7 +170,14 @@ impl SessionKeys {
 
     /// A new token for `user` after a sign-in, and its claims.
     pub fn issue(&self, user: &User, now: i64) -> Result<(String, SessionClaims)> {
-        self.mint(user, now, Origin::SignIn { not_after: None })
+        self.mint(
+            user,
+            now,
+            Origin::SignIn {
+                not_after: None,
+                src: None,
+            },
+        )
     }
 
     /// A new token for `user` from `origin`, and its claims: `[session]
@@ -180,7 +190,7 @@ impl SessionKeys {
         origin: Origin<'_>,
     ) -> Result<(String, SessionClaims)> {
         let (not_after, exchanged, src) = match origin {
-            Origin::SignIn { not_after } => (not_after, false, None),
+            Origin::SignIn { not_after, src } => (not_after, false, src.map(str::to_owned)),
             Origin::Exchange {
                 ends,
                 revocation_id,
@@ -217,6 +227,16 @@ impl SessionKeys {
         let token = jsonwebtoken::encode(&session_header(), &claims, &self.encoding)
             .map_err(|e| anyhow::anyhow!("signing a session token: {e}"))?;
         Ok((token, claims))
+    }
+
+    /// The longest a session lives, in seconds; `None` when sessions never
+    /// expire.
+    pub fn longest_life_secs(&self) -> Option<i64> {
+        match self.lifetime {
+            ExpiresIn::Never => None,
+            ExpiresIn::SingleUse => Some(SINGLE_USE_TTL_SECS),
+            ExpiresIn::For(d) => Some(d.as_secs().min(i64::MAX as u64) as i64),
+        }
     }
 
     /// Checks signature (HS256 only), issuer, claim types and expiry.
@@ -357,6 +377,14 @@ impl BearerAuthenticator for SessionAuthenticator {
         if user.epoch != claims.ep {
             return Err(Error::InvalidToken(
                 "session token ended (its user was signed out everywhere or deleted)",
+            ));
+        }
+        // signed out by an identity provider (back-channel logout) after
+        // this token was issued; a session of the same second stays, as it
+        // may be the sign-in that followed
+        if user.signed_out_at.is_some_and(|t| claims.iat < t) {
+            return Err(Error::InvalidToken(
+                "session token issued before its user was signed out",
             ));
         }
         if claims.single_use

@@ -49,6 +49,7 @@ fn capped_sessions_end_with_the_provider_token() {
             1000,
             Origin::SignIn {
                 not_after: Some(1300),
+                src: None,
             },
         )
         .unwrap();
@@ -60,12 +61,20 @@ fn capped_sessions_end_with_the_provider_token() {
             1000,
             Origin::SignIn {
                 not_after: Some(1300),
+                src: None,
             },
         )
         .unwrap();
     assert_eq!(c.exp, Some(1060), "the shorter of the two");
     let (_, c) = k
-        .mint(&u("u1"), 1000, Origin::SignIn { not_after: None })
+        .mint(
+            &u("u1"),
+            1000,
+            Origin::SignIn {
+                not_after: None,
+                src: None,
+            },
+        )
         .unwrap();
     assert_eq!(c.exp, Some(1060));
 }

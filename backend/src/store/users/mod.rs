@@ -451,6 +451,27 @@ impl Users {
         self.get(id).await
     }
 
+    /// Ends a user's sessions and refuses their identity-provider tokens
+    /// issued before `now` (an identity provider signed them out); their API
+    /// key stays. `None` when there is no such user.
+    pub async fn end_sessions(&self, id: &str, now: i64) -> Result<Option<Arc<User>>> {
+        let done = on_pool!(self.db, pool => {
+            sqlx::query("UPDATE users SET signed_out_at = $1, updated_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        self.uncache(id);
+        self.synced.invalidate(id);
+        if done == 0 {
+            return Ok(None);
+        }
+        self.announce(Event::User { id: id.to_owned() }).await?;
+        self.get(id).await
+    }
+
     /// Creates or refreshes an external account and syncs its groups. A
     /// repeat of the same data is answered from memory, with no database round trip.
     pub async fn upsert_external(&self, ext: &ExternalUser<'_>, now: i64) -> Result<Arc<User>> {

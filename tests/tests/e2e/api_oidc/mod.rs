@@ -18,6 +18,7 @@ use tessera_tests::server::{binary, client, status_and_json, Builder, TestServer
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
 mod cli;
+mod logout;
 mod refusals;
 mod roles;
 mod settings;

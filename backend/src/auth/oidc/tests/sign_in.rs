@@ -61,6 +61,11 @@ async fn fixture_at(clock: Arc<ManualClock>, iss: &str) -> Fixture {
         db: db.clone(),
         users: users.clone(),
         sessions,
+        revocations: Arc::new(
+            crate::auth::revocation::Revocations::load(Arc::new(db.clone()), NOW)
+                .await
+                .unwrap(),
+        ),
         once: Arc::new(MemorySingleUse::default()),
         announcer: Arc::new(NoOne),
         clock,
@@ -239,7 +244,12 @@ async fn the_hand_over_code_is_single_use_and_short_lived() {
         )
         .await
         .unwrap();
-    let session = sso.oidc.session(&user, Some(NOW + 120)).unwrap();
+    let verified = Verified {
+        claims: Map::new(),
+        not_after: Some(NOW + 120),
+        ended_by: None,
+    };
+    let session = sso.oidc.session(&user, &verified).unwrap();
     assert_eq!(
         session.expires_at,
         Some(NOW + 120),

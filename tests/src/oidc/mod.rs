@@ -7,11 +7,10 @@
 //! client that keeps cookies and never follows redirects on its own walks from
 //! Tessera's `/oauth/{p}/login` (or any authorization URL) through the
 //! provider's login and consent forms to the final redirect.
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use reqwest::header::LOCATION;
-use reqwest::{Method, StatusCode, Url};
+use reqwest::{StatusCode, Url};
 use serde::Serialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -21,10 +20,11 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::Duration;
 use tempfile::TempDir;
 
+mod driver;
+pub use driver::{drive_to_callback, driver_client, end_session, sign_in_via_provider};
+
 /// How long node gets to load the provider and listen.
 const STARTUP: Duration = Duration::from_secs(30);
-/// Redirects and form posts followed before a sign-in is declared looping.
-const MAX_HOPS: usize = 25;
 
 /// Where the provider's npm project lives.
 pub fn provider_dir() -> PathBuf {
@@ -50,6 +50,13 @@ pub struct ClientSpec {
     pub require_pkce: bool,
     /// Deliberate misbehaviour, for the refusal tests.
     pub faults: Faults,
+    /// Where the provider posts logout tokens (its ID tokens then carry
+    /// `sid`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
+    /// Where RP-initiated logout may send the browser back to.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub post_logout_redirect_uris: Vec<String>,
 }
 
 /// Ways the provider can be told to issue a bad ID token to one client.
@@ -80,7 +87,21 @@ impl ClientSpec {
             application_type: "web".into(),
             require_pkce: false,
             faults: Faults::default(),
+            backchannel_logout_uri: None,
+            post_logout_redirect_uris: Vec::new(),
         }
+    }
+
+    /// The provider posts logout tokens to `uri` (Back-Channel Logout).
+    pub fn backchannel_logout_uri(mut self, uri: &str) -> Self {
+        self.backchannel_logout_uri = Some(uri.into());
+        self
+    }
+
+    /// Adds a URI RP-initiated logout may return to.
+    pub fn post_logout_redirect_uri(mut self, uri: &str) -> Self {
+        self.post_logout_redirect_uris.push(uri.into());
+        self
     }
 
     /// Adds an accepted redirect URI.
@@ -362,6 +383,22 @@ impl OidcProvider {
             .await;
     }
 
+    /// `claims` under `header` (merged over `alg` RS256 and the key's
+    /// `kid`), signed with the provider's own key — the one its `jwks_uri`
+    /// publishes — for tokens a provider should never send.
+    pub async fn sign(&self, header: Value, claims: Value) -> String {
+        let res = crate::server::client()
+            .post(format!("{}/__test/sign", self.issuer))
+            .bearer_auth(&self.control_token)
+            .json(&json!({ "header": header, "claims": claims }))
+            .send()
+            .await
+            .expect("sign request");
+        assert_eq!(res.status(), 200, "POST /__test/sign");
+        let body: Value = res.json().await.expect("sign JSON");
+        body["token"].as_str().expect("token").to_owned()
+    }
+
     async fn control(&self, path: &str, body: &impl Serialize) {
         let res = crate::server::client()
             .put(format!("{}{path}", self.issuer))
@@ -463,233 +500,4 @@ pub fn random_token() -> String {
 /// The S256 code challenge of `verifier`.
 pub fn pkce_challenge(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
-}
-
-/// A client that behaves like one browser for [`sign_in_via_provider`]:
-/// keeps cookies, follows no redirect by itself, no proxies.
-pub fn driver_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(20))
-        .build()
-        .expect("client")
-}
-
-fn origin(url: &Url) -> String {
-    url.origin().ascii_serialization()
-}
-
-/// Whether Tessera's sign-in goes on at `url`: its login and callback paths.
-fn is_tessera_oauth_step(url: &Url) -> bool {
-    let path = url.path();
-    path.starts_with("/oauth/") && (path.ends_with("/login") || path.ends_with("/callback"))
-}
-
-/// Drives a sign-in from `start_url` — Tessera's `/oauth/{p}/login[?next=]`,
-/// or a provider authorization URL such as the one `tessera login` prints —
-/// through the provider's login (as `login` / `password`) and consent forms,
-/// a `form_post` response page, and Tessera's callback, with `client` (see
-/// [`driver_client`]). Returns the first redirect that leaves the flow: on
-/// Tessera anything but `/oauth/*/login|callback` (e.g.
-/// `/oauth/complete#code=...` or `/signin?error=...`); elsewhere anything
-/// off the provider (e.g. a CLI's loopback callback). Errors if the provider
-/// refuses the password or any step answers something unexpected.
-pub async fn sign_in_via_provider(
-    client: &reqwest::Client,
-    start_url: &str,
-    login: &str,
-    password: &str,
-) -> Result<String> {
-    drive(client, start_url, login, password, false).await
-}
-
-/// Like [`sign_in_via_provider`] from Tessera's `/oauth/{p}/login`, but stops
-/// at the provider's redirect to Tessera's callback and returns that URL
-/// (`.../oauth/{p}/callback?code=...&state=...`) without visiting it, so a
-/// test can tamper with it, replay it or deliver it from another client.
-/// Query response mode only.
-pub async fn drive_to_callback(
-    client: &reqwest::Client,
-    start_url: &str,
-    login: &str,
-    password: &str,
-) -> Result<String> {
-    drive(client, start_url, login, password, true).await
-}
-
-async fn drive(
-    client: &reqwest::Client,
-    start_url: &str,
-    login: &str,
-    password: &str,
-    stop_at_callback: bool,
-) -> Result<String> {
-    let start = Url::parse(start_url).with_context(|| format!("start URL {start_url}"))?;
-    let tessera = is_tessera_oauth_step(&start).then(|| origin(&start));
-    let mut provider: Option<String> = None;
-    let mut method = Method::GET;
-    let mut url = start;
-    let mut form: Vec<(String, String)> = Vec::new();
-    let mut logged_in = false;
-    for _ in 0..MAX_HOPS {
-        let here = origin(&url);
-        if tessera.as_deref() != Some(here.as_str()) && provider.is_none() {
-            provider = Some(here.clone());
-        }
-        let mut req = client.request(method.clone(), url.clone());
-        if method == Method::POST {
-            req = req.form(&form);
-        }
-        let res = req
-            .send()
-            .await
-            .with_context(|| format!("{method} {url}"))?;
-        let status = res.status();
-        if status.is_redirection() {
-            let location = res
-                .headers()
-                .get(LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .with_context(|| format!("{status} without Location from {url}"))?
-                .to_owned();
-            let next = url
-                .join(&location)
-                .with_context(|| format!("Location {location}"))?;
-            let next_origin = origin(&next);
-            let on_tessera = tessera.as_deref() == Some(next_origin.as_str());
-            if !on_tessera && provider.is_none() {
-                // Tessera's login sends the browser to the provider
-                provider = Some(next_origin.clone());
-            }
-            let on_provider = provider.as_deref() == Some(next_origin.as_str());
-            if on_tessera && stop_at_callback && next.path().ends_with("/callback") {
-                return Ok(next.to_string());
-            }
-            let go_on = if on_tessera {
-                is_tessera_oauth_step(&next)
-            } else {
-                on_provider
-            };
-            if !go_on {
-                return Ok(next.to_string());
-            }
-            method = Method::GET;
-            form.clear();
-            url = next;
-            continue;
-        }
-        let body = res.text().await.unwrap_or_default();
-        if status != StatusCode::OK {
-            bail!("{method} {url} answered {status}: {}", snippet(&body));
-        }
-        if body.contains("id=\"login-form\"") {
-            if logged_in || body.contains("id=\"error\"") {
-                bail!("the provider refused the login of {login:?}");
-            }
-            logged_in = true;
-            url = form_action(&url, &body, "login-form")?;
-            method = Method::POST;
-            form = vec![
-                ("login".into(), login.into()),
-                ("password".into(), password.into()),
-            ];
-        } else if body.contains("id=\"consent-form\"") {
-            url = form_action(&url, &body, "consent-form")?;
-            method = Method::POST;
-            form.clear();
-        } else if body.contains("<title>Submitting Callback</title>") {
-            // response_mode=form_post: what the page's script would submit
-            let (action, fields) = auto_post_form(&body)?;
-            let next = url.join(&action).context("form_post action")?;
-            let next_origin = origin(&next);
-            if tessera.as_deref() != Some(next_origin.as_str()) && tessera.is_some() {
-                bail!("form_post to {next}, not to Tessera");
-            }
-            url = next;
-            method = Method::POST;
-            form = fields;
-        } else {
-            bail!("{method} {url}: unexpected page: {}", snippet(&body));
-        }
-    }
-    Err(anyhow!("no end to the sign-in after {MAX_HOPS} steps"))
-}
-
-fn snippet(body: &str) -> String {
-    body.chars().take(600).collect()
-}
-
-fn form_action(base: &Url, body: &str, form_id: &str) -> Result<Url> {
-    let at = body
-        .find(&format!("id=\"{form_id}\""))
-        .context("form not found")?;
-    let rest = &body[at..];
-    let action = attribute(rest, "action").context("form without action")?;
-    base.join(&action).context("form action")
-}
-
-/// The value of the first `name="..."` attribute in `tag`, unescaped.
-fn attribute(tag: &str, name: &str) -> Option<String> {
-    let key = format!("{name}=\"");
-    let start = tag.find(&key)? + key.len();
-    let end = tag[start..].find('"')? + start;
-    Some(html_unescape(&tag[start..end]))
-}
-
-fn html_unescape(text: &str) -> String {
-    text.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&amp;", "&")
-}
-
-/// The action and hidden fields of oidc-provider's form_post page.
-fn auto_post_form(body: &str) -> Result<(String, Vec<(String, String)>)> {
-    let form_at = body.find("<form").context("no form")?;
-    let form_end = body[form_at..].find('>').context("form tag")? + form_at;
-    let action = attribute(&body[form_at..=form_end], "action").context("no action")?;
-    let mut fields = Vec::new();
-    let mut rest = &body[form_end..];
-    while let Some(at) = rest.find("<input") {
-        let end = rest[at..].find('>').context("input tag")? + at;
-        let tag = &rest[at..=end];
-        if let (Some(name), Some(value)) = (attribute(tag, "name"), attribute(tag, "value")) {
-            fields.push((name, value));
-        }
-        rest = &rest[end..];
-    }
-    Ok((action, fields))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_the_form_post_page() {
-        let page = r#"<form method="post" action="http://127.0.0.1:1/oauth/p/callback">
-    <input type="hidden" name="code" value="a&amp;b"/>
-<input type="hidden" name="state" value="&quot;s&#39;"/>"#;
-        let (action, fields) = auto_post_form(page).expect("parsed");
-        assert_eq!(action, "http://127.0.0.1:1/oauth/p/callback");
-        assert_eq!(
-            fields,
-            vec![
-                ("code".to_owned(), "a&b".to_owned()),
-                ("state".to_owned(), "\"s'".to_owned())
-            ]
-        );
-    }
-
-    #[test]
-    fn pkce_challenge_is_rfc7636_s256() {
-        // RFC 7636, appendix B
-        assert_eq!(
-            pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
-        );
-    }
 }

@@ -7,7 +7,7 @@ use crate::auth::ldap::{LdapDirectory, LdapSignIn};
 use crate::auth::oidc::{Handles as OidcHandles, OidcProviders};
 use crate::auth::password::{normalise_local_email, Passwords};
 use crate::auth::password_signin::PasswordSignIn;
-use crate::auth::rate_limit::SigninLimiter;
+use crate::auth::rate_limit::{Limiter, Limits, LocalLimiter, SharedLimiter};
 use crate::auth::revocation::Revocations;
 use crate::auth::session::{SessionAuthenticator, SessionKeys};
 use crate::auth::trusted_header::{TrustedHeaderAuthenticator, TrustedHeaders};
@@ -16,6 +16,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, Secret};
 use crate::domain::Event;
 use crate::replica::events::Follower;
+use crate::replica::rate_limit::SharedCounters;
 use crate::replica::revocations::SharedRevocations;
 use crate::replica::single_use::{MemorySingleUse, RedisSingleUse, SingleUseStore};
 use crate::replica::ReplicaSync;
@@ -51,9 +52,9 @@ pub struct Inner {
     /// Password sign-in.
     pub password_signin: PasswordSignIn,
     /// Sign-in attempt limits.
-    pub limiter: SigninLimiter,
+    pub limiter: Arc<dyn Limiter>,
     /// Limits of sessions minted from another credential.
-    pub minting: SigninLimiter,
+    pub minting: Arc<dyn Limiter>,
     /// The source of "now".
     pub clock: Arc<dyn Clock>,
     /// Trusted identity providers' verifier (also asked by
@@ -155,8 +156,8 @@ impl AppState {
         let state = AppState(Arc::new(Inner {
             oidc,
             users,
-            limiter: SigninLimiter::new(&config.rate_limit),
-            minting: SigninLimiter::minting(&config.rate_limit),
+            limiter: limiter(Limits::signin(&config.rate_limit), &replica, &secret)?,
+            minting: limiter(Limits::minting(&config.rate_limit), &replica, &secret)?,
             authenticators,
             idp,
             api_keys,
@@ -317,6 +318,22 @@ async fn sso_providers(
     let oidc = OidcProviders::new(config, secret, handles).context("[[oidc_providers]]")?;
     oidc.reload().await.context("loading saved SSO providers")?;
     Ok(oidc)
+}
+
+/// `limits` counted in this process, or in Redis for every replica (keyed
+/// by a key derived from the session secret, which they share).
+fn limiter(
+    limits: Limits,
+    replica: &ReplicaSync,
+    secret: &[u8],
+) -> anyhow::Result<Arc<dyn Limiter>> {
+    Ok(match replica.redis() {
+        Some(redis) => Arc::new(SharedLimiter::new(
+            limits,
+            SharedCounters::new(redis.clone(), secret)?,
+        )),
+        None => Arc::new(LocalLimiter::new(limits)),
+    })
 }
 
 /// The database of `[database] url` (or the embedded SQLite default), migrated.

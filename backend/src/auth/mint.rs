@@ -3,7 +3,7 @@
 //! minting rate-limited per account and per client, and the session capped by
 //! its source and dying with it ([`Origin::Exchange`]).
 use super::policy::{self, Action};
-use super::rate_limit::SigninLimiter;
+use super::rate_limit::Limiter;
 use super::session::{Origin, SessionKeys};
 use super::{session_user, Principal};
 use crate::error::Result;
@@ -13,15 +13,15 @@ use tessera_shared::{AuthMethod, SessionUser};
 /// A new session for `p`'s user, minted from `p`'s credential, as a
 /// `SessionUser` body naming the issuer that vouched for the caller.
 /// `client`: the caller's address, for the per-client limit.
-pub fn exchanged_session(
+pub async fn exchanged_session(
     keys: &SessionKeys,
-    limits: &SigninLimiter,
+    limits: &dyn Limiter,
     now: i64,
     p: &Principal,
     client: Option<IpAddr>,
 ) -> Result<SessionUser> {
     policy::require(p.kind, Action::MintSession)?;
-    limits.check(client, &p.user.id)?;
+    limits.check(client, &p.user.id).await?;
     let (token, claims) = keys.mint(
         &p.user,
         now,

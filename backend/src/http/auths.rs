@@ -41,7 +41,7 @@ async fn signup(
     AppJson(form): AppJson<SignupForm>,
 ) -> Result<Json<SessionUser>> {
     let email = normalise_local_email(&form.email);
-    state.limiter.check(ip, &email)?;
+    state.limiter.check(ip, &email).await?;
     let name = form.name.trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
         return Err(Error::BadRequest("Name must be 1 to 100 characters".into()));
@@ -77,7 +77,7 @@ async fn signin(
     AppJson(form): AppJson<SigninForm>,
 ) -> Result<Json<SessionUser>> {
     let email = normalise_local_email(&form.email);
-    state.limiter.check(ip, &email)?;
+    state.limiter.check(ip, &email).await?;
     let user = state
         .password_signin
         .sign_in(&email, &form.password)
@@ -98,7 +98,7 @@ async fn current(
     AuthUser(principal): AuthUser,
 ) -> Result<Response> {
     if principal.kind == CredentialKind::TrustedHeader {
-        let mut body = mint_from(&state, &principal, ip)?;
+        let mut body = mint_from(&state, &principal, ip).await?;
         body.auth_method = AuthMethod::TrustedHeader;
         return Ok(Json(body).into_response());
     }
@@ -126,7 +126,7 @@ async fn exchange(
     ClientIp(ip): ClientIp,
     AuthUser(principal): AuthUser,
 ) -> Result<Json<SessionUser>> {
-    let body = mint_from(&state, &principal, ip)?;
+    let body = mint_from(&state, &principal, ip).await?;
     tracing::info!(user = %principal.user.id, kind = %principal.kind, "token exchanged for a session");
     Ok(Json(body))
 }
@@ -152,16 +152,17 @@ async fn signout(
 
 /// A session minted from the caller's credential ([`exchanged_session`]):
 /// this server's keys, minting limits and clock.
-pub(super) fn mint_from(
+pub(super) async fn mint_from(
     state: &AppState,
     principal: &crate::auth::Principal,
     client: Option<std::net::IpAddr>,
 ) -> Result<SessionUser> {
     exchanged_session(
         &state.sessions,
-        &state.minting,
+        &*state.minting,
         state.clock.now(),
         principal,
         client,
     )
+    .await
 }

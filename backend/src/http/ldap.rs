@@ -29,7 +29,8 @@ async fn signin(
         .ok_or(Error::NotFound("LDAP sign-in is not configured"))?;
     state
         .limiter
-        .check(ip, &format!("ldap:{}", form.user.trim().to_lowercase()))?;
+        .check(ip, &format!("ldap:{}", form.user.trim().to_lowercase()))
+        .await?;
     let user = ldap.sign_in(&form.user, &form.password).await?;
     tracing::info!(user = %user.id, role = %user.role, "signed in with LDAP");
     Ok(Json(new_session(&state, &user)?))

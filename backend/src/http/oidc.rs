@@ -246,7 +246,10 @@ async fn token_exchange(
     Path(provider): Path<String>,
     AppJson(form): AppJson<OauthTokenExchangeForm>,
 ) -> Result<Json<SessionUser>> {
-    state.limiter.check(ip, &format!("oauth-exchange:{ip:?}"))?;
+    state
+        .limiter
+        .check(ip, &format!("oauth-exchange:{ip:?}"))
+        .await?;
     Ok(Json(
         state.oidc.token_exchange(&provider, &form.token).await?,
     ))
@@ -259,7 +262,10 @@ async fn cli_start(
     Path(provider): Path<String>,
     AppJson(form): AppJson<CliStartForm>,
 ) -> Result<Json<CliStarted>> {
-    state.limiter.check(ip, &format!("oauth-cli:{ip:?}"))?;
+    state
+        .limiter
+        .check(ip, &format!("oauth-cli:{ip:?}"))
+        .await?;
     Ok(Json(state.oidc.cli_start(&provider, &form).await?))
 }
 

@@ -155,7 +155,7 @@ async fn injected_token(parts: &Parts, state: &AppState) -> Option<Injected> {
         && policy::require(principal.kind, Action::MintSession).is_ok();
     let token = if exchange {
         let client = crate::auth::trusted_header::client_ip(state.authenticators.proxy(), parts);
-        match super::auths::mint_from(state, &principal, client) {
+        match super::auths::mint_from(state, &principal, client).await {
             Ok(session) => session.token,
             Err(e) => {
                 tracing::info!(error = %e, "minting a session for an injected token was refused");

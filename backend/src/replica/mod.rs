@@ -10,12 +10,16 @@
 //!   what it holds.
 //! - SSO one-time state (hand-over codes, pending `state`s and nonces, CLI
 //!   sign-ins, test reports) lives in Redis ([`single_use`]).
+//! - The `[rate_limit]` counts are kept in Redis ([`rate_limit`]), so a
+//!   client spread over several replicas meets the limit once; without
+//!   Redis they cannot be counted, and attempts are refused (503).
 //! - Fail closed: while the subscription is down a replica cannot know what
 //!   it missed, so it empties its caches and answers every authenticated
 //!   request 503 until it has subscribed again and caught up.
 //!
 //! Without `[redis]` a [`ReplicaSync`] is inert: one replica, everything in memory.
 pub mod events;
+pub mod rate_limit;
 pub mod revocations;
 pub mod single_use;
 

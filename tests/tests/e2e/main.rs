@@ -15,5 +15,6 @@ mod browser_oidc;
 mod credentials;
 mod oidc_harness;
 mod postgres;
+mod rate_limit_replicas;
 mod replicas;
 mod support;

@@ -42,13 +42,17 @@ pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()
     result
 }
 
-/// Periodically forgets expired revocations and idle rate-limit keys.
+/// Periodically forgets expired revocations, the kept ID tokens of expired
+/// SSO sessions and idle rate-limit keys.
 async fn housekeeping(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(600));
     loop {
         tick.tick().await;
         if let Err(e) = state.revocations.purge(state.clock.now()).await {
             tracing::warn!(error = %e, "purging expired revocations failed");
+        }
+        if let Err(e) = state.db.purge_sso_sessions(state.clock.now()).await {
+            tracing::warn!(error = %e, "purging expired SSO sessions failed");
         }
         state.limiter.shrink();
         state.minting.shrink();

@@ -133,16 +133,25 @@ impl Auth {
         self.user.set(Some(user));
     }
 
-    /// Revokes the token on the server, then forgets it here.
+    /// Revokes the token on the server, then forgets it here; after a
+    /// single sign-on session, the browser then goes on to the provider's
+    /// logout when the server names it (it comes back to `/signin`).
     ///
     /// The local copy is dropped even if the server cannot be reached.
     pub async fn sign_out(self) {
+        let mut provider_logout = None;
         if let Ok(api) = self.api() {
-            if let Err(e) = api.signout().await {
-                leptos::logging::warn!("sign-out: {e}");
+            match api.signout().await {
+                Ok(answer) => provider_logout = answer.logout_url,
+                Err(e) => leptos::logging::warn!("sign-out: {e}"),
             }
         }
         self.forget(SIGNED_OUT);
+        if let Some(url) = provider_logout {
+            if window().location().assign(&url).is_err() {
+                leptos::logging::warn!("sign-out: the provider's logout could not be opened");
+            }
+        }
     }
 
     /// A client for the signed-in person's token. A 401 on any of its calls

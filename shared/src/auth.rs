@@ -112,6 +112,20 @@ pub struct SessionUser {
     pub metadata: std::collections::BTreeMap<String, String>,
 }
 
+/// The answer to `GET /api/v1/auths/signout`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignoutAnswer {
+    /// Always `true`: the credential is revoked.
+    pub status: bool,
+    /// For a session signed in through an OpenID provider that offers
+    /// RP-initiated logout: the provider's `end_session_endpoint` (with
+    /// `id_token_hint`, `post_logout_redirect_uri`, `state`, `client_id`) to
+    /// send the browser to, so the provider's session ends too. It returns
+    /// to `/signin`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logout_url: Option<String>,
+}
+
 fn default_method() -> AuthMethod {
     AuthMethod::Session
 }
@@ -145,6 +159,17 @@ mod tests {
             password: "hunter2".into(),
         };
         assert!(!format!("{l:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn signout_answer_leaves_out_a_missing_logout_url() {
+        let plain = SignoutAnswer {
+            status: true,
+            logout_url: None,
+        };
+        assert_eq!(serde_json::to_string(&plain).unwrap(), r#"{"status":true}"#);
+        let back: SignoutAnswer = serde_json::from_str(r#"{"status":true}"#).unwrap();
+        assert_eq!(back, plain);
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub mod routes;
 pub mod user;
 
 pub use api_key::{ApiKeyCreated, ApiKeyInfo, PermissionsForm};
-pub use auth::{AuthMethod, LdapForm, SessionUser, SigninForm, SignupForm};
+pub use auth::{AuthMethod, LdapForm, SessionUser, SigninForm, SignoutAnswer, SignupForm};
 pub use error::ErrorBody;
 pub use injection::Injected;
 pub use inspect::{InspectCheck, InspectForm, InspectReport};

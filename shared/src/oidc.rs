@@ -138,6 +138,10 @@ pub struct OidcProviderSettings {
     pub response_mode: ResponseMode,
     /// Log the received claims (at info level) for set-up debugging.
     pub verbose: bool,
+    /// RP-initiated logout: signing out of a session signed in through this
+    /// provider also sends the browser to the provider's
+    /// `end_session_endpoint` (when its discovery names one). On by default.
+    pub rp_logout: bool,
     /// Read-only: `config` (from the config file, not yet edited) or `database`.
     pub source: String,
 }
@@ -165,6 +169,7 @@ impl Default for OidcProviderSettings {
             merge_accounts_by_email: false,
             response_mode: ResponseMode::Query,
             verbose: false,
+            rp_logout: true,
             source: String::new(),
         }
     }

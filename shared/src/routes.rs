@@ -8,7 +8,7 @@ pub const SIGNUP: &str = "/api/v1/auths/signup";
 pub const LDAP_SIGNIN: &str = "/api/v1/auths/ldap";
 /// `GET`: the session user of the bearer.
 pub const SESSION: &str = "/api/v1/auths/";
-/// `GET`: revoke the presented token.
+/// `GET`: revoke the presented token; answers a [`crate::SignoutAnswer`].
 pub const SIGNOUT: &str = "/api/v1/auths/signout";
 /// `POST` create (replacing), `GET` metadata, `DELETE` revoke the caller's API key.
 pub const API_KEY: &str = "/api/v1/auths/api_key";

@@ -75,6 +75,11 @@ pub struct OidcProviderConfig {
     /// Log received claims at info level.
     #[serde(default)]
     pub verbose: bool,
+    /// RP-initiated logout: signing out of a session signed in here sends
+    /// the browser to the provider's `end_session_endpoint`, when its
+    /// discovery names one.
+    #[serde(default = "rp_logout_default")]
+    pub rp_logout: bool,
     /// Allows `http://` provider URLs on hosts other than loopback.
     #[serde(default)]
     pub allow_insecure_http: bool,
@@ -200,6 +205,7 @@ impl OidcProviderConfig {
             merge_accounts_by_email: s.merge_accounts_by_email,
             response_mode: s.response_mode,
             verbose: s.verbose,
+            rp_logout: s.rp_logout,
             allow_insecure_http: false,
             authorization_endpoint: None,
             token_endpoint: None,
@@ -230,6 +236,7 @@ impl OidcProviderConfig {
             merge_accounts_by_email: self.merge_accounts_by_email,
             response_mode: self.response_mode,
             verbose: self.verbose,
+            rp_logout: self.rp_logout,
             source: source.into(),
         }
     }
@@ -343,6 +350,11 @@ impl OidcProviderConfig {
             }
         }
     }
+}
+
+/// `rp_logout` is on unless turned off.
+fn rp_logout_default() -> bool {
+    true
 }
 
 /// `[a-z0-9_-]{1,40}`.
@@ -467,5 +479,25 @@ mod tests {
             back.client_secret.is_none(),
             "a null secret stays null here"
         );
+        assert!(back.rp_logout, "RP-initiated logout is on by default");
+        c.rp_logout = false;
+        assert!(!OidcProviderConfig::from_settings(&c.to_settings("config")).rp_logout);
+    }
+
+    #[test]
+    fn rp_logout_is_read_from_the_table_and_from_saved_settings() {
+        let table = |extra: &str| -> OidcProviderConfig {
+            use figment::providers::{Format, Toml};
+            figment::Figment::from(Toml::string(&format!(
+                "name = \"kc\"\nclient_id = \"t\"\ndiscovery_url = \"https://kc.example/.well-known/openid-configuration\"\n{extra}"
+            )))
+            .extract()
+            .unwrap()
+        };
+        assert!(table("").rp_logout);
+        assert!(!table("rp_logout = false").rp_logout);
+        // settings saved before the key existed turn it on
+        let old: OidcProviderSettings = serde_json::from_str(r#"{"name":"kc"}"#).unwrap();
+        assert!(old.rp_logout);
     }
 }

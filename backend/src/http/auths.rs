@@ -15,8 +15,7 @@ use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde_json::{json, Value};
-use tessera_shared::{routes, AuthMethod, SessionUser, SigninForm, SignupForm};
+use tessera_shared::{routes, AuthMethod, SessionUser, SigninForm, SignoutAnswer, SignupForm};
 
 /// The routes of this module.
 pub fn router() -> Router<AppState> {
@@ -133,11 +132,13 @@ async fn exchange(
 
 /// Ends the credential of the request: its id is revoked (an IdP token
 /// without `jti` by a hash of the whole token). Credentials that cannot be
-/// ended here get a 400 that says what to do instead.
+/// ended here get a 400 that says what to do instead. A session signed in
+/// through a provider that offers RP-initiated logout also gets the
+/// provider's logout URL to send the browser to.
 async fn signout(
     State(state): State<AppState>,
     AuthUser(principal): AuthUser,
-) -> Result<Json<Value>> {
+) -> Result<Json<SignoutAnswer>> {
     policy::require(principal.kind, Action::SignOut)?;
     let jti = principal.jti.as_deref().ok_or_else(|| {
         Error::Internal(anyhow::anyhow!(
@@ -146,8 +147,16 @@ async fn signout(
         ))
     })?;
     state.revocations.revoke(jti, principal.expires_at).await?;
-    tracing::info!(user = %principal.user.id, kind = %principal.kind, "signed out");
-    Ok(Json(json!({ "status": true })))
+    // only Tessera's own sign-in sessions can have come from a provider
+    let logout_url = match principal.kind {
+        CredentialKind::Session => state.oidc.end_session_url(jti, &principal.user.id).await?,
+        _ => None,
+    };
+    tracing::info!(user = %principal.user.id, kind = %principal.kind, provider_logout = logout_url.is_some(), "signed out");
+    Ok(Json(SignoutAnswer {
+        status: true,
+        logout_url,
+    }))
 }
 
 /// A session minted from the caller's credential ([`exchanged_session`]):

@@ -34,6 +34,7 @@
 pub mod api_keys;
 pub mod oidc;
 pub mod revocations;
+pub mod sso_sessions;
 pub mod users;
 
 use anyhow::Context;
@@ -211,6 +212,7 @@ mod tests {
                 (5, "3f3e0195d34ffa824b8f6002087f8db4cd8d25a23e3667f834792c7b91b866f43ef96cf9a6181a7671bc8005ee3f9b92".into()),
                 (7, "39f6fde8b7d2356a6c47baa9e83504d54720cffe86ac17ef50ac91c9f20428fb77e216e9818e0bef509ee06ff5b912a0".into()),
                 (9, "02d00027bcbc1984d94ff749b7f1e304b31cbfebdd5f513f7921de8f423f4fe5e175bb0cc918d071da4fc292af09e3b9".into()),
+                (11, "50a2fe4ac95c915308a9608aeebe25ed527cdea0699c2e5c8f98f64f1eec8c8db59743b39389a0db2ec0ae098f5a0f91".into()),
             ],
             "an edited SQLite migration breaks every existing database"
         );

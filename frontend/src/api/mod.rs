@@ -13,7 +13,7 @@ use std::rc::Rc;
 use tessera_shared::{
     routes, ApiKeyCreated, ApiKeyInfo, ErrorBody, InspectForm, InspectReport, LdapForm,
     OauthCompleteForm, OidcProviderSettings, OidcTestReport, OidcTestResultForm, OidcTestStarted,
-    PublicConfig, SessionUser, SigninForm, SignupForm, UpdateRoleForm, UserInfo,
+    PublicConfig, SessionUser, SigninForm, SignoutAnswer, SignupForm, UpdateRoleForm, UserInfo,
 };
 
 /// The result of an API call.
@@ -84,11 +84,10 @@ impl AuthorizedApi {
         read_json(self.call(Method::GET, routes::SESSION, None).await?).await
     }
 
-    /// `GET /api/v1/auths/signout`: revokes the token.
-    pub async fn signout(&self) -> Result<()> {
-        self.call(Method::GET, routes::SIGNOUT, None)
-            .await
-            .map(drop)
+    /// `GET /api/v1/auths/signout`: revokes the token; for an SSO session,
+    /// possibly the provider's logout URL.
+    pub async fn signout(&self) -> Result<SignoutAnswer> {
+        read_json(self.call(Method::GET, routes::SIGNOUT, None).await?).await
     }
 
     /// `GET /api/v1/auths/api_key`: `None` when the person has no key.

@@ -171,7 +171,7 @@ impl OidcProviders {
         }
         let verified = verified?;
         let user = self.account(&provider, &verified).await?;
-        let session = self.session(&user, &verified)?;
+        let session = self.browser_session(&provider, &user, &verified).await?;
         self.hand_over(session, fs.next.as_deref()).await
     }
 

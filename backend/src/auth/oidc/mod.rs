@@ -3,7 +3,7 @@
 //! an immutable snapshot that a save swaps, so it applies to the next
 //! sign-in without a restart) and the sign-in steps the HTTP handlers call:
 //! browser login and callback, the one-time hand-over code, the admin's test
-//! round trip, the CLI flow and token exchange. This file holds what they
+//! round trip, the CLI flow and token exchange, and RP-initiated logout. This file holds what they
 //! share; each job has its own file.
 pub mod browser;
 pub mod cli;
@@ -14,6 +14,7 @@ pub mod github;
 pub mod logout;
 pub mod provision;
 pub mod registry;
+pub mod rp_logout;
 pub mod sign_in;
 pub mod test_round_trip;
 pub mod token_exchange;
@@ -157,6 +158,9 @@ pub struct Verified {
     /// The revocation id of the provider session (its `sid`), when the ID
     /// token names one: a back-channel logout of it ends the session.
     pub ended_by: Option<String>,
+    /// The provider's raw ID token (OIDC kinds): kept on the server for
+    /// RP-initiated logout's `id_token_hint`; never logged.
+    pub id_token: Option<Secret>,
 }
 
 /// The providers and the sign-ins in progress.

@@ -3,6 +3,7 @@
 use super::{
     config, fail, flow, github, provision, Failure, OidcProviders, Provider, Verified, NONCE,
 };
+use crate::auth::session::SessionClaims;
 use crate::error::Error;
 use serde_json::Value;
 use std::sync::Arc;
@@ -103,6 +104,10 @@ impl OidcProviders {
         Ok(Verified {
             claims,
             ended_by,
+            id_token: tokens
+                .id_token
+                .filter(|_| d.id_tokens.is_some())
+                .map(crate::config::Secret::new),
             not_after: tokens
                 .expires_in
                 .map(|d| now.saturating_add(d.as_secs().min(i64::MAX as u64 / 2) as i64)),
@@ -147,11 +152,21 @@ impl OidcProviders {
         }
     }
 
+    /// A new session for `user` after a sign-in that `v` verified.
     pub(super) fn session(
         &self,
         user: &crate::domain::User,
         v: &Verified,
     ) -> std::result::Result<SessionUser, Failure> {
+        self.mint_session(user, v).map(|(session, _)| session)
+    }
+
+    /// [`Self::session`], and the new session's claims.
+    pub(super) fn mint_session(
+        &self,
+        user: &crate::domain::User,
+        v: &Verified,
+    ) -> std::result::Result<(SessionUser, SessionClaims), Failure> {
         let (token, claims) = self
             .sessions
             .mint(
@@ -163,11 +178,7 @@ impl OidcProviders {
                 },
             )
             .map_err(|e| fail("The session could not be issued", e.to_string()))?;
-        Ok(crate::auth::session_user(
-            user,
-            token,
-            claims.exp,
-            AuthMethod::Session,
-        ))
+        let session = crate::auth::session_user(user, token, claims.exp, AuthMethod::Session);
+        Ok((session, claims))
     }
 }

@@ -5,6 +5,7 @@
 //! a provider on loopback.
 mod id_token;
 mod logout;
+mod rp_logout;
 mod sign_in;
 
 use super::flow::{issuer_config, IdTokenVerifier};
@@ -59,7 +60,7 @@ fn sign(s: &Signer, c: &Value) -> String {
     jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), c, &s.key).unwrap()
 }
 
-/// A provider on loopback: discovery, its keys (every fetch counted; they
+/// A provider on loopback: discovery (naming an `end_session_endpoint`), its keys (every fetch counted; they
 /// fail while `keys_fail` is set) and a token endpoint refusing every code.
 struct FakeIdp {
     url: String,
@@ -80,6 +81,7 @@ impl FakeIdp {
             "authorization_endpoint": format!("{url}/authorize"),
             "token_endpoint": format!("{url}/token"),
             "jwks_uri": format!("{url}/jwks"),
+            "end_session_endpoint": format!("{url}/logout"),
             "id_token_signing_alg_values_supported": ["EdDSA"],
         });
         let (count, failing) = (fetches.clone(), keys_fail.clone());

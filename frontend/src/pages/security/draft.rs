@@ -78,6 +78,8 @@ impl Draft {
             merge_accounts_by_email: self.merge_accounts_by_email.get_untracked(),
             response_mode: self.response_mode.get_untracked(),
             verbose: self.verbose.get_untracked(),
+            // not on the form yet: kept as loaded
+            rp_logout: loaded.rp_logout,
             source: loaded.source.clone(),
         }
     }

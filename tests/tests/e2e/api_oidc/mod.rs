@@ -1,7 +1,8 @@
 //! SSO sign-in (issue #7) against a real OpenID provider (`oidc-provider` on
 //! loopback), driven without a browser: the code flow with PKCE, every
 //! refusal, role mapping, merging by e-mail, runtime settings, the backup
-//! password sign-in, token exchange, `form_post` and `tessera login`.
+//! password sign-in, token exchange, `form_post` and `tessera login`; and
+//! the provider's logouts (back-channel, RP-initiated).
 use crate::support::token;
 pub use crate::support::PASSWORD;
 use reqwest::header::{LOCATION, SET_COOKIE};
@@ -21,6 +22,7 @@ mod cli;
 mod logout;
 mod refusals;
 mod roles;
+mod rp_logout;
 mod settings;
 mod sign_in;
 mod tokens;

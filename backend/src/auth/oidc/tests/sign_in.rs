@@ -16,10 +16,10 @@ use tessera_shared::{Role, SessionUser};
 
 /// The SSO component with the handles it works with: a database of its
 /// own, the user directory over it, no other replicas.
-struct Fixture {
-    oidc: OidcProviders,
-    db: Db,
-    users: Users,
+pub(super) struct Fixture {
+    pub(super) oidc: OidcProviders,
+    pub(super) db: Db,
+    pub(super) users: Users,
     _dir: tempfile::TempDir,
 }
 
@@ -39,7 +39,7 @@ async fn fixture(clock: Arc<ManualClock>) -> Fixture {
 }
 
 /// The SSO component of a Tessera whose provider `kc` is the issuer `iss`.
-async fn fixture_at(clock: Arc<ManualClock>, iss: &str) -> Fixture {
+pub(super) async fn fixture_at(clock: Arc<ManualClock>, iss: &str) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let mut config = crate::Config::default();
     config.server.public_url = Some("http://tessera.test".into());
@@ -248,6 +248,7 @@ async fn the_hand_over_code_is_single_use_and_short_lived() {
         claims: Map::new(),
         not_after: Some(NOW + 120),
         ended_by: None,
+        id_token: None,
     };
     let session = sso.oidc.session(&user, &verified).unwrap();
     assert_eq!(

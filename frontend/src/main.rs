@@ -7,6 +7,7 @@ mod components;
 mod config;
 mod injection;
 mod pages;
+mod router;
 mod routes;
 mod url;
 

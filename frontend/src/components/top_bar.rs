@@ -3,9 +3,9 @@
 use crate::auth::use_auth;
 use crate::config::use_config;
 use crate::injection::use_embed;
+use crate::router::A;
 use crate::routes::Page;
 use leptos::prelude::*;
-use leptos_router::components::A;
 use tessera_shared::Role;
 
 /// The top bar above a signed-in page's content; in embed mode, the content alone.

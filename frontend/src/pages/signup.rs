@@ -4,10 +4,10 @@ use crate::api;
 use crate::auth::use_auth;
 use crate::components::{action_error, AuthCard, ErrorList, Field, Loading, SubmitButton};
 use crate::config::use_config;
+use crate::router::A;
 use crate::routes::Page;
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
-use leptos_router::components::A;
 use tessera_shared::{PublicConfig, SignupForm};
 
 /// Name, email and password; explains when sign-up is closed.

@@ -1,7 +1,7 @@
 //! The person's API key: create (shown once, with a copy button), see what is
 //! known of it, revoke it.
 use crate::auth::use_auth;
-use crate::components::{ErrorList, ErrorMessage, Loading, Shell};
+use crate::components::{ErrorMessage, Loading, Shell};
 use leptos::prelude::*;
 use tessera_shared::ApiKeyInfo;
 use wasm_bindgen::JsValue;
@@ -36,16 +36,14 @@ pub fn ApiKey() -> impl IntoView {
         };
         error.map(|message| view! { <ErrorMessage message /> })
     };
-    let current = move || {
-        Suspend::new(async move {
-            info.await.map(|key| match key {
-                Some(key) => view! { <KeyDetails key /> }.into_any(),
-                None => view! {
-                    <p class="muted" id="no-api-key">"You have no API key yet."</p>
-                }
-                .into_any(),
-            })
-        })
+    let current = move || match info.get() {
+        None => view! { <Loading label="Loading your key…" /> }.into_any(),
+        Some(Err(e)) => view! { <ErrorMessage message=e.to_string() id="load-error" /> }.into_any(),
+        Some(Ok(Some(key))) => view! { <KeyDetails key /> }.into_any(),
+        Some(Ok(None)) => view! {
+            <p class="muted" id="no-api-key">"You have no API key yet."</p>
+        }
+        .into_any(),
     };
     let has_key = move || matches!(info.get(), Some(Ok(Some(_))));
     let busy = move || busy() || info.get().is_none();
@@ -60,11 +58,7 @@ pub fn ApiKey() -> impl IntoView {
                 </p>
                 {failure}
                 <FreshKey created copied />
-                <Transition fallback=|| view! { <Loading label="Loading your key…" /> }>
-                    <ErrorBoundary fallback=|errors| view! { <ErrorList errors /> }>
-                        {current}
-                    </ErrorBoundary>
-                </Transition>
+                {current}
                 <div class="actions">
                     <button
                         id="create-api-key"

@@ -2,7 +2,7 @@
 //! button that signs them out everywhere.
 use crate::api;
 use crate::auth::use_auth;
-use crate::components::{AdminOnly, ErrorList, ErrorMessage, Loading, Notice, RoleBadge};
+use crate::components::{AdminOnly, ErrorMessage, Loading, Notice, RoleBadge};
 use leptos::prelude::*;
 use tessera_shared::{Role, UpdateRoleForm, UserInfo};
 
@@ -67,48 +67,46 @@ fn UserTable() -> impl IntoView {
     }
     };
     let me = auth.user().map(|u| u.id).unwrap_or_default();
-    let rows = move || {
-        let me = me.clone();
-        Suspend::new(async move {
-            users.await.map(|list| {
-                let count = list.len();
-                let rows = list
-                    .into_iter()
-                    .map(|user| {
-                        let is_me = user.id == me;
-                        view! { <UserRow user is_me saving update sign_out /> }
-                    })
-                    .collect_view();
-                view! {
-                    <p class="muted" id="user-count">
-                        {count} {if count == 1 { " account" } else { " accounts" }}
-                    </p>
-                    <div class="table-wrap">
-                        <table class="table" id="users">
-                            <thead>
-                                <tr>
-                                    <th scope="col">"Name"</th>
-                                    <th scope="col">"Email"</th>
-                                    <th scope="col">"Role"</th>
-                                    <th scope="col">"Source"</th>
-                                    <th scope="col">"Sessions"</th>
-                                </tr>
-                            </thead>
-                            <tbody>{rows}</tbody>
-                        </table>
-                    </div>
-                }
-            })
-        })
+    let rows = move || match users.get() {
+        None => view! { <Loading label="Loading users…" /> }.into_any(),
+        Some(Err(e)) => view! { <ErrorMessage message=e.to_string() id="load-error" /> }.into_any(),
+        Some(Ok(list)) => {
+            let count = list.len();
+            let rows = list
+                .into_iter()
+                .map(|user| {
+                    let is_me = user.id == me;
+                    view! { <UserRow user is_me saving update sign_out /> }
+                })
+                .collect_view();
+            view! {
+                <p class="muted" id="user-count">
+                    {count} {if count == 1 { " account" } else { " accounts" }}
+                </p>
+                <div class="table-wrap">
+                    <table class="table" id="users">
+                        <thead>
+                            <tr>
+                                <th scope="col">"Name"</th>
+                                <th scope="col">"Email"</th>
+                                <th scope="col">"Role"</th>
+                                <th scope="col">"Source"</th>
+                                <th scope="col">"Sessions"</th>
+                            </tr>
+                        </thead>
+                        <tbody>{rows}</tbody>
+                    </table>
+                </div>
+            }
+            .into_any()
+        }
     };
     view! {
         <section class="card">
             <h1>"Users"</h1>
             {outcome}
             {signed_out}
-            <Transition fallback=|| view! { <Loading label="Loading users…" /> }>
-                <ErrorBoundary fallback=|errors| view! { <ErrorList errors /> }>{rows}</ErrorBoundary>
-            </Transition>
+            {rows}
         </section>
     }
 }

@@ -9,6 +9,7 @@ mod injection;
 mod pages;
 mod router;
 mod routes;
+mod tasks;
 mod url;
 
 fn main() {

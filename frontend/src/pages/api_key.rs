@@ -2,6 +2,7 @@
 //! known of it, revoke it.
 use crate::auth::use_auth;
 use crate::components::{ErrorMessage, Loading, Shell};
+use crate::tasks::{Act, Load};
 use leptos::prelude::*;
 use tessera_shared::ApiKeyInfo;
 use wasm_bindgen::JsValue;
@@ -10,10 +11,10 @@ use wasm_bindgen::JsValue;
 #[component]
 pub fn ApiKey() -> impl IntoView {
     let auth = use_auth();
-    let info = LocalResource::new(move || async move { auth.api()?.api_key().await });
+    let info = Load::new(move || async move { auth.api()?.api_key().await });
     let created = RwSignal::new(None::<String>);
     let copied = RwSignal::new(false);
-    let create = Action::new_local(move |_: &()| async move {
+    let create = Act::new(move |_: &()| async move {
         let result = auth.api()?.create_api_key().await;
         if let Ok(key) = &result {
             created.set(Some(key.api_key.clone()));
@@ -22,7 +23,7 @@ pub fn ApiKey() -> impl IntoView {
         info.refetch();
         result.map(drop)
     });
-    let revoke = Action::new_local(move |_: &()| async move {
+    let revoke = Act::new(move |_: &()| async move {
         let result = auth.api()?.revoke_api_key().await;
         created.set(None);
         info.refetch();
@@ -65,7 +66,7 @@ pub fn ApiKey() -> impl IntoView {
                         class="button button-primary"
                         disabled=busy
                         on:click=move |_| {
-                            create.dispatch_local(());
+                            create.dispatch(());
                         }
                     >
                         {move || if has_key() { "Replace key" } else { "Create key" }}
@@ -76,7 +77,7 @@ pub fn ApiKey() -> impl IntoView {
                             class="button button-danger"
                             disabled=busy
                             on:click=move |_| {
-                                revoke.dispatch_local(());
+                                revoke.dispatch(());
                             }
                         >
                             "Revoke key"

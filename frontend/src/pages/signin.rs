@@ -10,6 +10,7 @@ use crate::components::{
 use crate::config::use_config;
 use crate::router::{use_location, A};
 use crate::routes::{Page, SIGN_IN_ALIAS};
+use crate::tasks::Act;
 use crate::url;
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
@@ -132,7 +133,7 @@ fn ProviderButton(provider: OidcProviderLink, next: Option<String>) -> impl Into
 struct SignInForm {
     who: RwSignal<String>,
     password: RwSignal<String>,
-    submit: Action<(String, String), Result<(), api::Error>>,
+    submit: Act<(String, String), Result<(), api::Error>>,
 }
 
 impl SignInForm {
@@ -142,7 +143,7 @@ impl SignInForm {
         Fut: std::future::Future<Output = Result<SessionUser, api::Error>> + 'static,
     {
         let auth = use_auth();
-        let submit = Action::new_local(move |(who, password): &(String, String)| {
+        let submit = Act::new(move |(who, password): &(String, String)| {
             let answer = post(who.clone(), password.clone());
             async move {
                 auth.sign_in(answer.await?);
@@ -163,7 +164,7 @@ impl SignInForm {
         move |ev: SubmitEvent| {
             ev.prevent_default();
             auth.attempt_started();
-            submit.dispatch_local((who.get_untracked(), password.get_untracked()));
+            submit.dispatch((who.get_untracked(), password.get_untracked()));
         }
     }
 }

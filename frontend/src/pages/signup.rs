@@ -6,6 +6,7 @@ use crate::components::{action_error, AuthCard, ErrorMessage, Field, Loading, Su
 use crate::config::use_config;
 use crate::router::A;
 use crate::routes::Page;
+use crate::tasks::Act;
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use tessera_shared::{PublicConfig, SignupForm};
@@ -46,7 +47,7 @@ fn SignupForm(config: PublicConfig) -> impl IntoView {
     let name = RwSignal::new(String::new());
     let email = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
-    let submit = Action::new_local(move |form: &SignupForm| {
+    let submit = Act::new(move |form: &SignupForm| {
         let form = form.clone();
         async move {
             let user = api::signup(&form).await?;
@@ -58,7 +59,7 @@ fn SignupForm(config: PublicConfig) -> impl IntoView {
     let error = action_error(submit, "error");
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
-        submit.dispatch_local(SignupForm {
+        submit.dispatch(SignupForm {
             name: name.get_untracked(),
             email: email.get_untracked(),
             password: password.get_untracked(),

@@ -3,6 +3,7 @@
 use crate::api;
 use crate::auth::use_auth;
 use crate::components::{AdminOnly, ErrorMessage, Loading, Notice, RoleBadge};
+use crate::tasks::{Act, Load};
 use leptos::prelude::*;
 use tessera_shared::{Role, UpdateRoleForm, UserInfo};
 
@@ -21,8 +22,8 @@ pub fn Users() -> impl IntoView {
 #[component]
 fn UserTable() -> impl IntoView {
     let auth = use_auth();
-    let users = LocalResource::new(move || async move { auth.api()?.users().await });
-    let update = Action::new_local(move |form: &UpdateRoleForm| {
+    let users = Load::new(move || async move { auth.api()?.users().await });
+    let update = Act::new(move |form: &UpdateRoleForm| {
         let form = form.clone();
         async move {
             let result = match auth.api() {
@@ -33,7 +34,7 @@ fn UserTable() -> impl IntoView {
             result
         }
     });
-    let sign_out = Action::new_local(move |(id, name): &(String, String)| {
+    let sign_out = Act::new(move |(id, name): &(String, String)| {
         let (id, name) = (id.clone(), name.clone());
         async move {
             match auth.api() {
@@ -116,8 +117,8 @@ fn UserRow(
     user: UserInfo,
     is_me: bool,
     saving: Memo<bool>,
-    update: Action<UpdateRoleForm, api::Result<UserInfo>>,
-    sign_out: Action<(String, String), api::Result<String>>,
+    update: Act<UpdateRoleForm, api::Result<UserInfo>>,
+    sign_out: Act<(String, String), api::Result<String>>,
 ) -> impl IntoView {
     let sessions_cell = view! {
         <SessionsCell id=user.id.clone() name=user.name.clone() is_me sign_out />
@@ -126,7 +127,7 @@ fn UserRow(
     let email = user.email.clone();
     let on_change = move |ev| {
         if let Some(role) = Role::parse(&event_target_value(&ev)) {
-            update.dispatch_local(UpdateRoleForm {
+            update.dispatch(UpdateRoleForm {
                 id: id.clone(),
                 role,
             });
@@ -179,7 +180,7 @@ fn SessionsCell(
     id: String,
     name: String,
     is_me: bool,
-    sign_out: Action<(String, String), api::Result<String>>,
+    sign_out: Act<(String, String), api::Result<String>>,
 ) -> impl IntoView {
     let confirming = RwSignal::new(false);
     let target = (id, name.clone());
@@ -213,7 +214,7 @@ fn SessionsCell(
                         let target = target.clone();
                         move |_| {
                             confirming.set(false);
-                            sign_out.dispatch_local(target.clone());
+                            sign_out.dispatch(target.clone());
                         }
                     }
                 >

@@ -1,4 +1,4 @@
-//! The root component: contexts and the router.
+//! The root component: contexts and the routes.
 use crate::auth::{provide_auth, use_auth};
 use crate::components::SessionCheck;
 use crate::config::provide_config;
@@ -7,11 +7,9 @@ use crate::pages::{
     ApiKey, Dashboard, Home, Inspector, NotFound, OauthComplete, SecuritySettings, SecurityTest,
     SignIn, SignUp, Users,
 };
+use crate::router::{provide_location, redirect, use_location};
 use crate::routes::{self, Page, SIGN_IN_ALIAS};
 use leptos::prelude::*;
-use leptos_router::components::{ProtectedRoute, Route, Router, Routes};
-use leptos_router::hooks::use_location;
-use leptos_router::StaticSegment;
 
 /// The whole app.
 #[component]
@@ -21,89 +19,60 @@ pub fn App() -> impl IntoView {
     let auth = provide_auth();
     check_at_start(auth, config);
     listen_to_parent(auth, config);
-    view! {
-        <Router>
-            <AppRoutes />
-        </Router>
-    }
+    provide_location();
+    view! { <AppRoutes /> }
 }
 
+/// The page at the current path; a page is built anew only when another one
+/// is shown (`/signin` counts as another page than `/login`), not when the
+/// query changes.
 #[component]
 fn AppRoutes() -> impl IntoView {
-    let auth = use_auth();
     let location = use_location();
-    let signed_in = move || auth.signed_in();
-    // The sign-in page, remembering the protected page to come back to.
-    let to_sign_in = move || {
-        let here = location.pathname.get_untracked();
-        let query = location.search.get_untracked();
-        if query.is_empty() {
-            routes::sign_in_then(&here)
-        } else {
-            routes::sign_in_then(&format!("{here}?{}", query.trim_start_matches('?')))
+    let route = Memo::new(move |_| {
+        location.path.with(|path| {
+            let alias = path[1..].starts_with(SIGN_IN_ALIAS);
+            Page::at(path).map(|page| (page, alias))
+        })
+    });
+    move || {
+        let Some((page, _)) = route.get() else {
+            return view! { <NotFound /> }.into_any();
+        };
+        match page {
+            Page::Home => view! { <Home /> }.into_any(),
+            Page::SignIn => view! { <SignIn /> }.into_any(),
+            Page::SignUp => view! { <SignUp /> }.into_any(),
+            Page::OauthComplete => view! { <OauthComplete /> }.into_any(),
+            Page::SecurityTest => view! { <SecurityTest /> }.into_any(),
+            Page::Dashboard => protected(|| view! { <Dashboard /> }.into_any()),
+            Page::ApiKey => protected(|| view! { <ApiKey /> }.into_any()),
+            Page::Inspector => protected(|| view! { <Inspector /> }.into_any()),
+            Page::Users => protected(|| view! { <Users /> }.into_any()),
+            Page::SecuritySettings => protected(|| view! { <SecuritySettings /> }.into_any()),
         }
-    };
-    view! {
-        <Routes fallback=NotFound>
-            <Route path=StaticSegment("") view=Home />
-            <Route path=one(Page::SignIn) view=SignIn />
-            <Route path=StaticSegment(SIGN_IN_ALIAS) view=SignIn />
-            <Route path=one(Page::SignUp) view=SignUp />
-            <Route path=two(Page::OauthComplete) view=OauthComplete />
-            <Route path=three(Page::SecurityTest) view=SecurityTest />
-            <ProtectedRoute
-                path=one(Page::Dashboard)
-                view=Dashboard
-                condition=signed_in
-                redirect_path=to_sign_in
-                fallback=SessionCheck
-            />
-            <ProtectedRoute
-                path=one(Page::ApiKey)
-                view=ApiKey
-                condition=signed_in
-                redirect_path=to_sign_in
-                fallback=SessionCheck
-            />
-            <ProtectedRoute
-                path=one(Page::Inspector)
-                view=Inspector
-                condition=signed_in
-                redirect_path=to_sign_in
-                fallback=SessionCheck
-            />
-            <ProtectedRoute
-                path=one(Page::Users)
-                view=Users
-                condition=signed_in
-                redirect_path=to_sign_in
-                fallback=SessionCheck
-            />
-            <ProtectedRoute
-                path=two(Page::SecuritySettings)
-                view=SecuritySettings
-                condition=signed_in
-                redirect_path=to_sign_in
-                fallback=SessionCheck
-            />
-        </Routes>
     }
 }
 
-type Segment = StaticSegment<&'static str>;
-
-fn segment(page: Page, i: usize) -> Segment {
-    StaticSegment(page.segments().get(i).copied().unwrap_or_default())
-}
-
-fn one(page: Page) -> Segment {
-    segment(page, 0)
-}
-
-fn two(page: Page) -> (Segment, Segment) {
-    (segment(page, 0), segment(page, 1))
-}
-
-fn three(page: Page) -> (Segment, Segment, Segment) {
-    (segment(page, 0), segment(page, 1), segment(page, 2))
+/// A page for the signed-in: "Checking your session…" until that is known,
+/// then the page, or the sign-in page remembering this one. Built anew
+/// whenever the session changes.
+fn protected(page: fn() -> AnyView) -> AnyView {
+    let auth = use_auth();
+    let location = use_location();
+    (move || match auth.signed_in() {
+        Some(true) => page(),
+        Some(false) => {
+            let here = location.path.get_untracked();
+            let query = location.search.get_untracked();
+            redirect(&if query.is_empty() {
+                routes::sign_in_then(&here)
+            } else {
+                routes::sign_in_then(&format!("{here}?{query}"))
+            });
+            ().into_any()
+        }
+        None => view! { <SessionCheck /> }.into_any(),
+    })
+    .into_any()
 }

@@ -7,7 +7,9 @@ mod components;
 mod config;
 mod injection;
 mod pages;
+mod router;
 mod routes;
+mod tasks;
 mod url;
 
 fn main() {

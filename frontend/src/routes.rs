@@ -47,22 +47,32 @@ impl Page {
         }
     }
 
-    /// The path's segments, for the router: `StaticSegment(segment)` each.
-    pub const fn segments(self) -> &'static [&'static str] {
-        match self {
-            Page::Home => &[""],
-            Page::SignIn => &["login"],
-            Page::SignUp => &["signup"],
-            Page::Dashboard => &["dashboard"],
-            Page::Users => &["users"],
-            Page::ApiKey => &["api-key"],
-            Page::Inspector => &["inspector"],
-            Page::OauthComplete => &["oauth", "complete"],
-            Page::SecuritySettings => &["settings", "security"],
-            Page::SecurityTest => &["settings", "security", "test"],
+    /// The page at `path` (one trailing `/` allowed; `/signin` is the
+    /// sign-in page), or `None`.
+    pub fn at(path: &str) -> Option<Page> {
+        let path = match path.strip_suffix('/') {
+            Some(trimmed) if !trimmed.is_empty() => trimmed,
+            _ => path,
+        };
+        if path.strip_prefix('/') == Some(SIGN_IN_ALIAS) {
+            return Some(Page::SignIn);
         }
+        ALL.into_iter().find(|page| page.path() == path)
     }
 }
+
+const ALL: [Page; 10] = [
+    Page::Home,
+    Page::SignIn,
+    Page::SignUp,
+    Page::Dashboard,
+    Page::Users,
+    Page::ApiKey,
+    Page::Inspector,
+    Page::OauthComplete,
+    Page::SecuritySettings,
+    Page::SecurityTest,
+];
 
 /// The sign-in page, remembering `next` (a local path) to return to
 /// afterwards; the dashboard and `/` need no reminder.
@@ -79,27 +89,30 @@ pub fn sign_in_then(next: &str) -> String {
 mod tests {
     use super::*;
 
-    const ALL: [Page; 10] = [
-        Page::Home,
-        Page::SignIn,
-        Page::SignUp,
-        Page::Dashboard,
-        Page::Users,
-        Page::ApiKey,
-        Page::Inspector,
-        Page::OauthComplete,
-        Page::SecuritySettings,
-        Page::SecurityTest,
-    ];
+    #[test]
+    fn every_page_is_at_its_path() {
+        for page in ALL {
+            assert_eq!(Page::at(page.path()), Some(page), "{page:?}");
+            let slash = format!("{}/", page.path());
+            assert_eq!(Page::at(&slash), Some(page), "{page:?}");
+        }
+        assert_eq!(Page::at("/signin"), Some(Page::SignIn));
+        assert_eq!(Page::at("/signin/"), Some(Page::SignIn));
+    }
 
     #[test]
-    fn segments_spell_the_path() {
-        for page in ALL {
-            assert_eq!(
-                format!("/{}", page.segments().join("/")),
-                page.path(),
-                "{page:?}"
-            );
+    fn other_paths_are_no_page() {
+        for path in [
+            "/LOGIN",
+            "//login",
+            "/login//",
+            "/%6Cogin",
+            "/api-key/extra",
+            "/settings//security",
+            "/settings/security/x",
+            "/settings",
+        ] {
+            assert_eq!(Page::at(path), None, "{path}");
         }
     }
 

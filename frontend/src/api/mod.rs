@@ -6,9 +6,11 @@ mod error;
 
 pub use error::Error;
 
-use gloo_net::http::{Method, RequestBuilder, Response};
+use gloo_net::http::{Method, RequestBuilder};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 use tessera_shared::{
     routes, ApiKeyCreated, ApiKeyInfo, ErrorBody, InspectForm, InspectReport, LdapForm,
@@ -21,40 +23,40 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// `GET /api/config`.
 pub async fn config() -> Result<PublicConfig> {
-    read_json(send(Method::GET, routes::PUBLIC_CONFIG, None, None).await?).await
+    decode(&send(Method::GET, routes::PUBLIC_CONFIG, None, None).await?)
 }
 
 /// `POST /api/v1/auths/signin`.
 pub async fn signin(form: &SigninForm) -> Result<SessionUser> {
-    read_json(send(Method::POST, routes::SIGNIN, None, Some(to_json(form)?)).await?).await
+    decode(&send(Method::POST, routes::SIGNIN, None, Some(to_json(form)?)).await?)
 }
 
 /// `POST /api/v1/auths/ldap`: sign-in against the LDAP directory.
 pub async fn ldap_signin(form: &LdapForm) -> Result<SessionUser> {
     let body = Some(to_json(form)?);
-    read_json(send(Method::POST, routes::LDAP_SIGNIN, None, body).await?).await
+    decode(&send(Method::POST, routes::LDAP_SIGNIN, None, body).await?)
 }
 
 /// `GET /api/v1/auths/` with no token: signed in when a trusted reverse proxy
 /// vouches for the visitor (`[trusted_header]`), else 401.
 pub async fn proxy_session() -> Result<SessionUser> {
-    read_json(send(Method::GET, routes::SESSION, None, None).await?).await
+    decode(&send(Method::GET, routes::SESSION, None, None).await?)
 }
 
 /// `POST /api/v1/auths/signup`.
 pub async fn signup(form: &SignupForm) -> Result<SessionUser> {
-    read_json(send(Method::POST, routes::SIGNUP, None, Some(to_json(form)?)).await?).await
+    decode(&send(Method::POST, routes::SIGNUP, None, Some(to_json(form)?)).await?)
 }
 
 /// `POST /api/v1/auths/token/exchange`: a Tessera session for an IdP `token`.
 pub async fn exchange(token: &str) -> Result<SessionUser> {
-    read_json(send(Method::POST, routes::TOKEN_EXCHANGE, Some(token), None).await?).await
+    decode(&send(Method::POST, routes::TOKEN_EXCHANGE, Some(token), None).await?)
 }
 
 /// `POST /api/v1/auths/oauth/complete`: the SSO callback's one-time code for a session.
 pub async fn oauth_complete(code: String) -> Result<SessionUser> {
     let body = Some(to_json(&OauthCompleteForm { code })?);
-    read_json(send(Method::POST, routes::OAUTH_COMPLETE, None, body).await?).await
+    decode(&send(Method::POST, routes::OAUTH_COMPLETE, None, body).await?)
 }
 
 /// A client that presents a bearer token.
@@ -81,7 +83,7 @@ impl AuthorizedApi {
 
     /// `GET /api/v1/auths/`: the session user of the token.
     pub async fn session(&self) -> Result<SessionUser> {
-        read_json(self.call(Method::GET, routes::SESSION, None).await?).await
+        decode(&self.call(Method::GET, routes::SESSION, None).await?)
     }
 
     /// `GET /api/v1/auths/signout`: revokes the token; for an SSO session,
@@ -93,7 +95,7 @@ impl AuthorizedApi {
     /// `GET /api/v1/auths/api_key`: `None` when the person has no key.
     pub async fn api_key(&self) -> Result<Option<ApiKeyInfo>> {
         match self.call(Method::GET, routes::API_KEY, None).await {
-            Ok(response) => read_json(response).await.map(Some),
+            Ok(body) => decode(&body).map(Some),
             Err(Error::Api { status: 404, .. }) => Ok(None),
             Err(e) => Err(e),
         }
@@ -101,7 +103,7 @@ impl AuthorizedApi {
 
     /// `POST /api/v1/auths/api_key`: a new key (replacing the old), shown once.
     pub async fn create_api_key(&self) -> Result<ApiKeyCreated> {
-        read_json(self.call(Method::POST, routes::API_KEY, None).await?).await
+        decode(&self.call(Method::POST, routes::API_KEY, None).await?)
     }
 
     /// `DELETE /api/v1/auths/api_key`.
@@ -114,26 +116,26 @@ impl AuthorizedApi {
     /// `POST /api/v1/auths/jwt/inspect` (admin).
     pub async fn inspect(&self, form: &InspectForm) -> Result<InspectReport> {
         let body = to_json(form)?;
-        read_json(
-            self.call(Method::POST, routes::JWT_INSPECT, Some(body))
+        decode(
+            &self
+                .call(Method::POST, routes::JWT_INSPECT, Some(body))
                 .await?,
         )
-        .await
     }
 
     /// `GET /api/v1/users/` (admin).
     pub async fn users(&self) -> Result<Vec<UserInfo>> {
-        read_json(self.call(Method::GET, routes::USERS, None).await?).await
+        decode(&self.call(Method::GET, routes::USERS, None).await?)
     }
 
     /// `POST /api/v1/users/update/role` (admin).
     pub async fn update_role(&self, form: &UpdateRoleForm) -> Result<UserInfo> {
         let body = to_json(form)?;
-        read_json(
-            self.call(Method::POST, routes::UPDATE_ROLE, Some(body))
+        decode(
+            &self
+                .call(Method::POST, routes::UPDATE_ROLE, Some(body))
                 .await?,
         )
-        .await
     }
 
     /// `POST /api/v1/users/{id}/signout` (admin): ends every credential of
@@ -150,11 +152,11 @@ impl AuthorizedApi {
 
     /// `GET /api/v1/admin/oidc_providers` (admin).
     pub async fn oidc_providers(&self) -> Result<Vec<OidcProviderSettings>> {
-        read_json(
-            self.call(Method::GET, routes::ADMIN_OIDC_PROVIDERS, None)
+        decode(
+            &self
+                .call(Method::GET, routes::ADMIN_OIDC_PROVIDERS, None)
                 .await?,
         )
-        .await
     }
 
     /// `PUT /api/v1/admin/oidc_providers/{name}` (admin): the saved settings.
@@ -164,7 +166,7 @@ impl AuthorizedApi {
     ) -> Result<OidcProviderSettings> {
         let body = to_json(settings)?;
         let path = oidc_provider_path(&settings.name);
-        read_json(self.call(Method::PUT, &path, Some(body)).await?).await
+        decode(&self.call(Method::PUT, &path, Some(body)).await?)
     }
 
     /// `DELETE /api/v1/admin/oidc_providers/{name}` (admin).
@@ -180,25 +182,25 @@ impl AuthorizedApi {
         settings: &OidcProviderSettings,
     ) -> Result<OidcTestStarted> {
         let body = to_json(settings)?;
-        read_json(
-            self.call(Method::POST, routes::ADMIN_OIDC_TEST, Some(body))
+        decode(
+            &self
+                .call(Method::POST, routes::ADMIN_OIDC_TEST, Some(body))
                 .await?,
         )
-        .await
     }
 
     /// `POST /api/v1/admin/oidc_providers/test/result` (admin): the report of
     /// the round trip that ended with `code`.
     pub async fn oidc_test_result(&self, code: String) -> Result<OidcTestReport> {
         let body = to_json(&OidcTestResultForm { code })?;
-        read_json(
-            self.call(Method::POST, routes::ADMIN_OIDC_TEST_RESULT, Some(body))
+        decode(
+            &self
+                .call(Method::POST, routes::ADMIN_OIDC_TEST_RESULT, Some(body))
                 .await?,
         )
-        .await
     }
 
-    async fn call(&self, method: Method, path: &str, body: Option<String>) -> Result<Response> {
+    async fn call(&self, method: Method, path: &str, body: Option<String>) -> Result<String> {
         let result = send(method, path, Some(&self.token), body).await;
         if matches!(&result, Err(e) if e.is_unauthorized()) {
             (self.on_unauthorized)();
@@ -207,15 +209,18 @@ impl AuthorizedApi {
     }
 }
 
-/// Sends one request; any status outside 2xx becomes [`Error::Api`]. Every
-/// `POST`, `PUT` and `PATCH` says `Content-Type: application/json`, body or
-/// not: the server refuses those that do not (415).
-async fn send(
+/// Sends one request and reads the body; any status outside 2xx becomes
+/// [`Error::Api`]. Every `POST`, `PUT` and `PATCH` says `Content-Type:
+/// application/json`, body or not: the server refuses those that do not (415).
+///
+/// Not generic and boxed: the request code is compiled once, not into the
+/// future of every call (the SPA's size; docs/benchmarks.md, "SPA size").
+fn send(
     method: Method,
     path: &str,
     token: Option<&str>,
     json: Option<String>,
-) -> Result<Response> {
+) -> Pin<Box<dyn Future<Output = Result<String>>>> {
     let changes_state = matches!(method, Method::POST | Method::PUT | Method::PATCH);
     let mut builder = RequestBuilder::new(path)
         .method(method)
@@ -229,25 +234,29 @@ async fn send(
     let request = match json {
         Some(json) => builder.body(json),
         None => builder.build(),
-    }
-    .map_err(network)?;
-    let response = request.send().await.map_err(network)?;
-    if response.ok() {
-        return Ok(response);
-    }
-    let status = response.status();
-    let detail = match response.json::<ErrorBody>().await {
-        Ok(body) => body.detail,
-        Err(_) => format!("The server answered {status} {}", response.status_text()),
     };
-    Err(Error::Api { status, detail })
+    Box::pin(async move {
+        let response = request.map_err(network)?.send().await.map_err(network)?;
+        let body = response.text().await;
+        if response.ok() {
+            return body.map_err(unreadable);
+        }
+        let status = response.status();
+        let detail = match body.map(|b| serde_json::from_str::<ErrorBody>(&b)) {
+            Ok(Ok(body)) => body.detail,
+            _ => format!("The server answered {status} {}", response.status_text()),
+        };
+        Err(Error::Api { status, detail })
+    })
 }
 
-async fn read_json<T: DeserializeOwned>(response: Response) -> Result<T> {
-    response
-        .json()
-        .await
-        .map_err(|e| Error::Network(format!("unreadable response ({e})")))
+/// The body of a successful response as `T`.
+fn decode<T: DeserializeOwned>(body: &str) -> Result<T> {
+    serde_json::from_str(body).map_err(unreadable)
+}
+
+fn unreadable(e: impl std::fmt::Display) -> Error {
+    Error::Network(format!("unreadable response ({e})"))
 }
 
 fn to_json(body: &impl Serialize) -> Result<String> {

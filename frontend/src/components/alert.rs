@@ -47,24 +47,3 @@ pub fn Loading(#[prop(default = "Loading…")] label: &'static str) -> impl Into
         </p>
     }
 }
-
-/// The fallback of an `<ErrorBoundary>`: every error it caught.
-#[component]
-pub fn ErrorList(
-    errors: ArcRwSignal<Errors>,
-    #[prop(default = "load-error")] id: &'static str,
-) -> impl IntoView {
-    let message = move || {
-        errors
-            .get()
-            .into_iter()
-            .map(|(_, e)| e.to_string())
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
-    view! {
-        <p id=id class="alert alert-error" role="alert">
-            {message}
-        </p>
-    }
-}

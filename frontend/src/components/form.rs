@@ -4,6 +4,7 @@
 use super::{ErrorMessage, Shell};
 use crate::api;
 use crate::auth::use_auth;
+use crate::tasks::Act;
 use leptos::prelude::*;
 
 /// A required, labelled input; `id` is also its `name`.
@@ -48,8 +49,8 @@ pub fn SubmitButton(
 }
 
 /// The error of an action's last run, shown where the form shows errors.
-pub fn action_error<I: 'static, O: 'static>(
-    action: Action<I, Result<O, api::Error>>,
+pub fn action_error<I: 'static, O: Send + Sync + 'static>(
+    action: Act<I, Result<O, api::Error>>,
     id: &'static str,
 ) -> impl Fn() -> Option<AnyView> + Copy {
     move || {

@@ -6,7 +6,7 @@ mod form;
 mod session_check;
 mod top_bar;
 
-pub use alert::{ErrorList, ErrorMessage, Loading, Notice};
+pub use alert::{ErrorMessage, Loading, Notice};
 pub use auth_card::AuthCard;
 pub use expiry::TokenExpiry;
 pub use form::{action_error, AdminOnly, Field, SubmitButton};

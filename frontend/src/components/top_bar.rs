@@ -3,9 +3,10 @@
 use crate::auth::use_auth;
 use crate::config::use_config;
 use crate::injection::use_embed;
+use crate::router::A;
 use crate::routes::Page;
+use crate::tasks::Act;
 use leptos::prelude::*;
-use leptos_router::components::A;
 use tessera_shared::Role;
 
 /// The top bar above a signed-in page's content; in embed mode, the content alone.
@@ -28,7 +29,7 @@ fn TopBar() -> impl IntoView {
     let config = use_config();
     let name = config.name();
     let api_keys_enabled = config.api_keys_enabled();
-    let sign_out = Action::new_local(move |_: &()| auth.sign_out());
+    let sign_out = Act::new(move |_: &()| auth.sign_out());
     let signing_out = sign_out.pending();
     let person = move || auth.user().map(|u| u.name);
     view! {
@@ -67,7 +68,7 @@ fn TopBar() -> impl IntoView {
                         class="button button-quiet"
                         disabled=move || signing_out.get()
                         on:click=move |_| {
-                            sign_out.dispatch_local(());
+                            sign_out.dispatch(());
                         }
                     >
                         {move || if signing_out.get() { "Signing out…" } else { "Sign out" }}

@@ -1,7 +1,8 @@
 //! The person's API key: create (shown once, with a copy button), see what is
 //! known of it, revoke it.
 use crate::auth::use_auth;
-use crate::components::{ErrorList, ErrorMessage, Loading, Shell};
+use crate::components::{ErrorMessage, Loading, Shell};
+use crate::tasks::{Act, Load};
 use leptos::prelude::*;
 use tessera_shared::ApiKeyInfo;
 use wasm_bindgen::JsValue;
@@ -10,10 +11,10 @@ use wasm_bindgen::JsValue;
 #[component]
 pub fn ApiKey() -> impl IntoView {
     let auth = use_auth();
-    let info = LocalResource::new(move || async move { auth.api()?.api_key().await });
+    let info = Load::new(move || async move { auth.api()?.api_key().await });
     let created = RwSignal::new(None::<String>);
     let copied = RwSignal::new(false);
-    let create = Action::new_local(move |_: &()| async move {
+    let create = Act::new(move |_: &()| async move {
         let result = auth.api()?.create_api_key().await;
         if let Ok(key) = &result {
             created.set(Some(key.api_key.clone()));
@@ -22,7 +23,7 @@ pub fn ApiKey() -> impl IntoView {
         info.refetch();
         result.map(drop)
     });
-    let revoke = Action::new_local(move |_: &()| async move {
+    let revoke = Act::new(move |_: &()| async move {
         let result = auth.api()?.revoke_api_key().await;
         created.set(None);
         info.refetch();
@@ -36,16 +37,14 @@ pub fn ApiKey() -> impl IntoView {
         };
         error.map(|message| view! { <ErrorMessage message /> })
     };
-    let current = move || {
-        Suspend::new(async move {
-            info.await.map(|key| match key {
-                Some(key) => view! { <KeyDetails key /> }.into_any(),
-                None => view! {
-                    <p class="muted" id="no-api-key">"You have no API key yet."</p>
-                }
-                .into_any(),
-            })
-        })
+    let current = move || match info.get() {
+        None => view! { <Loading label="Loading your key…" /> }.into_any(),
+        Some(Err(e)) => view! { <ErrorMessage message=e.to_string() id="load-error" /> }.into_any(),
+        Some(Ok(Some(key))) => view! { <KeyDetails key /> }.into_any(),
+        Some(Ok(None)) => view! {
+            <p class="muted" id="no-api-key">"You have no API key yet."</p>
+        }
+        .into_any(),
     };
     let has_key = move || matches!(info.get(), Some(Ok(Some(_))));
     let busy = move || busy() || info.get().is_none();
@@ -60,18 +59,14 @@ pub fn ApiKey() -> impl IntoView {
                 </p>
                 {failure}
                 <FreshKey created copied />
-                <Transition fallback=|| view! { <Loading label="Loading your key…" /> }>
-                    <ErrorBoundary fallback=|errors| view! { <ErrorList errors /> }>
-                        {current}
-                    </ErrorBoundary>
-                </Transition>
+                {current}
                 <div class="actions">
                     <button
                         id="create-api-key"
                         class="button button-primary"
                         disabled=busy
                         on:click=move |_| {
-                            create.dispatch_local(());
+                            create.dispatch(());
                         }
                     >
                         {move || if has_key() { "Replace key" } else { "Create key" }}
@@ -82,7 +77,7 @@ pub fn ApiKey() -> impl IntoView {
                             class="button button-danger"
                             disabled=busy
                             on:click=move |_| {
-                                revoke.dispatch_local(());
+                                revoke.dispatch(());
                             }
                         >
                             "Revoke key"

@@ -148,9 +148,18 @@ fn decode_jwt(token: &str) -> Option<(Value, Value)> {
     if parts.next().is_some() {
         return None;
     }
-    let header: Value = serde_json::from_slice(&base64url(header)?).ok()?;
-    let claims: Value = serde_json::from_slice(&base64url(claims)?).ok()?;
-    (header.is_object() && claims.is_object()).then_some((header, claims))
+    let header = json_object(header)?;
+    let claims = json_object(claims)?;
+    Some((header, claims))
+}
+
+/// The JSON object that `part` (unpadded base64url) encodes. Read as text
+/// (JSON is UTF-8), with the parser the rest of the SPA uses.
+fn json_object(part: &str) -> Option<Value> {
+    let text = String::from_utf8(base64url(part)?).ok()?;
+    serde_json::from_str::<Value>(&text)
+        .ok()
+        .filter(Value::is_object)
 }
 
 /// Decodes unpadded base64url.
@@ -184,5 +193,36 @@ fn method(user: &SessionUser) -> &'static str {
         AuthMethod::Jwt => "an identity provider's token",
         AuthMethod::ApiKey => "an API key",
         AuthMethod::TrustedHeader => "a trusted proxy's headers",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_jwt_is_decoded_for_display() {
+        // {"alg":"HS256"} . {"sub":"ü","iat":1}
+        let token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiLDvCIsImlhdCI6MX0.sig";
+        let (header, claims) = decode_jwt(token).unwrap_or_default();
+        assert_eq!(header["alg"], "HS256");
+        assert_eq!(claims["sub"], "ü");
+        assert_eq!(claims["iat"], 1);
+    }
+
+    #[test]
+    fn anything_else_is_not_a_jwt() {
+        for token in [
+            "sk-abc",
+            "a.b",
+            "a.b.c.d",
+            // [1] and {} : not an object
+            "WzFd.e30.sig",
+            // {} and {"a":"<byte 0xff>"}: not UTF-8
+            "e30.eyJhIjoi_yJ9.sig",
+            "e30.!!!.sig",
+        ] {
+            assert_eq!(decode_jwt(token), None, "{token}");
+        }
     }
 }

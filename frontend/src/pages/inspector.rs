@@ -3,6 +3,7 @@
 //! claims (never the signature).
 use crate::auth::use_auth;
 use crate::components::{ErrorMessage, Shell};
+use crate::tasks::Act;
 use leptos::prelude::*;
 use serde_json::{Map, Value};
 use tessera_shared::{InspectForm, InspectReport};
@@ -12,7 +13,7 @@ use tessera_shared::{InspectForm, InspectReport};
 pub fn Inspector() -> impl IntoView {
     let auth = use_auth();
     let token = RwSignal::new(String::new());
-    let inspect = Action::new_local(move |form: &InspectForm| {
+    let inspect = Act::new(move |form: &InspectForm| {
         let form = form.clone();
         async move { auth.api()?.inspect(&form).await }
     });
@@ -21,7 +22,7 @@ pub fn Inspector() -> impl IntoView {
         ev.prevent_default();
         let token = token.get_untracked().trim().to_owned();
         if !token.is_empty() {
-            inspect.dispatch_local(InspectForm { token });
+            inspect.dispatch(InspectForm { token });
         }
     };
     let outcome = move || match inspect.value().get() {

@@ -22,25 +22,24 @@ pub use signup::SignUp;
 pub use users::Users;
 
 use crate::auth::use_auth;
+use crate::router::{redirect, use_location};
 use crate::routes::Page;
 use crate::url;
 use leptos::prelude::*;
-use leptos_router::components::Redirect;
-use leptos_router::hooks::use_query_map;
 
 /// Sends a signed-in person from an auth page to `?next=` (when it is a
 /// local path) or the dashboard.
 #[component]
 fn LeaveWhenSignedIn() -> impl IntoView {
     let auth = use_auth();
-    let query = use_query_map();
+    let location = use_location();
     move || {
-        (auth.signed_in() == Some(true)).then(|| {
-            let next = query
-                .with_untracked(|q| q.get("next"))
+        if auth.signed_in() == Some(true) {
+            let next = location
+                .query_untracked("next")
                 .filter(|n| url::local_path(n).is_some())
                 .unwrap_or_else(|| Page::Dashboard.path().to_owned());
-            view! { <Redirect path=next /> }
-        })
+            redirect(&next);
+        }
     }
 }

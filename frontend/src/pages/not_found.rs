@@ -1,8 +1,8 @@
 //! Any path the SPA does not know.
 use crate::components::AuthCard;
+use crate::router::A;
 use crate::routes::Page;
 use leptos::prelude::*;
-use leptos_router::components::A;
 
 /// "Page not found" with a way back.
 #[component]

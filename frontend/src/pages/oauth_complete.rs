@@ -4,12 +4,11 @@
 use crate::api;
 use crate::auth::use_auth;
 use crate::components::{AuthCard, Loading};
+use crate::router::use_location;
 use crate::routes::Page;
 use crate::url;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::hooks::use_navigate;
-use leptos_router::NavigateOptions;
 use wasm_bindgen::JsValue;
 
 /// Shown on the sign-in page when `/oauth/complete` carries no code (a
@@ -25,16 +24,13 @@ const NOT_OFFERED: &str = "This server does not offer single sign-on (404 Not fo
 #[component]
 pub fn OauthComplete() -> impl IntoView {
     let auth = use_auth();
-    let navigate = use_navigate();
+    let location = use_location();
     let completion = take_fragment();
     spawn_local(async move {
-        let replace = NavigateOptions {
-            replace: true,
-            ..NavigateOptions::default()
-        };
+        let navigate = |to: &str| location.navigate(to, true);
         let Some(code) = completion.code else {
             auth.sign_in_failed(NO_CODE);
-            return navigate(Page::SignIn.path(), replace);
+            return navigate(Page::SignIn.path());
         };
         match api::oauth_complete(code).await {
             Ok(user) => {
@@ -42,15 +38,15 @@ pub fn OauthComplete() -> impl IntoView {
                 let next = completion
                     .next
                     .unwrap_or_else(|| Page::Dashboard.path().to_owned());
-                navigate(&next, replace);
+                navigate(&next);
             }
             Err(api::Error::Api { status: 404, .. }) => {
                 auth.sign_in_failed(NOT_OFFERED);
-                navigate(Page::SignIn.path(), replace);
+                navigate(Page::SignIn.path());
             }
             Err(e) => {
                 auth.sign_in_failed(e.to_string());
-                navigate(Page::SignIn.path(), replace);
+                navigate(Page::SignIn.path());
             }
         }
     });

@@ -8,12 +8,12 @@ use crate::components::{
     action_error, AuthCard, ErrorMessage, Field, Loading, Notice, SubmitButton,
 };
 use crate::config::use_config;
+use crate::router::{use_location, A};
 use crate::routes::{Page, SIGN_IN_ALIAS};
+use crate::tasks::Act;
 use crate::url;
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
-use leptos_router::components::A;
-use leptos_router::hooks::use_query_map;
 use tessera_shared::{routes, LdapForm, OidcProviderLink, PublicConfig, SessionUser, SigninForm};
 use wasm_bindgen::JsValue;
 
@@ -25,11 +25,11 @@ pub fn SignIn() -> impl IntoView {
     if let Some(reason) = take_error_from_url() {
         auth.sign_in_failed(reason);
     }
-    let query = use_query_map();
-    let backup = Memo::new(move |_| query.with(|q| q.get("backup").as_deref() == Some("1")));
+    let location = use_location();
+    let backup = Memo::new(move |_| location.query("backup").as_deref() == Some("1"));
     let next = Memo::new(move |_| {
-        query
-            .with(|q| q.get("next"))
+        location
+            .query("next")
             .filter(|n| url::local_path(n).is_some())
     });
     let body = move || match config.get() {
@@ -133,7 +133,7 @@ fn ProviderButton(provider: OidcProviderLink, next: Option<String>) -> impl Into
 struct SignInForm {
     who: RwSignal<String>,
     password: RwSignal<String>,
-    submit: Action<(String, String), Result<(), api::Error>>,
+    submit: Act<(String, String), Result<(), api::Error>>,
 }
 
 impl SignInForm {
@@ -143,7 +143,7 @@ impl SignInForm {
         Fut: std::future::Future<Output = Result<SessionUser, api::Error>> + 'static,
     {
         let auth = use_auth();
-        let submit = Action::new_local(move |(who, password): &(String, String)| {
+        let submit = Act::new(move |(who, password): &(String, String)| {
             let answer = post(who.clone(), password.clone());
             async move {
                 auth.sign_in(answer.await?);
@@ -164,7 +164,7 @@ impl SignInForm {
         move |ev: SubmitEvent| {
             ev.prevent_default();
             auth.attempt_started();
-            submit.dispatch_local((who.get_untracked(), password.get_untracked()));
+            submit.dispatch((who.get_untracked(), password.get_untracked()));
         }
     }
 }

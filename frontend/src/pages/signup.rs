@@ -2,40 +2,36 @@
 use super::LeaveWhenSignedIn;
 use crate::api;
 use crate::auth::use_auth;
-use crate::components::{action_error, AuthCard, ErrorList, Field, Loading, SubmitButton};
+use crate::components::{action_error, AuthCard, ErrorMessage, Field, Loading, SubmitButton};
 use crate::config::use_config;
+use crate::router::A;
 use crate::routes::Page;
+use crate::tasks::Act;
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
-use leptos_router::components::A;
 use tessera_shared::{PublicConfig, SignupForm};
 
 /// Name, email and password; explains when sign-up is closed.
 #[component]
 pub fn SignUp() -> impl IntoView {
     let config = use_config();
-    let page = move || {
-        Suspend::new(async move {
-            config.load().await.map(|c| {
-                if c.first_user || c.signup_enabled {
-                    view! { <SignupForm config=c /> }.into_any()
-                } else {
-                    view! {
-                        <p class="muted" id="signup-closed">
-                            "Sign-up is closed. Ask an administrator for an account."
-                        </p>
-                    }
-                    .into_any()
-                }
-            })
-        })
+    let page = move || match config.get() {
+        None => view! { <Loading /> }.into_any(),
+        Some(Err(e)) => view! { <ErrorMessage message=e.to_string() id="load-error" /> }.into_any(),
+        Some(Ok(c)) if c.first_user || c.signup_enabled => {
+            view! { <SignupForm config=c /> }.into_any()
+        }
+        Some(Ok(_)) => view! {
+            <p class="muted" id="signup-closed">
+                "Sign-up is closed. Ask an administrator for an account."
+            </p>
+        }
+        .into_any(),
     };
     view! {
         <LeaveWhenSignedIn />
         <AuthCard title="Create an account">
-            <Transition fallback=|| view! { <Loading /> }>
-                <ErrorBoundary fallback=|errors| view! { <ErrorList errors /> }>{page}</ErrorBoundary>
-            </Transition>
+            {page}
             <p class="hint">
                 "Already have an account? "
                 <A href=Page::SignIn.path() attr:id="signin-link">"Sign in"</A>
@@ -51,7 +47,7 @@ fn SignupForm(config: PublicConfig) -> impl IntoView {
     let name = RwSignal::new(String::new());
     let email = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
-    let submit = Action::new_local(move |form: &SignupForm| {
+    let submit = Act::new(move |form: &SignupForm| {
         let form = form.clone();
         async move {
             let user = api::signup(&form).await?;
@@ -63,7 +59,7 @@ fn SignupForm(config: PublicConfig) -> impl IntoView {
     let error = action_error(submit, "error");
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
-        submit.dispatch_local(SignupForm {
+        submit.dispatch(SignupForm {
             name: name.get_untracked(),
             email: email.get_untracked(),
             password: password.get_untracked(),

@@ -2,7 +2,8 @@
 //! button that signs them out everywhere.
 use crate::api;
 use crate::auth::use_auth;
-use crate::components::{AdminOnly, ErrorList, ErrorMessage, Loading, Notice, RoleBadge};
+use crate::components::{AdminOnly, ErrorMessage, Loading, Notice, RoleBadge};
+use crate::tasks::{Act, Load};
 use leptos::prelude::*;
 use tessera_shared::{Role, UpdateRoleForm, UserInfo};
 
@@ -21,8 +22,8 @@ pub fn Users() -> impl IntoView {
 #[component]
 fn UserTable() -> impl IntoView {
     let auth = use_auth();
-    let users = LocalResource::new(move || async move { auth.api()?.users().await });
-    let update = Action::new_local(move |form: &UpdateRoleForm| {
+    let users = Load::new(move || async move { auth.api()?.users().await });
+    let update = Act::new(move |form: &UpdateRoleForm| {
         let form = form.clone();
         async move {
             let result = match auth.api() {
@@ -33,7 +34,7 @@ fn UserTable() -> impl IntoView {
             result
         }
     });
-    let sign_out = Action::new_local(move |(id, name): &(String, String)| {
+    let sign_out = Act::new(move |(id, name): &(String, String)| {
         let (id, name) = (id.clone(), name.clone());
         async move {
             match auth.api() {
@@ -67,48 +68,46 @@ fn UserTable() -> impl IntoView {
     }
     };
     let me = auth.user().map(|u| u.id).unwrap_or_default();
-    let rows = move || {
-        let me = me.clone();
-        Suspend::new(async move {
-            users.await.map(|list| {
-                let count = list.len();
-                let rows = list
-                    .into_iter()
-                    .map(|user| {
-                        let is_me = user.id == me;
-                        view! { <UserRow user is_me saving update sign_out /> }
-                    })
-                    .collect_view();
-                view! {
-                    <p class="muted" id="user-count">
-                        {count} {if count == 1 { " account" } else { " accounts" }}
-                    </p>
-                    <div class="table-wrap">
-                        <table class="table" id="users">
-                            <thead>
-                                <tr>
-                                    <th scope="col">"Name"</th>
-                                    <th scope="col">"Email"</th>
-                                    <th scope="col">"Role"</th>
-                                    <th scope="col">"Source"</th>
-                                    <th scope="col">"Sessions"</th>
-                                </tr>
-                            </thead>
-                            <tbody>{rows}</tbody>
-                        </table>
-                    </div>
-                }
-            })
-        })
+    let rows = move || match users.get() {
+        None => view! { <Loading label="Loading users…" /> }.into_any(),
+        Some(Err(e)) => view! { <ErrorMessage message=e.to_string() id="load-error" /> }.into_any(),
+        Some(Ok(list)) => {
+            let count = list.len();
+            let rows = list
+                .into_iter()
+                .map(|user| {
+                    let is_me = user.id == me;
+                    view! { <UserRow user is_me saving update sign_out /> }
+                })
+                .collect_view();
+            view! {
+                <p class="muted" id="user-count">
+                    {count} {if count == 1 { " account" } else { " accounts" }}
+                </p>
+                <div class="table-wrap">
+                    <table class="table" id="users">
+                        <thead>
+                            <tr>
+                                <th scope="col">"Name"</th>
+                                <th scope="col">"Email"</th>
+                                <th scope="col">"Role"</th>
+                                <th scope="col">"Source"</th>
+                                <th scope="col">"Sessions"</th>
+                            </tr>
+                        </thead>
+                        <tbody>{rows}</tbody>
+                    </table>
+                </div>
+            }
+            .into_any()
+        }
     };
     view! {
         <section class="card">
             <h1>"Users"</h1>
             {outcome}
             {signed_out}
-            <Transition fallback=|| view! { <Loading label="Loading users…" /> }>
-                <ErrorBoundary fallback=|errors| view! { <ErrorList errors /> }>{rows}</ErrorBoundary>
-            </Transition>
+            {rows}
         </section>
     }
 }
@@ -118,8 +117,8 @@ fn UserRow(
     user: UserInfo,
     is_me: bool,
     saving: Memo<bool>,
-    update: Action<UpdateRoleForm, api::Result<UserInfo>>,
-    sign_out: Action<(String, String), api::Result<String>>,
+    update: Act<UpdateRoleForm, api::Result<UserInfo>>,
+    sign_out: Act<(String, String), api::Result<String>>,
 ) -> impl IntoView {
     let sessions_cell = view! {
         <SessionsCell id=user.id.clone() name=user.name.clone() is_me sign_out />
@@ -128,7 +127,7 @@ fn UserRow(
     let email = user.email.clone();
     let on_change = move |ev| {
         if let Some(role) = Role::parse(&event_target_value(&ev)) {
-            update.dispatch_local(UpdateRoleForm {
+            update.dispatch(UpdateRoleForm {
                 id: id.clone(),
                 role,
             });
@@ -181,7 +180,7 @@ fn SessionsCell(
     id: String,
     name: String,
     is_me: bool,
-    sign_out: Action<(String, String), api::Result<String>>,
+    sign_out: Act<(String, String), api::Result<String>>,
 ) -> impl IntoView {
     let confirming = RwSignal::new(false);
     let target = (id, name.clone());
@@ -215,7 +214,7 @@ fn SessionsCell(
                         let target = target.clone();
                         move |_| {
                             confirming.set(false);
-                            sign_out.dispatch_local(target.clone());
+                            sign_out.dispatch(target.clone());
                         }
                     }
                 >

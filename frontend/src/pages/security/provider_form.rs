@@ -8,6 +8,7 @@ use super::test_popup::{listen_for_report, start_test, Test, TestOutcome};
 use crate::api;
 use crate::auth::use_auth;
 use crate::components::ErrorMessage;
+use crate::tasks::Act;
 use leptos::ev;
 use leptos::prelude::*;
 use tessera_shared::OidcProviderSettings;
@@ -24,7 +25,7 @@ pub(super) fn ProviderForm(
     let draft = Draft::new(&settings);
     let loaded = StoredValue::new(settings.clone());
     let secret_set = settings.client_secret_set;
-    let save = Action::new_local(move |s: &OidcProviderSettings| {
+    let save = Act::new(move |s: &OidcProviderSettings| {
         let s = s.clone();
         async move {
             let saved = auth.api()?.save_oidc_provider(&s).await.map_err(explain)?;
@@ -41,7 +42,7 @@ pub(super) fn ProviderForm(
     };
     let on_submit = move |e: ev::SubmitEvent| {
         e.prevent_default();
-        save.dispatch_local(loaded.with_value(|l| draft.settings(l)));
+        save.dispatch(loaded.with_value(|l| draft.settings(l)));
     };
 
     let test = RwSignal::new(Test::Idle);

@@ -6,6 +6,7 @@ use super::provider_form::ProviderForm;
 use crate::api;
 use crate::auth::use_auth;
 use crate::components::{AdminOnly, ErrorMessage, Loading, Notice};
+use crate::tasks::{Act, Load};
 use leptos::prelude::*;
 use tessera_shared::OidcProviderSettings;
 
@@ -26,13 +27,11 @@ type Editing = Option<(OidcProviderSettings, bool)>;
 fn Providers() -> impl IntoView {
     let auth = use_auth();
     let list =
-        LocalResource::new(
-            move || async move { auth.api()?.oidc_providers().await.map_err(explain) },
-        );
+        Load::new(move || async move { auth.api()?.oidc_providers().await.map_err(explain) });
     let editing = RwSignal::new(None::<(OidcProviderSettings, bool)>);
     let status = RwSignal::new(None::<String>);
     let confirming = RwSignal::new(None::<String>);
-    let delete = Action::new_local(move |name: &String| {
+    let delete = Act::new(move |name: &String| {
         let name = name.clone();
         async move {
             let result = match auth.api() {
@@ -106,11 +105,11 @@ fn Providers() -> impl IntoView {
 /// The providers as a table, or why there is none to show.
 #[component]
 fn ProviderTable(
-    list: LocalResource<api::Result<Vec<OidcProviderSettings>>>,
+    list: Load<api::Result<Vec<OidcProviderSettings>>>,
     editing: RwSignal<Editing>,
     confirming: RwSignal<Option<String>>,
     deleting: Memo<bool>,
-    delete: Action<String, api::Result<()>>,
+    delete: Act<String, api::Result<()>>,
 ) -> impl IntoView {
     move || {
         let providers = match list.get() {
@@ -161,7 +160,7 @@ fn ProviderRow(
     editing: RwSignal<Editing>,
     confirming: RwSignal<Option<String>>,
     deleting: Memo<bool>,
-    delete: Action<String, api::Result<()>>,
+    delete: Act<String, api::Result<()>>,
 ) -> impl IntoView {
     let name = provider.name.clone();
     let is_confirming = {
@@ -187,7 +186,7 @@ fn ProviderRow(
                             data-test="confirm-delete"
                             disabled=move || deleting.get()
                             on:click=move |_| {
-                                delete.dispatch_local(target.clone());
+                                delete.dispatch(target.clone());
                             }
                         >
                             "Delete"

@@ -15,7 +15,7 @@ use std::rc::Rc;
 use tessera_shared::{
     routes, ApiKeyCreated, ApiKeyInfo, ErrorBody, InspectForm, InspectReport, LdapForm,
     OauthCompleteForm, OidcProviderSettings, OidcTestReport, OidcTestResultForm, OidcTestStarted,
-    PublicConfig, SessionUser, SigninForm, SignoutAnswer, SignupForm, UpdateRoleForm, UserInfo,
+    PublicConfig, SessionUser, SigninForm, SignupForm, UpdateRoleForm, UserInfo,
 };
 
 /// The result of an API call.
@@ -87,9 +87,16 @@ impl AuthorizedApi {
     }
 
     /// `GET /api/v1/auths/signout`: revokes the token; for an SSO session,
-    /// possibly the provider's logout URL.
-    pub async fn signout(&self) -> Result<SignoutAnswer> {
-        read_json(self.call(Method::GET, routes::SIGNOUT, None).await?).await
+    /// possibly the provider's logout URL (`tessera_shared::SignoutAnswer`'s `logout_url`,
+    /// read from the JSON value: the SPA's JSON reader for values is linked
+    /// anyway, a decoder of its own for this answer is not).
+    pub async fn signout(&self) -> Result<Option<String>> {
+        let answer: serde_json::Value =
+            decode(&self.call(Method::GET, routes::SIGNOUT, None).await?)?;
+        Ok(answer
+            .get("logout_url")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned))
     }
 
     /// `GET /api/v1/auths/api_key`: `None` when the person has no key.

@@ -2,6 +2,7 @@
 //! start-up from the validated config.
 use crate::auth::account::Accounts;
 use crate::auth::api_key::{ApiKeyAuthenticator, ApiKeys};
+use crate::auth::grant::GrantCheck;
 use crate::auth::idp::{Idp, IdpAuthenticator};
 use crate::auth::ldap::{LdapDirectory, LdapSignIn};
 use crate::auth::oidc::{Handles as OidcHandles, OidcProviders};
@@ -67,7 +68,7 @@ pub struct Inner {
     /// LDAP sign-in, when `[ldap]` is configured.
     pub ldap: Option<LdapSignIn>,
     /// SSO providers (`[[oidc_providers]]` and saved settings).
-    pub oidc: OidcProviders,
+    pub oidc: Arc<OidcProviders>,
     /// The state shared with other replicas (`[redis]`), or nothing.
     pub replica: ReplicaSync,
 }
@@ -130,6 +131,12 @@ impl AppState {
                 users: users.clone(),
                 clock: clock.clone(),
             });
+        let oidc = Arc::new(
+            sso_providers(
+                &config, &secret, &db, &accounts, &sessions, &replica, &clock,
+            )
+            .await?,
+        );
         let authenticators = authenticators(
             &config,
             Handles {
@@ -141,12 +148,9 @@ impl AppState {
                 idp: &idp,
                 replica: &replica,
                 clock: &clock,
+                grants: oidc.clone(),
             },
         )?;
-        let oidc = sso_providers(
-            &config, &secret, &db, &accounts, &sessions, &replica, &clock,
-        )
-        .await?;
         let password_signin = PasswordSignIn {
             users: users.clone(),
             passwords: passwords.clone(),
@@ -245,6 +249,8 @@ struct Handles<'a> {
     idp: &'a Idp,
     replica: &'a ReplicaSync,
     clock: &'a Arc<dyn Clock>,
+    /// Keeps the grants of SSO sessions that live as long as them.
+    grants: Arc<dyn GrantCheck>,
 }
 
 /// Every way a request authenticates, each given the handles it uses.
@@ -258,6 +264,7 @@ fn authenticators(config: &Config, h: Handles<'_>) -> anyhow::Result<Authenticat
         idp,
         replica,
         clock,
+        grants,
     } = h;
     let proxy = config
         .trusted_header
@@ -268,12 +275,15 @@ fn authenticators(config: &Config, h: Handles<'_>) -> anyhow::Result<Authenticat
         .map(Arc::new);
     Ok(Authenticators {
         bearer: vec![
-            Box::new(SessionAuthenticator::new(
-                sessions.clone(),
-                accounts.clone(),
-                clock.clone(),
-                config.cache.verified_tokens,
-            )?),
+            Box::new(
+                SessionAuthenticator::new(
+                    sessions.clone(),
+                    accounts.clone(),
+                    clock.clone(),
+                    config.cache.verified_tokens,
+                )?
+                .with_grants(grants),
+            ),
             Box::new(ApiKeyAuthenticator {
                 enabled: config.api_keys.enabled,
                 keys: api_keys.clone(),

@@ -47,7 +47,14 @@
 //                                any claims signed with the provider's own key
 //                                (the one its jwks_uri publishes), for tests of
 //                                tokens a provider should never send
+//   POST /__test/accounts/{sub}/revoke-grants
+//                                ends every grant the account gave (as an
+//                                admin revoking a user's sessions/consents):
+//                                its refresh and access tokens stop working
 //   GET /__test/health
+//
+// Logged on stderr: `refresh_token.granted CLIENT` per refresh, `grant.error
+// TYPE: MESSAGE` per refused token request.
 //
 // Logout: RP-initiated logout at `end_session_endpoint` shows a form
 // (id="logout-form"); submitting it ends the provider session and posts a
@@ -68,6 +75,8 @@ const spec = JSON.parse(readFileSync(specPath, 'utf8'));
 
 const controlToken = randomBytes(24).toString('base64url');
 const accounts = new Map();
+// grant ids by account, for /__test/accounts/{sub}/revoke-grants
+const grantsByAccount = new Map();
 const clientSpecs = new Map();
 
 const CLAIMS = ['email', 'email_verified', 'name', 'preferred_username', 'picture', 'groups'];
@@ -283,6 +292,19 @@ async function routes(ctx, next) {
       }
       return;
     }
+    const revoke = /^\/__test\/accounts\/([^/]+)\/revoke-grants$/.exec(path);
+    if (ctx.method === 'POST' && revoke) {
+      const sub = decodeURIComponent(revoke[1]);
+      const ids = [...(grantsByAccount.get(sub) ?? [])];
+      for (const id of ids) {
+        await provider.RefreshToken.revokeByGrantId(id);
+        await provider.AccessToken.revokeByGrantId(id);
+        await provider.Grant.adapter.destroy(id);
+      }
+      grantsByAccount.delete(sub);
+      ctx.body = { revoked: ids.length };
+      return;
+    }
     const m = /^\/__test\/(accounts|clients)\/([^/]+)$/.exec(path);
     if (ctx.method === 'PUT' && m) {
       try {
@@ -420,6 +442,15 @@ async function main() {
   provider.on('server_error', (ctx, err) => console.error('server_error', err));
   // a logout token the client did not accept (the provider itself goes on)
   provider.on('backchannel.error', (ctx, err, client) => console.error(`backchannel.error ${client.clientId}: ${err?.message ?? err}`));
+  // refresh-token grants, one line each (on stderr, the log tests read)
+  provider.on('grant.success', (ctx) => {
+    if (ctx.oidc.params?.grant_type === 'refresh_token') console.error(`refresh_token.granted ${ctx.oidc.client?.clientId}`);
+  });
+  provider.on('grant.error', (ctx, err) => console.error(`grant.error ${ctx.oidc.params?.grant_type}: ${err?.message ?? err}`));
+  provider.on('grant.saved', (grant) => {
+    if (!grantsByAccount.has(grant.accountId)) grantsByAccount.set(grant.accountId, new Set());
+    grantsByAccount.get(grant.accountId).add(grant.jti);
+  });
   installFaults();
   provider.use(routes);
 

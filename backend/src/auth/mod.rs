@@ -6,6 +6,7 @@
 pub mod account;
 pub mod api_key;
 pub mod authenticator;
+pub mod grant;
 pub mod idp;
 pub mod ldap;
 pub mod memo;

@@ -383,6 +383,27 @@ impl OidcProvider {
             .await;
     }
 
+    /// Ends every grant account `sub` gave (its refresh tokens stop
+    /// working); how many there were.
+    pub async fn revoke_grants(&self, sub: &str) -> u64 {
+        let res = crate::server::client()
+            .post(format!(
+                "{}/__test/accounts/{sub}/revoke-grants",
+                self.issuer
+            ))
+            .bearer_auth(&self.control_token)
+            .send()
+            .await
+            .expect("revoke-grants request");
+        assert_eq!(
+            res.status(),
+            200,
+            "POST /__test/accounts/{sub}/revoke-grants"
+        );
+        let body: Value = res.json().await.expect("revoke-grants JSON");
+        body["revoked"].as_u64().expect("revoked")
+    }
+
     /// `claims` under `header` (merged over `alg` RS256 and the key's
     /// `kid`), signed with the provider's own key — the one its `jwks_uri`
     /// publishes — for tokens a provider should never send.

@@ -9,13 +9,13 @@ use crate::auth::idp::verify::{Checks, IssuerRules};
 use crate::config::IssuerConfig;
 use crate::config::OidcProviderConfig;
 use oauth2::basic::{
-    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
-    BasicTokenType,
+    BasicErrorResponse, BasicErrorResponseType, BasicRevocationErrorResponse,
+    BasicTokenIntrospectionResponse, BasicTokenType,
 };
 use oauth2::{
     AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
-    EndpointSet, ExtraTokenFields, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
-    StandardRevocableToken, StandardTokenResponse, TokenResponse, TokenUrl,
+    EndpointSet, ExtraTokenFields, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken,
+    Scope, StandardRevocableToken, StandardTokenResponse, TokenResponse, TokenUrl,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -90,6 +90,20 @@ pub struct Tokens {
     pub id_token: Option<String>,
     /// The access token's lifetime, when given.
     pub expires_in: Option<Duration>,
+    /// The refresh token, when the provider granted one (never logged, never
+    /// sent to the browser).
+    pub refresh_token: Option<String>,
+}
+
+/// Why a refresh failed.
+#[derive(Debug)]
+pub enum RefreshFailure {
+    /// The provider refused it (`invalid_grant`: revoked, expired, reused;
+    /// or any other error answer): the grant is over.
+    Refused(String),
+    /// The provider could not be asked or its answer could not be read: try
+    /// again later.
+    Unreachable(String),
 }
 
 /// The HTTP client of token and userinfo requests: no redirects (they would
@@ -398,6 +412,11 @@ pub fn authorization_url(
     if form_post {
         req = req.add_extra_param("response_mode", "form_post");
     }
+    // OpenID Connect Core 11: a request for offline access must ask for
+    // consent (providers drop `offline_access` otherwise)
+    if cfg.kind != ProviderKind::Github && cfg.scopes().iter().any(|s| s == "offline_access") {
+        req = req.add_extra_param("prompt", "consent");
+    }
     let (url, _) = req.url();
     Ok(Started {
         url: url.to_string(),
@@ -424,27 +443,72 @@ pub async fn exchange(
         .set_pkce_verifier(PkceCodeVerifier::new(verifier.to_owned()))
         .request_async(http)
         .await
-        .map_err(|e| match e {
-            oauth2::RequestTokenError::ServerResponse(r) => format!(
-                "the token endpoint refused the code: {}{}",
+        .map_err(|e| match token_error(e) {
+            RefreshFailure::Refused(why) => format!("the token endpoint refused the code: {why}"),
+            RefreshFailure::Unreachable(why) => why,
+        })?;
+    Ok(tokens(res))
+}
+
+/// Renews the provider's tokens with `refresh_token` at the token endpoint
+/// (RFC 6749 section 6). The error names what failed, never a token.
+pub async fn refresh(
+    http: &reqwest::Client,
+    cfg: &OidcProviderConfig,
+    secret: Option<&str>,
+    d: &Discovered,
+    refresh_token: &str,
+) -> Result<Tokens, RefreshFailure> {
+    // the redirect URI is not sent with a refresh; the client needs one set
+    let c = client(cfg, secret, d, "http://127.0.0.1/").map_err(RefreshFailure::Unreachable)?;
+    let res = c
+        .exchange_refresh_token(&RefreshToken::new(refresh_token.to_owned()))
+        .request_async(http)
+        .await
+        .map_err(token_error)?;
+    Ok(tokens(res))
+}
+
+fn tokens(res: TokenRes) -> Tokens {
+    Tokens {
+        access_token: res.access_token().secret().clone(),
+        id_token: res.extra_fields().id_token.clone(),
+        expires_in: res.expires_in(),
+        refresh_token: res.refresh_token().map(|t| t.secret().clone()),
+    }
+}
+
+/// What a failed token request means: one of RFC 6749's error answers is a
+/// refusal; another code (`temporarily_unavailable`, `server_error`) or no
+/// answer may pass.
+fn token_error<E: std::error::Error>(
+    e: oauth2::RequestTokenError<E, BasicErrorResponse>,
+) -> RefreshFailure {
+    match e {
+        oauth2::RequestTokenError::ServerResponse(r) => {
+            let why = format!(
+                "{}{}",
                 r.error(),
                 r.error_description()
                     .map(|d| format!(" ({})", d.chars().take(200).collect::<String>()))
                     .unwrap_or_default()
-            ),
-            oauth2::RequestTokenError::Request(e) => {
-                format!("the token endpoint could not be reached: {e}")
+            );
+            match r.error() {
+                BasicErrorResponseType::Extension(_) => RefreshFailure::Unreachable(why),
+                _ => RefreshFailure::Refused(why),
             }
-            oauth2::RequestTokenError::Parse(e, _) => {
-                format!("the token endpoint's answer is unreadable: {}", e.path())
-            }
-            oauth2::RequestTokenError::Other(s) => format!("the token request failed: {s}"),
-        })?;
-    Ok(Tokens {
-        access_token: res.access_token().secret().clone(),
-        id_token: res.extra_fields().id_token.clone(),
-        expires_in: res.expires_in(),
-    })
+        }
+        oauth2::RequestTokenError::Request(e) => {
+            RefreshFailure::Unreachable(format!("the token endpoint could not be reached: {e}"))
+        }
+        oauth2::RequestTokenError::Parse(e, _) => RefreshFailure::Unreachable(format!(
+            "the token endpoint's answer is unreadable: {}",
+            e.path()
+        )),
+        oauth2::RequestTokenError::Other(s) => {
+            RefreshFailure::Unreachable(format!("the token request failed: {s}"))
+        }
+    }
 }
 
 /// GETs a JSON document with a bearer token (userinfo, GitHub's API).

@@ -13,8 +13,10 @@ pub mod flow;
 pub mod github;
 pub mod logout;
 pub mod provision;
+pub mod refresh;
 pub mod registry;
 pub mod rp_logout;
+pub mod seal;
 pub mod sign_in;
 pub mod test_round_trip;
 pub mod token_exchange;
@@ -161,6 +163,11 @@ pub struct Verified {
     /// The provider's raw ID token (OIDC kinds): kept on the server for
     /// RP-initiated logout's `id_token_hint`; never logged.
     pub id_token: Option<Secret>,
+    /// The provider's refresh token, when it granted one: a browser session
+    /// then lives as long as the grant ([`refresh`]). Never logged.
+    pub refresh_token: Option<Secret>,
+    /// How long the provider's access token lives, when it says.
+    pub expires_in: Option<Duration>,
 }
 
 /// The providers and the sign-ins in progress.
@@ -174,6 +181,11 @@ pub struct OidcProviders {
     /// also ends the account its IdP tokens map to.
     issuers: Vec<(String, String)>,
     key: CookieKey,
+    /// Seals the refresh tokens of sessions that live as long as their grant.
+    sealer: seal::Sealer,
+    /// When each such session's grant is next due for renewal, as this
+    /// replica last saw it.
+    grant_due: Cache<String, i64>,
     http: reqwest::Client,
     db: Db,
     users: Users,

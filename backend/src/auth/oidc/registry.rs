@@ -3,11 +3,12 @@
 //! delete swaps (applies to the next sign-in, no restart), and the single-use
 //! markers of `state` and `nonce`.
 use super::cookie::CookieKey;
-use super::{flow, secs, ttl_cache, Handles, OidcProviders, Provider, PENDING_TTL_SECS};
+use super::{flow, seal, secs, ttl_cache, Handles, OidcProviders, Provider, PENDING_TTL_SECS};
 use crate::config::oidc_provider::{self, OidcProviderConfig};
 use crate::config::Secret;
 use crate::error::{Error, Result};
 use crate::store::oidc::SavedProvider;
+use moka::sync::Cache;
 use std::sync::{Arc, RwLock};
 use tessera_shared::oidc::{OidcProviderLink, OidcProviderSettings};
 
@@ -51,6 +52,11 @@ impl OidcProviders {
                 .map(|i| (i.issuer.clone(), i.name.clone()))
                 .collect(),
             key: CookieKey::derive(session_secret),
+            sealer: seal::Sealer::derive(session_secret)?,
+            grant_due: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(std::time::Duration::from_secs(3600))
+                .build(),
             http: flow::token_client().map_err(anyhow::Error::msg)?,
             db,
             users,

@@ -19,7 +19,7 @@ use crate::auth::session::SessionClaims;
 use crate::config::Secret;
 use crate::domain::User;
 use crate::error::{Error, Result};
-use crate::store::sso_sessions::SsoSession;
+use crate::store::sso_sessions::{Grant, SsoSession};
 use tessera_shared::SessionUser;
 
 /// Where the provider sends the browser back after its logout (after the
@@ -36,42 +36,50 @@ const LOGOUT_STATE: &str = "lo";
 const KEPT_WITHOUT_EXP_SECS: i64 = 30 * 86_400;
 
 impl OidcProviders {
-    /// The session of a finished browser sign-in through `provider`; when
-    /// that provider offers RP-initiated logout, what it needs is kept for
-    /// the session until it expires.
+    /// The session of a finished browser sign-in through `provider`. When
+    /// that provider offers RP-initiated logout, or granted a refresh token
+    /// (the session then lives as long as the grant: [`super::refresh`]),
+    /// what they need is kept for the session until it expires.
     pub(super) async fn browser_session(
         &self,
         provider: &Provider,
         user: &User,
         v: &Verified,
     ) -> std::result::Result<SessionUser, Failure> {
-        let (session, claims) = self.mint_session(user, v)?;
-        if let Some(id_token) = &v.id_token {
-            if offers_rp_logout(provider).await {
-                self.keep_for_logout(provider, user, &claims, id_token)
-                    .await
-                    .map_err(|e| fail("The session could not be issued", e.to_string()))?;
-            }
+        let (session, claims) = self.mint_session(user, v, v.refresh_token.is_some())?;
+        let grant = self
+            .grant_of(&claims, v)
+            .map_err(|e| fail("The session could not be issued", e.to_string()))?;
+        let id_token = match &v.id_token {
+            Some(t) if grant.is_some() || offers_rp_logout(provider).await => Some(t.clone()),
+            _ => None,
+        };
+        if grant.is_some() || id_token.is_some() {
+            self.keep_sso_session(provider, user, &claims, id_token, grant)
+                .await
+                .map_err(|e| fail("The session could not be issued", e.to_string()))?;
         }
         Ok(session)
     }
 
-    async fn keep_for_logout(
+    async fn keep_sso_session(
         &self,
         provider: &Provider,
         user: &User,
         claims: &SessionClaims,
-        id_token: &Secret,
+        id_token: Option<Secret>,
+        grant: Option<Grant>,
     ) -> Result<()> {
         let now = self.clock.now();
         let row = SsoSession {
             jti: claims.jti.clone(),
             user_id: user.id.clone(),
             provider: provider.config.name.clone(),
-            id_token: Some(id_token.clone()),
+            id_token,
             expires_at: claims
                 .exp
                 .unwrap_or_else(|| now.saturating_add(KEPT_WITHOUT_EXP_SECS)),
+            grant,
         };
         self.db.keep_sso_session(&row, now).await
     }

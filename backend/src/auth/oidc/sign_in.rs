@@ -93,17 +93,9 @@ impl OidcProviders {
         if cfg.verbose {
             tracing::info!(provider = %cfg.name, claims = %serde_json::Value::Object(claims.clone()), "SSO claims received");
         }
-        // sessions signed in through this provider session end with it
-        // (back-channel logout)
-        let ended_by = match (&d.id_tokens, claims.get("sid")) {
-            (Some(_), Some(Value::String(sid))) if !sid.is_empty() => {
-                Some(crate::auth::revocation::provider_session(&d.issuer, sid))
-            }
-            _ => None,
-        };
         Ok(Verified {
+            ended_by: ended_by(&d, &claims),
             claims,
-            ended_by,
             id_token: tokens
                 .id_token
                 .filter(|_| d.id_tokens.is_some())
@@ -111,6 +103,8 @@ impl OidcProviders {
             not_after: tokens
                 .expires_in
                 .map(|d| now.saturating_add(d.as_secs().min(i64::MAX as u64 / 2) as i64)),
+            refresh_token: tokens.refresh_token.map(crate::config::Secret::new),
+            expires_in: tokens.expires_in,
         })
     }
 
@@ -152,20 +146,25 @@ impl OidcProviders {
         }
     }
 
-    /// A new session for `user` after a sign-in that `v` verified.
+    /// A new session for `user` after a sign-in that `v` verified, ending
+    /// with the provider's access token (a CLI sign-in's: nothing renews it).
     pub(super) fn session(
         &self,
         user: &crate::domain::User,
         v: &Verified,
     ) -> std::result::Result<SessionUser, Failure> {
-        self.mint_session(user, v).map(|(session, _)| session)
+        self.mint_session(user, v, false)
+            .map(|(session, _)| session)
     }
 
-    /// [`Self::session`], and the new session's claims.
+    /// A new session for `user` after a sign-in that `v` verified, and its
+    /// claims; with `grant`, one that lives as long as the provider's grant
+    /// instead of ending with its access token ([`super::refresh`]).
     pub(super) fn mint_session(
         &self,
         user: &crate::domain::User,
         v: &Verified,
+        grant: bool,
     ) -> std::result::Result<(SessionUser, SessionClaims), Failure> {
         let (token, claims) = self
             .sessions
@@ -173,12 +172,24 @@ impl OidcProviders {
                 user,
                 self.clock.now(),
                 crate::auth::session::Origin::SignIn {
-                    not_after: v.not_after,
+                    not_after: if grant { None } else { v.not_after },
                     src: v.ended_by.as_deref(),
+                    grant,
                 },
             )
             .map_err(|e| fail("The session could not be issued", e.to_string()))?;
         let session = crate::auth::session_user(user, token, claims.exp, AuthMethod::Session);
         Ok((session, claims))
+    }
+}
+
+/// The revocation id of the provider session the claims name (`sid`):
+/// sessions signed in through it end with it (back-channel logout).
+fn ended_by(d: &flow::Discovered, claims: &serde_json::Map<String, Value>) -> Option<String> {
+    match (&d.id_tokens, claims.get("sid")) {
+        (Some(_), Some(Value::String(sid))) if !sid.is_empty() => {
+            Some(crate::auth::revocation::provider_session(&d.issuer, sid))
+        }
+        _ => None,
     }
 }

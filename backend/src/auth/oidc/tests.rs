@@ -5,6 +5,7 @@
 //! a provider on loopback.
 mod id_token;
 mod logout;
+mod refresh;
 mod rp_logout;
 mod sign_in;
 

@@ -8,6 +8,7 @@
 //! token costs a hash, a look-up and a compare instead of the HMAC and the
 //! claim parse; a hit still re-checks time, revocation and the user.
 use super::account::Accounts;
+use super::grant::GrantCheck;
 use super::memo::CredentialMemo;
 use super::policy::CredentialKind;
 use super::verified_cache::{Entry, Slot, VerifiedCache};
@@ -91,6 +92,10 @@ pub struct SessionClaims {
     /// one has one: revoking it ends this session too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub src: Option<String>,
+    /// Lives as long as the identity provider's grant it was signed in
+    /// with, which the server renews ([`GrantCheck`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub grant: bool,
 }
 
 fn is_zero(n: &i64) -> bool {
@@ -121,6 +126,8 @@ pub enum Origin<'a> {
         /// What else revokes it: the provider session it was signed in
         /// through ([`crate::auth::revocation::provider_session`]).
         src: Option<&'a str>,
+        /// It lives as long as the provider's grant ([`GrantCheck`]).
+        grant: bool,
     },
     /// Minted from another credential that ends at `ends` (`None`: no end of
     /// its own) and is revoked by `revocation_id`, when it can be: capped by
@@ -176,6 +183,7 @@ impl SessionKeys {
             Origin::SignIn {
                 not_after: None,
                 src: None,
+                grant: false,
             },
         )
     }
@@ -189,8 +197,12 @@ impl SessionKeys {
         now: i64,
         origin: Origin<'_>,
     ) -> Result<(String, SessionClaims)> {
-        let (not_after, exchanged, src) = match origin {
-            Origin::SignIn { not_after, src } => (not_after, false, src.map(str::to_owned)),
+        let (not_after, exchanged, src, grant) = match origin {
+            Origin::SignIn {
+                not_after,
+                src,
+                grant,
+            } => (not_after, false, src.map(str::to_owned), grant),
             Origin::Exchange {
                 ends,
                 revocation_id,
@@ -202,6 +214,7 @@ impl SessionKeys {
                 )),
                 true,
                 revocation_id.map(str::to_owned),
+                false,
             ),
         };
         let (exp, single_use) = match self.lifetime {
@@ -223,6 +236,7 @@ impl SessionKeys {
             ep: user.epoch,
             exchanged,
             src,
+            grant,
         };
         let token = jsonwebtoken::encode(&session_header(), &claims, &self.encoding)
             .map_err(|e| anyhow::anyhow!("signing a session token: {e}"))?;
@@ -266,6 +280,7 @@ struct Verified {
     kind: CredentialKind,
     ep: i64,
     src: Option<String>,
+    grant: bool,
     /// The account and answer this token's requests share.
     memo: Arc<CredentialMemo>,
 }
@@ -281,6 +296,7 @@ impl From<SessionClaims> for Verified {
             single_use: c.single_use,
             ep: c.ep,
             src: c.src,
+            grant: c.grant,
             memo: Arc::default(),
         }
     }
@@ -299,6 +315,7 @@ pub struct SessionAuthenticator {
     keys: Arc<SessionKeys>,
     accounts: Accounts,
     clock: Arc<dyn Clock>,
+    grants: Option<Arc<dyn GrantCheck>>,
 }
 
 impl SessionAuthenticator {
@@ -316,7 +333,15 @@ impl SessionAuthenticator {
             keys,
             accounts,
             clock,
+            grants: None,
         })
+    }
+
+    /// Sessions that live as long as a provider's grant are checked with
+    /// `grants` (without, they are refused).
+    pub fn with_grants(mut self, grants: Arc<dyn GrantCheck>) -> Self {
+        self.grants = Some(grants);
+        self
     }
 
     /// The verified claims of `credential` (with the token, shared): from
@@ -386,6 +411,15 @@ impl BearerAuthenticator for SessionAuthenticator {
             return Err(Error::InvalidToken(
                 "session token issued before its user was signed out",
             ));
+        }
+        if claims.grant {
+            self.grants
+                .as_ref()
+                .ok_or(Error::InvalidToken(
+                    "session token bound to a provider grant nobody here keeps",
+                ))?
+                .check(&claims.jti, now)
+                .await?;
         }
         if claims.single_use
             && !self

@@ -50,6 +50,7 @@ fn capped_sessions_end_with_the_provider_token() {
             Origin::SignIn {
                 not_after: Some(1300),
                 src: None,
+                grant: false,
             },
         )
         .unwrap();
@@ -62,6 +63,7 @@ fn capped_sessions_end_with_the_provider_token() {
             Origin::SignIn {
                 not_after: Some(1300),
                 src: None,
+                grant: false,
             },
         )
         .unwrap();
@@ -73,6 +75,7 @@ fn capped_sessions_end_with_the_provider_token() {
             Origin::SignIn {
                 not_after: None,
                 src: None,
+                grant: false,
             },
         )
         .unwrap();
@@ -280,6 +283,74 @@ mod cache {
                 Err(Error::InvalidToken(_))
             )
         }
+    }
+
+    /// A keeper of provider grants that holds every grant until `ends_at`.
+    struct GrantsUntil(i64);
+
+    #[async_trait::async_trait]
+    impl GrantCheck for GrantsUntil {
+        async fn check(&self, _jti: &str, now: i64) -> Result<()> {
+            if now < self.0 {
+                Ok(())
+            } else {
+                Err(Error::InvalidToken("grant over"))
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_grant_session_lives_only_while_its_grant_does_cached_or_not() {
+        let f = fixture(ExpiresIn::Never, 100).await;
+        let (t, c) = f
+            .state
+            .sessions
+            .mint(
+                &f.bob,
+                NOW,
+                Origin::SignIn {
+                    not_after: None,
+                    src: None,
+                    grant: true,
+                },
+            )
+            .unwrap();
+        assert!(c.grant);
+        // without a keeper of grants: refused (fail closed)
+        assert!(f.refused(&t).await);
+        let accounts = Accounts {
+            users: f.state.users.clone(),
+            revocations: f.state.revocations.clone(),
+        };
+        let auth =
+            SessionAuthenticator::new(f.state.sessions.clone(), accounts, f.clock.clone(), 100)
+                .unwrap()
+                .with_grants(Arc::new(GrantsUntil(NOW + 10)));
+        for _ in 0..2 {
+            auth.authenticate(&t, &head()).await.unwrap();
+        }
+        assert!(auth.is_cached(&t));
+        f.clock.advance(10);
+        assert!(matches!(
+            auth.authenticate(&t, &head()).await,
+            Err(Error::InvalidToken(_))
+        ));
+        // the same token with its grant claim stripped (signature kept) is forged
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let parts: Vec<&str> = t.split('.').collect();
+        let mut claims: serde_json::Value =
+            serde_json::from_slice(&b64.decode(parts[1]).unwrap()).unwrap();
+        claims.as_object_mut().unwrap().remove("grant");
+        let stripped = format!(
+            "{}.{}.{}",
+            parts[0],
+            b64.encode(serde_json::to_vec(&claims).unwrap()),
+            parts[2]
+        );
+        assert!(matches!(
+            auth.authenticate(&stripped, &head()).await,
+            Err(Error::InvalidToken(_))
+        ));
     }
 
     #[tokio::test]

@@ -20,6 +20,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
 mod cli;
 mod logout;
+mod refresh;
 mod refusals;
 mod roles;
 mod rp_logout;

@@ -9,7 +9,7 @@ use crate::store::sso_sessions::SsoSession;
 use crate::store::users::NewLocalUser;
 use tessera_shared::Role;
 
-async fn user(sso: &Fixture, email: &str) -> Arc<crate::domain::User> {
+pub(super) async fn user(sso: &Fixture, email: &str) -> Arc<crate::domain::User> {
     sso.users
         .create_local(
             NewLocalUser {
@@ -24,17 +24,19 @@ async fn user(sso: &Fixture, email: &str) -> Arc<crate::domain::User> {
         .unwrap()
 }
 
-fn verified(id_token: Option<&str>) -> Verified {
+pub(super) fn verified(id_token: Option<&str>) -> Verified {
     Verified {
         claims: Map::new(),
         not_after: Some(NOW + 120),
         ended_by: None,
         id_token: id_token.map(Secret::new),
+        refresh_token: None,
+        expires_in: None,
     }
 }
 
 /// The `jti` of a session token.
-fn jti(token: &str) -> String {
+pub(super) fn jti(token: &str) -> String {
     let payload = token.split('.').nth(1).unwrap();
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload)
@@ -73,6 +75,7 @@ async fn a_browser_sign_in_keeps_the_id_token_for_one_sign_out() {
         provider: "kc".into(),
         id_token: Some(Secret::new("x.y.z")),
         expires_at: NOW + 60,
+        grant: None,
     };
     sso.db.keep_sso_session(&stolen, NOW).await.unwrap();
     assert_eq!(

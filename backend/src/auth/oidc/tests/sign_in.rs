@@ -249,6 +249,8 @@ async fn the_hand_over_code_is_single_use_and_short_lived() {
         not_after: Some(NOW + 120),
         ended_by: None,
         id_token: None,
+        refresh_token: None,
+        expires_in: None,
     };
     let session = sso.oidc.session(&user, &verified).unwrap();
     assert_eq!(

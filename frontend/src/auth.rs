@@ -2,12 +2,20 @@
 //! check of that copy against the server. Whatever hands over a token (the
 //! sign-in pages, the token injection module) signs in through this context;
 //! it knows none of them, so imports point one way: to here.
+//!
+//! An open page stays in step: another tab's sign-in, sign-out or ended
+//! session reaches it through the `storage` event, and the server is asked
+//! again whenever the page becomes visible and every `[ui]
+//! session_check_interval` while it is (a session ended elsewhere then ends
+//! here too).
 use crate::api::{self, AuthorizedApi};
 use crate::config::{use_config, Config};
 use gloo_storage::{LocalStorage, Storage};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use std::time::Duration;
 use tessera_shared::{error::detail, AuthMethod, Role, SessionUser};
+use wasm_bindgen::JsCast;
 
 const STORAGE_KEY: &str = "tessera.user";
 
@@ -58,6 +66,8 @@ pub fn provide_auth() -> Auth {
         Ok(stored) => auth.user.set(Some(stored)),
         Err(_) => LocalStorage::delete(STORAGE_KEY),
     }
+    auth.follow_other_tabs();
+    auth.keep_checking();
     auth
 }
 
@@ -122,15 +132,68 @@ impl Auth {
         self.user.get_untracked()
     }
 
-    /// Makes `user` the signed-in person and remembers them across reloads.
+    /// Makes `user` the signed-in person and remembers them across reloads
+    /// (and tabs).
     pub fn sign_in(self, user: SessionUser) {
+        self.store(user);
+    }
+
+    /// Keeps `user` in `localStorage` (other tabs follow) and here.
+    fn store(self, user: SessionUser) {
         if let Err(e) = LocalStorage::set(STORAGE_KEY, &user) {
             leptos::logging::warn!("could not persist the session: {e}");
         }
+        self.adopt(user);
+    }
+
+    /// Makes `user` the signed-in person here only.
+    fn adopt(self, user: SessionUser) {
         self.notice.set(None);
         self.error.set(None);
         self.check.set(Check::Done);
-        self.user.set(Some(user));
+        if self.user.with_untracked(|u| u.as_ref() != Some(&user)) {
+            self.user.set(Some(user));
+        }
+    }
+
+    /// Follows what other tabs write under [`STORAGE_KEY`] (the `storage`
+    /// event, never fired in the tab that wrote): a session is adopted as it
+    /// is, without writing it again; none (or one that cannot be read) signs
+    /// out here too.
+    fn follow_other_tabs(self) {
+        let _ = window_event_listener_untyped("storage", move |e| {
+            let e: web_sys::StorageEvent = e.unchecked_into();
+            // no key: the whole storage was cleared
+            if e.key().is_some_and(|key| key != STORAGE_KEY) {
+                return;
+            }
+            let stored = e.new_value().map(|v| serde_json::from_str(&v));
+            match stored {
+                Some(Ok(user)) => self.adopt(user),
+                _ if self.user.with_untracked(Option::is_some) => self.forget(SIGNED_OUT),
+                _ => {}
+            }
+        });
+    }
+
+    /// Asks the server about the session whenever the page becomes visible
+    /// and, while it is, every `[ui] session_check_interval` (0: no periodic check).
+    fn keep_checking(self) {
+        let check = move || {
+            if !document().hidden() {
+                self.revalidate();
+            }
+        };
+        let _ = window_event_listener_untyped("visibilitychange", move |_| check());
+        self.config.then(move |config| {
+            let secs = config.as_ref().map_or(0, |c| c.ui_session_check_secs);
+            if secs > 0 {
+                let every = Duration::from_secs(secs.into());
+                if let Err(e) = set_interval_with_handle(check, every) {
+                    leptos::logging::warn!("session check timer: {e:?}");
+                }
+            }
+        });
     }
 
     /// Revokes the token on the server, then forgets it here; after a
@@ -185,7 +248,7 @@ impl Auth {
                     .with_untracked(|u| u.as_ref().is_some_and(|u| u.token == presented))
             };
             match api.session().await {
-                Ok(fresh) if still_current() => self.sign_in(fresh),
+                Ok(fresh) if still_current() => self.store(fresh),
                 Ok(_) => {}
                 Err(e) if e.is_unauthorized() => {}
                 Err(e) if self.check.get_untracked() == Check::Done => {

@@ -19,8 +19,15 @@ use wasm_bindgen::JsCast;
 
 const STORAGE_KEY: &str = "tessera.user";
 
+/// In the query of the page "Stay signed in" opens: sign in afresh there,
+/// ignoring the session the other tabs share.
+pub const RENEW_PARAM: &str = "renew=1";
+
 /// Shown on the sign-in page after the server rejected the stored token.
 pub const SESSION_ENDED: &str = "Your session has ended — please sign in again.";
+/// Shown on the sign-in page that "Stay signed in" opens.
+const RENEWING: &str =
+    "Sign in again to stay signed in; this window then closes and the page you were on keeps going.";
 /// Shown on the sign-in page after signing out.
 pub const SIGNED_OUT: &str = "You have signed out.";
 /// Shown on the sign-in page when a kept IdP token expired and no
@@ -62,7 +69,13 @@ pub fn provide_auth() -> Auth {
         config: use_config(),
     };
     provide_context(auth);
+    let search = window().location().search().unwrap_or_default();
+    let renewing = search
+        .trim_start_matches('?')
+        .split('&')
+        .any(|p| p == RENEW_PARAM);
     match LocalStorage::get::<SessionUser>(STORAGE_KEY) {
+        _ if renewing => auth.notice.set(Some(RENEWING.to_owned())),
         Ok(stored) => auth.user.set(Some(stored)),
         Err(_) => LocalStorage::delete(STORAGE_KEY),
     }
@@ -133,9 +146,11 @@ impl Auth {
     }
 
     /// Makes `user` the signed-in person and remembers them across reloads
-    /// (and tabs).
+    /// (and tabs). A popup that "Stay signed in" opened closes: its opener
+    /// has the new session through `localStorage`.
     pub fn sign_in(self, user: SessionUser) {
         self.store(user);
+        close_if_popup();
     }
 
     /// Keeps `user` in `localStorage` (other tabs follow) and here.
@@ -337,5 +352,18 @@ impl Auth {
         self.check.set(Check::Done);
         self.refused.set(false);
         self.notice.set(Some(notice.into()));
+    }
+}
+
+/// Closes this window when a page of this site opened it ("Stay signed in").
+fn close_if_popup() {
+    let Ok(opener) = window().opener() else {
+        return;
+    };
+    // reading a cross-origin window's `origin` throws; a null opener too
+    let origin = js_sys::Reflect::get(&opener, &"origin".into()).ok();
+    let mine = window().location().origin().ok();
+    if mine.is_some() && origin.and_then(|o| o.as_string()) == mine {
+        let _ = window().close();
     }
 }

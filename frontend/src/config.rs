@@ -49,6 +49,11 @@ impl Config {
         self.value.get()
     }
 
+    /// The configuration, once fetched, without tracking.
+    pub fn get_untracked(self) -> Option<api::Result<PublicConfig>> {
+        self.value.get_untracked()
+    }
+
     /// Fetches the configuration (again, after the first account exists);
     /// hands it to whatever [`then`](Config::then) was waiting.
     pub fn refetch(self) {
@@ -99,6 +104,11 @@ impl Config {
     /// `[embed] always`, reactively.
     pub fn embed_always(self) -> Signal<bool> {
         Signal::derive(move || self.read(false, |c| c.embed_always))
+    }
+
+    /// `[ui] expiry_warning` in seconds, reactively; 0 (no banner) until known.
+    pub fn expiry_warning(self) -> i64 {
+        self.read(0, |c| c.ui_expiry_warning_secs.into())
     }
 
     /// `[injection] expired_redirect`, once fetched (untracked).

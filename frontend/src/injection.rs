@@ -278,7 +278,7 @@ fn refresh_before_expiry(auth: Auth, parent: Parent) {
 }
 
 /// Whether the app runs inside a frame.
-fn embedded() -> bool {
+pub(crate) fn embedded() -> bool {
     let me = window();
     match me.parent() {
         Ok(Some(parent)) => JsValue::from(parent) != JsValue::from(me),
@@ -288,7 +288,7 @@ fn embedded() -> bool {
 
 /// Posts `{type: "tessera:token-request"}` to the parent, addressed to each
 /// of `origins`: the browser delivers it only to the one the parent has.
-fn request_token(origins: &[String]) {
+pub(crate) fn request_token(origins: &[String]) {
     let Ok(Some(parent)) = window().parent() else {
         return;
     };

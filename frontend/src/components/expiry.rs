@@ -1,6 +1,6 @@
 //! When the token expires, with a live countdown; and the banner shown
 //! shortly before it does, which offers to stay signed in.
-use crate::auth::{use_auth, RENEW_PARAM};
+use crate::auth::{use_auth, Auth, RENEW_PARAM};
 use crate::config::{use_config, Config};
 use crate::injection::{embedded, request_token};
 use crate::routes::Page;
@@ -106,7 +106,7 @@ pub fn ExpiryBanner() -> impl IntoView {
                     <button
                         class="button button-primary"
                         id="stay-signed-in"
-                        on:click=move |_| blocked.set(!stay_signed_in(config))
+                        on:click=move |_| blocked.set(!stay_signed_in(auth, config))
                     >
                         "Stay signed in"
                     </button>
@@ -155,9 +155,8 @@ fn renewal(user: &SessionUser, config: &PublicConfig, embedded: bool) -> Renewal
 }
 
 /// "Stay signed in": false when the browser blocked the popup.
-fn stay_signed_in(config: Config) -> bool {
-    let (Some(user), Some(Ok(config))) = (use_auth().user_untracked(), config.get_untracked())
-    else {
+fn stay_signed_in(auth: Auth, config: Config) -> bool {
+    let (Some(user), Some(Ok(config))) = (auth.user_untracked(), config.get_untracked()) else {
         return true;
     };
     match renewal(&user, &config, embedded()) {

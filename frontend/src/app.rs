@@ -55,12 +55,14 @@ fn AppRoutes() -> impl IntoView {
 }
 
 /// A page for the signed-in: "Checking your session…" until that is known,
-/// then the page, or the sign-in page remembering this one. Built anew
-/// whenever the session changes.
+/// then the page, or the sign-in page remembering this one. Built anew when
+/// someone else signs in or the role changes, not when the same person's
+/// token is renewed (what they typed stays).
 fn protected(page: fn() -> AnyView) -> AnyView {
     let auth = use_auth();
     let location = use_location();
-    (move || match auth.signed_in() {
+    let session = Memo::new(move |_| (auth.signed_in(), auth.user().map(|u| (u.id, u.role))));
+    (move || match session.get().0 {
         Some(true) => page(),
         Some(false) => {
             let here = location.path.get_untracked();

@@ -2,17 +2,32 @@
 //! check of that copy against the server. Whatever hands over a token (the
 //! sign-in pages, the token injection module) signs in through this context;
 //! it knows none of them, so imports point one way: to here.
+//!
+//! An open page stays in step: another tab's sign-in, sign-out or ended
+//! session reaches it through the `storage` event, and the server is asked
+//! again whenever the page becomes visible and every `[ui]
+//! session_check_interval` while it is (a session ended elsewhere then ends
+//! here too).
 use crate::api::{self, AuthorizedApi};
 use crate::config::{use_config, Config};
 use gloo_storage::{LocalStorage, Storage};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use std::time::Duration;
 use tessera_shared::{error::detail, AuthMethod, Role, SessionUser};
+use wasm_bindgen::JsCast;
 
 const STORAGE_KEY: &str = "tessera.user";
 
+/// In the query of the page "Stay signed in" opens: sign in afresh there,
+/// ignoring the session the other tabs share.
+pub const RENEW_PARAM: &str = "renew=1";
+
 /// Shown on the sign-in page after the server rejected the stored token.
 pub const SESSION_ENDED: &str = "Your session has ended — please sign in again.";
+/// Shown on the sign-in page that "Stay signed in" opens.
+const RENEWING: &str =
+    "Sign in again to stay signed in; this window then closes and the page you were on keeps going.";
 /// Shown on the sign-in page after signing out.
 pub const SIGNED_OUT: &str = "You have signed out.";
 /// Shown on the sign-in page when a kept IdP token expired and no
@@ -54,10 +69,18 @@ pub fn provide_auth() -> Auth {
         config: use_config(),
     };
     provide_context(auth);
+    let search = window().location().search().unwrap_or_default();
+    let renewing = search
+        .trim_start_matches('?')
+        .split('&')
+        .any(|p| p == RENEW_PARAM);
     match LocalStorage::get::<SessionUser>(STORAGE_KEY) {
+        _ if renewing => auth.notice.set(Some(RENEWING.to_owned())),
         Ok(stored) => auth.user.set(Some(stored)),
         Err(_) => LocalStorage::delete(STORAGE_KEY),
     }
+    auth.follow_other_tabs();
+    auth.keep_checking();
     auth
 }
 
@@ -122,15 +145,70 @@ impl Auth {
         self.user.get_untracked()
     }
 
-    /// Makes `user` the signed-in person and remembers them across reloads.
+    /// Makes `user` the signed-in person and remembers them across reloads
+    /// (and tabs). A popup that "Stay signed in" opened closes: its opener
+    /// has the new session through `localStorage`.
     pub fn sign_in(self, user: SessionUser) {
+        self.store(user);
+        close_if_popup();
+    }
+
+    /// Keeps `user` in `localStorage` (other tabs follow) and here.
+    fn store(self, user: SessionUser) {
         if let Err(e) = LocalStorage::set(STORAGE_KEY, &user) {
             leptos::logging::warn!("could not persist the session: {e}");
         }
+        self.adopt(user);
+    }
+
+    /// Makes `user` the signed-in person here only.
+    fn adopt(self, user: SessionUser) {
         self.notice.set(None);
         self.error.set(None);
         self.check.set(Check::Done);
-        self.user.set(Some(user));
+        if self.user.with_untracked(|u| u.as_ref() != Some(&user)) {
+            self.user.set(Some(user));
+        }
+    }
+
+    /// Follows what other tabs write under [`STORAGE_KEY`] (the `storage`
+    /// event, never fired in the tab that wrote): a session is adopted as it
+    /// is, without writing it again; none (or one that cannot be read) signs
+    /// out here too.
+    fn follow_other_tabs(self) {
+        let _ = window_event_listener_untyped("storage", move |e| {
+            let e: web_sys::StorageEvent = e.unchecked_into();
+            // no key: the whole storage was cleared
+            if e.key().is_some_and(|key| key != STORAGE_KEY) {
+                return;
+            }
+            let stored = e.new_value().map(|v| serde_json::from_str(&v));
+            match stored {
+                Some(Ok(user)) => self.adopt(user),
+                _ if self.user.with_untracked(Option::is_some) => self.forget(SIGNED_OUT),
+                _ => {}
+            }
+        });
+    }
+
+    /// Asks the server about the session whenever the page becomes visible
+    /// and, while it is, every `[ui] session_check_interval` (0: no periodic check).
+    fn keep_checking(self) {
+        let check = move || {
+            if !document().hidden() {
+                self.revalidate();
+            }
+        };
+        let _ = window_event_listener_untyped("visibilitychange", move |_| check());
+        self.config.then(move |config| {
+            let secs = config.as_ref().map_or(0, |c| c.ui_session_check_secs);
+            if secs > 0 {
+                let every = Duration::from_secs(secs.into());
+                if let Err(e) = set_interval_with_handle(check, every) {
+                    leptos::logging::warn!("session check timer: {e:?}");
+                }
+            }
+        });
     }
 
     /// Revokes the token on the server, then forgets it here; after a
@@ -185,7 +263,7 @@ impl Auth {
                     .with_untracked(|u| u.as_ref().is_some_and(|u| u.token == presented))
             };
             match api.session().await {
-                Ok(fresh) if still_current() => self.sign_in(fresh),
+                Ok(fresh) if still_current() => self.store(fresh),
                 Ok(_) => {}
                 Err(e) if e.is_unauthorized() => {}
                 Err(e) if self.check.get_untracked() == Check::Done => {
@@ -274,5 +352,18 @@ impl Auth {
         self.check.set(Check::Done);
         self.refused.set(false);
         self.notice.set(Some(notice.into()));
+    }
+}
+
+/// Closes this window when a page of this site opened it ("Stay signed in").
+fn close_if_popup() {
+    let Ok(opener) = window().opener() else {
+        return;
+    };
+    // reading a cross-origin window's `origin` throws; a null opener too
+    let origin = js_sys::Reflect::get(&opener, &"origin".into()).ok();
+    let mine = window().location().origin().ok();
+    if mine.is_some() && origin.and_then(|o| o.as_string()) == mine {
+        let _ = window().close();
     }
 }

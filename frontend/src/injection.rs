@@ -18,7 +18,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use std::time::Duration;
 use tessera_shared::injection::{ELEMENT_ID, MESSAGE_TOKEN, MESSAGE_TOKEN_REQUEST, URL_PARAM};
-use tessera_shared::{Injected, PublicConfig, SessionUser};
+use tessera_shared::Injected;
 use wasm_bindgen::JsValue;
 
 /// Remembers `?embed=1` for the rest of the browser session.
@@ -135,8 +135,8 @@ fn take_param(list: &str) -> (String, Option<String>) {
 /// Validates what the page brought, then signs in with it or shows the
 /// sign-in page with the reason. The auth context is `Pending` meanwhile.
 fn pick_up(auth: Auth, config: Config, found: Found) {
-    spawn_local(async move {
-        let config = match config.load().await {
+    config.then(move |config| {
+        let config = match config {
             Ok(config) => config,
             Err(e) => return auth.check_failed(e.to_string()),
         };
@@ -157,26 +157,24 @@ fn pick_up(auth: Auth, config: Config, found: Found) {
             .or(found.fragment)
             .or(found.query.filter(|_| config.injection_query_param));
         match token {
-            Some(token) => accept(auth, &config, token).await,
+            Some(token) => spawn_local(accept(auth, config.injection_exchange, token)),
             None => auth.revalidate_stored(),
         }
     });
 }
 
-/// Asks the server about `token` (or exchanges it), then trusts it.
-async fn accept(auth: Auth, config: &PublicConfig, token: String) {
-    match validate(config, token).await {
-        Ok(user) => auth.sign_in(user),
-        Err(e @ api::Error::Api { .. }) => auth.refuse(format!("{TOKEN_REFUSED}: {e}")),
-        Err(e) => auth.check_failed(e.to_string()),
-    }
-}
-
-async fn validate(config: &PublicConfig, token: String) -> api::Result<SessionUser> {
-    if config.injection_exchange {
+/// Asks the server about `token` (or exchanges it, with `[injection]
+/// exchange`), then trusts it.
+async fn accept(auth: Auth, exchange: bool, token: String) {
+    let validated = if exchange {
         api::exchange(&token).await
     } else {
         AuthorizedApi::new(token, || {}).session().await
+    };
+    match validated {
+        Ok(user) => auth.sign_in(user),
+        Err(e @ api::Error::Api { .. }) => auth.refuse(format!("{TOKEN_REFUSED}: {e}")),
+        Err(e) => auth.check_failed(e.to_string()),
     }
 }
 
@@ -237,18 +235,18 @@ pub fn listen_to_parent(auth: Auth, config: Config) {
             return;
         };
         let origin = e.origin();
-        spawn_local(async move {
-            let Ok(cfg) = config.load().await else { return };
+        config.then(move |cfg| {
+            let Ok(cfg) = cfg else { return };
             if !cfg.embed_allowed_origins.contains(&origin) {
                 return;
             }
             parent.0.set(Some(origin));
-            accept(auth, &cfg, token).await;
+            spawn_local(accept(auth, cfg.injection_exchange, token));
         });
     });
     if embedded() {
-        spawn_local(async move {
-            if let Ok(cfg) = config.load().await {
+        config.then(move |cfg| {
+            if let Ok(cfg) = cfg {
                 if auth.user_untracked().is_none() {
                     request_token(&cfg.embed_allowed_origins);
                 }
@@ -280,7 +278,7 @@ fn refresh_before_expiry(auth: Auth, parent: Parent) {
 }
 
 /// Whether the app runs inside a frame.
-fn embedded() -> bool {
+pub(crate) fn embedded() -> bool {
     let me = window();
     match me.parent() {
         Ok(Some(parent)) => JsValue::from(parent) != JsValue::from(me),
@@ -290,7 +288,7 @@ fn embedded() -> bool {
 
 /// Posts `{type: "tessera:token-request"}` to the parent, addressed to each
 /// of `origins`: the browser delivers it only to the one the parent has.
-fn request_token(origins: &[String]) {
+pub(crate) fn request_token(origins: &[String]) {
     let Ok(Some(parent)) = window().parent() else {
         return;
     };

@@ -40,6 +40,15 @@ pub struct PublicConfig {
     /// signin_enabled`); `/login?backup=1` shows it to the bootstrap admin anyway.
     #[serde(default = "yes")]
     pub password_signin: bool,
+    /// `[ui] expiry_warning`: the banner that offers "Stay signed in" shows
+    /// this many seconds before the token expires; 0: no banner.
+    #[serde(default)]
+    pub ui_expiry_warning_secs: u32,
+    /// `[ui] session_check_interval`: an open, visible page asks whether its
+    /// session still holds every this many seconds; 0: only when it becomes
+    /// visible again.
+    #[serde(default)]
+    pub ui_session_check_secs: u32,
 }
 
 fn yes() -> bool {

@@ -4,7 +4,8 @@
 //!
 //! Each group of sections lives in its own file with its checks ([`server`],
 //! [`database`], [`redis`], [`ldap`], [`trusted_header`], [`issuer`] for
-//! `[[issuers]]` and `[cache]`, [`oidc_provider`] for `[[oidc_providers]]`);
+//! `[[issuers]]` and `[cache]`, [`oidc_provider`] for `[[oidc_providers]]`,
+//! [`ui`] for what the SPA is told about keeping a session in view);
 //! [`values`] holds the value types they share ([`Secret`], [`ExpiresIn`],
 //! durations), [`urls`] the rules for URLs and [`limits`] the fixed size
 //! limits. The module stands on the ground floor: it imports only `domain`.
@@ -16,6 +17,7 @@ pub mod oidc_provider;
 pub mod redis;
 pub mod server;
 pub mod trusted_header;
+pub mod ui;
 pub mod urls;
 pub mod values;
 
@@ -31,6 +33,7 @@ pub use server::{
     ServerConfig, SessionConfig, SignupConfig, EXCHANGED_EXPIRES_IN,
 };
 pub use trusted_header::TrustedHeaderConfig;
+pub use ui::UiConfig;
 pub use urls::{check_url, redacted_url};
 pub use values::{decode_b64, is_origin, reserved_name_problem, ExpiresIn, Secret, RESERVED_NAMES};
 
@@ -58,6 +61,7 @@ const SECTIONS: &[&str] = &[
     "cache",
     "injection",
     "embed",
+    "ui",
 ];
 
 /// Everything Tessera can be told. See the README's config reference.
@@ -98,6 +102,8 @@ pub struct Config {
     pub injection: InjectionConfig,
     /// `[embed]`: the SPA inside other sites' iframes.
     pub embed: EmbedConfig,
+    /// `[ui]`: the expiry banner and the open page's session check.
+    pub ui: UiConfig,
 }
 
 /// Flags that override the file and the environment.
@@ -198,6 +204,7 @@ impl Config {
         }
         self.injection.validate(p);
         self.embed.validate(p);
+        self.ui.validate(p);
         if problems.is_empty() {
             Ok(())
         } else {

@@ -373,3 +373,31 @@ fn a_config_file_table_parses_and_unknown_keys_are_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn ui_durations_default_parse_and_are_bounded() {
+    let c = Config::default();
+    assert_eq!(c.ui.expiry_warning, Duration::from_secs(120));
+    assert_eq!(c.ui.session_check_interval, Duration::from_secs(60));
+    let c = from_toml("[ui]\nexpiry_warning = \"5m\"\nsession_check_interval = 0\n");
+    assert_eq!(c.ui.expiry_warning, Duration::from_secs(300));
+    assert_eq!(c.ui.session_check_interval, Duration::ZERO);
+    assert!(c.validate().is_ok(), "{:?}", c.validate());
+    let c = from_toml("[ui]\nexpiry_warning = \"2d\"\nsession_check_interval = \"1500ms\"\n");
+    let err = c.validate().unwrap_err().to_string();
+    assert!(
+        err.contains("ui.expiry_warning must be whole seconds"),
+        "{err}"
+    );
+    assert!(err.contains("ui.session_check_interval"), "{err}");
+    let bad = "[ui]\nexpiry_warning = \"soon\"\n";
+    let err = Figment::from(Toml::string(bad))
+        .extract::<Config>()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("is not a duration"), "{err}");
+    assert_eq!(
+        section_key("ui_expiry_warning").as_deref(),
+        Some("ui.expiry_warning")
+    );
+}

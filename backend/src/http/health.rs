@@ -75,5 +75,12 @@ pub async fn public_config(
         embed_always: state.config.embed.always,
         oidc_providers: state.oidc.links(),
         password_signin: state.config.password.signin_enabled,
+        ui_expiry_warning_secs: whole_secs(state.config.ui.expiry_warning),
+        ui_session_check_secs: whole_secs(state.config.ui.session_check_interval),
     }))
+}
+
+/// A `[ui]` duration in seconds (validated at start-up to be at most a day).
+fn whole_secs(d: std::time::Duration) -> u32 {
+    u32::try_from(d.as_secs()).unwrap_or(u32::MAX)
 }

@@ -8,7 +8,7 @@ mod top_bar;
 
 pub use alert::{ErrorMessage, Loading, Notice};
 pub use auth_card::AuthCard;
-pub use expiry::TokenExpiry;
+pub use expiry::{ExpiryBanner, TokenExpiry};
 pub use form::{action_error, AdminOnly, Field, SubmitButton};
 pub use session_check::SessionCheck;
 pub use top_bar::{RoleBadge, Shell};

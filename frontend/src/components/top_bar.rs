@@ -1,6 +1,7 @@
 //! The frame of the signed-in pages: a top bar with navigation and sign-out,
 //! left out in embed mode.
 use crate::auth::use_auth;
+use crate::components::ExpiryBanner;
 use crate::config::use_config;
 use crate::injection::use_embed;
 use crate::router::A;
@@ -18,6 +19,7 @@ pub fn Shell(children: Children) -> impl IntoView {
             <TopBar />
         </Show>
         <main class="page" class:page-embed=move || embed.get()>
+            <ExpiryBanner />
             {children()}
         </main>
     }

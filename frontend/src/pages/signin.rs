@@ -239,6 +239,8 @@ fn fallback_config() -> PublicConfig {
         embed_always: false,
         oidc_providers: Vec::new(),
         password_signin: true,
+        ui_expiry_warning_secs: 0,
+        ui_session_check_secs: 0,
     }
 }
 

@@ -240,8 +240,8 @@ async fn exchange_keeps_a_session_token_that_sign_out_revokes() -> Result<()> {
 }
 
 /// The pages of the embedding site (and of a rogue one), on their own loopback origins.
-struct Site {
-    url: String,
+pub(super) struct Site {
+    pub(super) url: String,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -252,7 +252,7 @@ impl Drop for Site {
 }
 
 /// Serves `pages` on `addr` (`ip:port`, port 0 for any).
-async fn serve(addr: &str, pages: Vec<(&'static str, String)>) -> Site {
+pub(super) async fn serve(addr: &str, pages: Vec<(&'static str, String)>) -> Site {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .expect("bind a loopback address");
@@ -275,7 +275,7 @@ async fn serve(addr: &str, pages: Vec<(&'static str, String)>) -> Site {
 /// The parent page: frames the SPA (frame 0) and a rogue page (frame 1);
 /// answers the SPA's token requests with `window.token` unless
 /// `?mode=quiet`; `sendToken()` posts it.
-fn parent_page(spa: &str, rogue: &str, token: &str) -> String {
+pub(super) fn parent_page(spa: &str, rogue: &str, token: &str) -> String {
     format!(
         r#"<!doctype html><title>Portal</title>
 <iframe id="tessera" src="{spa}/dashboard?embed=1" width="900" height="700"></iframe>

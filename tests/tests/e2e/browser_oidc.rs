@@ -4,7 +4,7 @@
 //! across sites; the backup password form.
 use crate::api_oidc::{alice, sso_from, LABEL, ROOT_EMAIL};
 use crate::support::PASSWORD;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use fantoccini::Locator;
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -193,5 +193,69 @@ async fn backup_login_when_password_sign_in_is_off() -> Result<()> {
     browser.click("#signin-submit").await?;
     browser.wait_for_path("/dashboard").await?;
     browser.wait_for_text("#user-email", ROOT_EMAIL).await?;
+    browser.close().await
+}
+
+#[tokio::test]
+async fn stay_signed_in_goes_back_to_the_provider_in_a_popup() -> Result<()> {
+    // the banner shows 15 s after sign-in, and 15 s after the renewal
+    let (_provider, server, browser) = start(
+        ProviderSpec::new(),
+        vec![alice()],
+        "",
+        "[session]\nexpires_in = \"60s\"\n\n[ui]\nexpiry_warning = \"45s\"\n",
+    )
+    .await?;
+    server.signup("Root", ROOT_EMAIL, PASSWORD).await;
+    browser.goto("/signin").await?;
+    click_provider_button(&browser, LABEL).await?;
+    provider_login(&browser, "alice-sub", "alice-password").await?;
+    browser
+        .wait_for_text("#user-email", "alice@example.com")
+        .await?;
+    let first = browser.stored_token().await?;
+    let main = browser.client().window().await?;
+    let deadline = Instant::now() + Duration::from_secs(25);
+    while !browser.exists("#expiry-banner").await? {
+        if Instant::now() > deadline {
+            bail!("no expiry banner");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    browser.click("#stay-signed-in").await?;
+    // the popup goes to the provider; whatever it asks (sign-in, consent,
+    // nothing when its own session is still on) is answered until it closes
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut opened = false;
+    loop {
+        let windows = browser.client().windows().await?;
+        match windows.into_iter().find(|w| *w != main) {
+            None if opened => break,
+            None => {}
+            Some(popup) => {
+                opened = true;
+                // the popup may close between any two of these steps
+                if browser.client().switch_to_window(popup).await.is_ok() {
+                    if browser.exists("#login").await.unwrap_or(false) {
+                        let _ = provider_login(&browser, "alice-sub", "alice-password").await;
+                    } else if browser.exists("#confirm").await.unwrap_or(false) {
+                        let _ = browser.click("#confirm").await;
+                    }
+                }
+            }
+        }
+        if Instant::now() > deadline {
+            bail!("the popup did not sign in and close (opened: {opened})");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    browser.client().switch_to_window(main).await?;
+    ensure!(browser.stored_token().await? != first, "no new token");
+    ensure!(browser.path().await? == "/dashboard", "the page navigated");
+    ensure!(
+        !browser.exists("#expiry-banner").await?,
+        "the banner stays after the renewal"
+    );
     browser.close().await
 }

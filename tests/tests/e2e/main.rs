@@ -11,6 +11,7 @@ mod browser;
 mod browser_api_key;
 mod browser_injection;
 mod browser_inspector;
+mod browser_live;
 mod browser_oidc;
 mod credentials;
 mod oidc_harness;

@@ -1,7 +1,8 @@
 //! SSO sign-in (issue #7) in headless Chromium: from the sign-in page's
 //! provider button through the real OpenID provider's login and consent
 //! pages to the dashboard; refusals shown on the sign-in page; `form_post`
-//! across sites; the backup password form.
+//! across sites; the backup password form; Stay signed in through the
+//! provider; a logout at the provider reaching the open SPA.
 use crate::api_oidc::{alice, sso_from, LABEL, ROOT_EMAIL};
 use crate::support::PASSWORD;
 use anyhow::{bail, ensure, Context, Result};
@@ -256,6 +257,72 @@ async fn stay_signed_in_goes_back_to_the_provider_in_a_popup() -> Result<()> {
     ensure!(
         !browser.exists("#expiry-banner").await?,
         "the banner stays after the renewal"
+    );
+    browser.close().await
+}
+
+#[tokio::test]
+async fn a_logout_at_the_provider_sends_the_open_spa_to_sign_in() -> Result<()> {
+    use crate::api_oidc::{
+        callback, provider_toml, reserve_url, tessera_at, CLIENT_ID, IDP, SECRET,
+    };
+    use tessera_tests::oidc::{ClientSpec, OidcProvider};
+    require_dist()?;
+    let url = reserve_url();
+    let spec = ProviderSpec::new().on_localhost().account(alice()).client(
+        ClientSpec::new(CLIENT_ID, SECRET)
+            .redirect_uri(&callback(&url, IDP))
+            .backchannel_logout_uri(&format!("{url}/oauth/{IDP}/backchannel-logout")),
+    );
+    let provider = OidcProvider::start(spec).await;
+    let toml = format!(
+        "{}\n[ui]\nsession_check_interval = \"2s\"\n",
+        provider_toml(IDP, LABEL, &provider.discovery_url(), CLIENT_ID, "")
+    );
+    let server = tessera_at(&url, &toml).await;
+    server.signup("Root", ROOT_EMAIL, PASSWORD).await;
+    let browser = Browser::start(&server.url).await?;
+    browser.goto("/signin").await?;
+    click_provider_button(&browser, LABEL).await?;
+    provider_login(&browser, "alice-sub", "alice-password").await?;
+    browser
+        .wait_for_text("#user-email", "alice@example.com")
+        .await?;
+    let token = browser.stored_token().await?;
+    let spa = browser.client().window().await?;
+
+    // in another tab of the same browser, the person signs out at the provider
+    let end_session = provider.discovery().await["end_session_endpoint"]
+        .as_str()
+        .context("end_session_endpoint")?
+        .to_owned();
+    let tab = browser.client().new_window(true).await?;
+    browser.client().switch_to_window(tab.handle).await?;
+    browser.goto(&end_session).await?;
+    browser.click("#confirm-logout").await?;
+    let deadline = Instant::now() + WAIT;
+    while !browser.exists("#signed-out").await? {
+        ensure!(
+            Instant::now() < deadline,
+            "no signed-out page at the provider"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let logged_out = Instant::now();
+    browser.client().close_window().await?;
+    browser.client().switch_to_window(spa).await?;
+
+    // the open SPA finds its session ended at its next check (every 2 s)
+    wait_for_signin_page(&browser).await?;
+    println!(
+        "open SPA on the sign-in page {:?} after the provider's logout",
+        logged_out.elapsed()
+    );
+    let (status, _) = server.get(routes::SESSION, Some(&token)).await;
+    assert_eq!(status, 401, "{}", provider.log());
+    ensure!(
+        browser.local_storage(STORAGE_KEY).await?.is_none(),
+        "the ended session is still stored"
     );
     browser.close().await
 }

@@ -326,3 +326,37 @@ async fn a_logout_at_the_provider_sends_the_open_spa_to_sign_in() -> Result<()> 
     );
     browser.close().await
 }
+
+#[tokio::test]
+async fn the_provider_form_turns_signing_out_at_the_provider_off() -> Result<()> {
+    let (_provider, server, browser) = start(ProviderSpec::new(), vec![alice()], "", "").await?;
+    let root = server.signup("Root", ROOT_EMAIL, PASSWORD).await;
+    let token = root["token"].as_str().context("token")?;
+    browser.sign_in(ROOT_EMAIL, PASSWORD).await?;
+    browser.goto("/settings/security").await?;
+    browser.click("[data-test=edit-provider]").await?;
+    browser.find("#oidc-rp-logout").await?;
+    let on: Value = browser
+        .execute(
+            "return document.getElementById('oidc-rp-logout').checked",
+            vec![],
+        )
+        .await?;
+    ensure!(on == Value::Bool(true), "rp_logout is on by default");
+    browser.click("#oidc-rp-logout").await?;
+    browser.click("#oidc-save").await?;
+    browser.wait_for_text("#oidc-status", "").await?;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (status, list) = server
+            .get("/api/v1/admin/oidc_providers", Some(token))
+            .await;
+        assert_eq!(status, 200, "{list}");
+        if list[0]["rp_logout"] == Value::Bool(false) {
+            break;
+        }
+        ensure!(Instant::now() < deadline, "not saved: {list}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    browser.close().await
+}

@@ -25,6 +25,7 @@ pub(super) struct Draft {
     pub(super) merge_accounts_by_email: RwSignal<bool>,
     pub(super) response_mode: RwSignal<ResponseMode>,
     pub(super) verbose: RwSignal<bool>,
+    pub(super) rp_logout: RwSignal<bool>,
 }
 
 impl Draft {
@@ -50,6 +51,7 @@ impl Draft {
             merge_accounts_by_email: RwSignal::new(s.merge_accounts_by_email),
             response_mode: RwSignal::new(s.response_mode),
             verbose: RwSignal::new(s.verbose),
+            rp_logout: RwSignal::new(s.rp_logout),
         }
     }
 
@@ -78,8 +80,7 @@ impl Draft {
             merge_accounts_by_email: self.merge_accounts_by_email.get_untracked(),
             response_mode: self.response_mode.get_untracked(),
             verbose: self.verbose.get_untracked(),
-            // not on the form yet: kept as loaded
-            rp_logout: loaded.rp_logout,
+            rp_logout: self.rp_logout.get_untracked(),
             source: loaded.source.clone(),
         }
     }

@@ -132,7 +132,7 @@ pub(super) fn ClientFieldset(draft: Draft, secret_set: bool) -> impl IntoView {
                     label="Scopes"
                     value=draft.scopes
                     placeholder="openid email profile"
-                    hint="Space- or comma-separated."
+                    hint="Space- or comma-separated. Add offline_access and sessions live as long as the provider grants them (renewed by the server)."
                 />
                 <div class="field">
                     <label for="oidc-response-mode">"Response mode"</label>
@@ -229,12 +229,12 @@ pub(super) fn RolesFieldset(draft: Draft) -> impl IntoView {
     }
 }
 
-/// Linking by e-mail and verbose logging.
+/// Linking by e-mail, signing out at the provider and verbose logging.
 #[component]
 pub(super) fn AccountsFieldset(draft: Draft) -> impl IntoView {
     view! {
         <fieldset>
-            <legend>"Accounts and logging"</legend>
+            <legend>"Accounts, sign-out and logging"</legend>
             <label class="check">
                 <input id="oidc-merge" type="checkbox" bind:checked=draft.merge_accounts_by_email />
                 "Link sign-ins to existing accounts with the same e-mail"
@@ -246,6 +246,13 @@ pub(super) fn AccountsFieldset(draft: Draft) -> impl IntoView {
                     </p>
                 })
             }}
+            <label class="check">
+                <input id="oidc-rp-logout" type="checkbox" bind:checked=draft.rp_logout />
+                "Signing out also signs out at the provider"
+            </label>
+            <p class="field-hint">
+                "When its discovery names an end_session_endpoint (RP-initiated logout). Register <public URL>/signin at the provider as a post-logout redirect URI."
+            </p>
             <label class="check">
                 <input id="oidc-verbose" type="checkbox" bind:checked=draft.verbose />
                 "Verbose: log the received claims (for setting up; turn off afterwards)"

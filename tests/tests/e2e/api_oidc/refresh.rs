@@ -4,7 +4,8 @@
 //! session is used — on either of two replicas, the refresh token used by
 //! one at a time — for two minutes; revoking the grant at the provider ends
 //! the session on both at the next renewal. Without a refresh token the
-//! session ends with the provider's access token, as before.
+//! session ends with the provider's access token, as before. The same on
+//! PostgreSQL, with a 4 s access token.
 use super::*;
 use std::time::Instant;
 use tessera_tests::redis::RedisServer;
@@ -136,4 +137,48 @@ async fn without_a_refresh_token_the_session_ends_with_the_access_token() {
         exp >= before + ACCESS_TOKEN_TTL as i64 - 2 && exp <= now() + ACCESS_TOKEN_TTL as i64,
         "{user}"
     );
+}
+
+#[tokio::test]
+async fn on_postgresql_renewals_keep_the_session_and_a_revoked_grant_ends_it() {
+    use tessera_tests::server::Database;
+    const TTL: u64 = 4; // renewal due 1 s before the end: every 3 s
+    let url = reserve_url();
+    let spec = ProviderSpec::new()
+        .account(alice())
+        .access_token_ttl(TTL)
+        .client(ClientSpec::new(CLIENT_ID, SECRET).redirect_uri(&callback(&url, IDP)));
+    let provider = OidcProvider::start(spec).await;
+    let toml = provider_toml(IDP, LABEL, &provider.discovery_url(), CLIENT_ID, OFFLINE);
+    let server = tessera_on(
+        TestServer::builder().database(Database::Postgres),
+        &url,
+        &toml,
+    )
+    .await;
+    let session = token(&sign_in(&server).await).to_owned();
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(12) {
+        let (status, body) = server.get(ME, Some(&session)).await;
+        assert_eq!(
+            status,
+            200,
+            "after {:?}: {body}\n{}",
+            start.elapsed(),
+            server.log()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let log = provider.log();
+    assert!(log.matches("refresh_token.granted").count() >= 3, "{log}");
+    assert!(provider.revoke_grants("alice-sub").await >= 1);
+    let revoked = Instant::now();
+    while server.get(ME, Some(&session)).await.0 != 401 {
+        assert!(
+            revoked.elapsed() < Duration::from_secs(TTL + 3),
+            "still accepted\n{}",
+            server.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

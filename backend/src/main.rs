@@ -87,7 +87,6 @@ fn main() -> ExitCode {
         },
         Some(Command::Login(args)) => return tessera::cli::login::run(args),
     };
-    tessera::telemetry::init();
     // rustls is built with two providers (reqwest brings ring); clients
     // that ask for the process default (Redis over rediss://) get aws-lc.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
@@ -106,6 +105,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    tessera::telemetry::init(config.log.format);
     for var in Config::unknown_env_vars()
         .into_iter()
         .filter(|v| v != "TESSERA_CONFIG" && v != "TESSERA_URL")

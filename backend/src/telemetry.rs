@@ -2,6 +2,7 @@
 //! request and a line per answer. They carry the method and path only: query
 //! strings may hold tokens (`?auth_token=`) and are never logged. Off, the
 //! request log is not in the stack at all, so it costs nothing.
+use crate::config::LogFormat;
 use axum::http::Request;
 use axum::response::Response;
 use axum::Router;
@@ -11,16 +12,19 @@ use tower_http::trace::TraceLayer;
 use tracing::Span;
 use tracing_subscriber::EnvFilter;
 
-/// Logs to stderr, in colour only on a terminal (a file or journald gets
-/// plain text); `RUST_LOG` overrides the default `tessera=info`.
-pub fn init() {
+/// Logs to stderr as `format` says: text, in colour only on a terminal (a
+/// file or journald gets plain text), or JSON lines; `RUST_LOG` overrides
+/// the default `tessera=info`.
+pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("tessera=info,tower_http=warn"));
-    let _ = tracing_subscriber::fmt()
+    let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => fmt.with_ansi(std::io::stderr().is_terminal()).try_init(),
+        LogFormat::Json => fmt.json().with_ansi(false).try_init(),
+    };
 }
 
 /// `router` with the request log around it: each request's span (what it

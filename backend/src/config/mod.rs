@@ -13,6 +13,7 @@ pub mod database;
 pub mod issuer;
 pub mod ldap;
 pub mod limits;
+pub mod log;
 pub mod oidc_provider;
 pub mod redis;
 pub mod server;
@@ -25,6 +26,7 @@ pub use database::{Backend, DatabaseConfig, PoolSettings};
 pub use issuer::{BoundClaimsType, BoundValue, CacheConfig, IssuerConfig, Scalar};
 pub use ldap::LdapConfig;
 pub use limits::{BODY_LIMIT, MAX_CREDENTIAL_BYTES};
+pub use log::{LogConfig, LogFormat};
 pub use oidc_provider::OidcProviderConfig;
 pub use redis::{RedisConfig, RevocationConfig};
 use server::check_secret;
@@ -62,6 +64,7 @@ const SECTIONS: &[&str] = &[
     "injection",
     "embed",
     "ui",
+    "log",
 ];
 
 /// Everything Tessera can be told. See the README's config reference.
@@ -104,6 +107,8 @@ pub struct Config {
     pub embed: EmbedConfig,
     /// `[ui]`: the expiry banner and the open page's session check.
     pub ui: UiConfig,
+    /// `[log]`: text or JSON lines on stderr.
+    pub log: LogConfig,
 }
 
 /// Flags that override the file and the environment.

@@ -74,6 +74,18 @@ enum Command {
     /// Sign in to a Tessera server through one of its OIDC providers from a
     /// terminal (a browser completes the login) and print the session token.
     Login(tessera::cli::login::LoginArgs),
+    /// Work with the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum ConfigCommand {
+    /// Load the configuration as `tessera serve` would (file, TESSERA_*
+    /// variables, flags), validate it and print the effective configuration
+    /// as TOML with every secret masked; exit 2 naming what to fix.
+    #[command(after_help = CONFIG_HELP)]
+    Check(ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -86,30 +98,22 @@ fn main() -> ExitCode {
             data_dir: after.data_dir.or(cli.serve.data_dir),
         },
         Some(Command::Login(args)) => return tessera::cli::login::run(args),
-    };
-    // rustls is built with two providers (reqwest brings ring); clients
-    // that ask for the process default (Redis over rediss://) get aws-lc.
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let (file, required) = match serve.config {
-        Some(path) => (path, true),
-        None => (PathBuf::from("tessera.toml"), false),
-    };
-    let overrides = Overrides {
-        listen: serve.listen,
-        data_dir: serve.data_dir,
-    };
-    let config = match Config::load(&file, required, &overrides) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("tessera: {e}");
-            return ExitCode::from(2);
+        Some(Command::Config(ConfigCommand::Check(args))) => {
+            for var in unknown_variables() {
+                eprintln!("tessera: warning: unknown variable {var} ignored");
+            }
+            return match load(args) {
+                Ok(config) => tessera::cli::config_check::print(&config),
+                Err(code) => code,
+            };
         }
     };
+    let config = match load(serve) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
     tessera::telemetry::init(config.log.format);
-    for var in Config::unknown_env_vars()
-        .into_iter()
-        .filter(|v| v != "TESSERA_CONFIG" && v != "TESSERA_URL")
-    {
+    for var in unknown_variables() {
         tracing::warn!(variable = %var, "unknown TESSERA_ variable ignored");
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -129,6 +133,38 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The configuration of `serve`: defaults, the file, `TESSERA_*`, flags;
+/// validated. On failure the problems are on stderr and the exit code is 2.
+fn load(serve: ServeArgs) -> Result<Config, ExitCode> {
+    // rustls is built with two providers (reqwest brings ring); clients
+    // that ask for the process default (Redis over rediss://) get aws-lc.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let (file, required) = match serve.config {
+        Some(path) => (path, true),
+        None => (PathBuf::from("tessera.toml"), false),
+    };
+    let overrides = Overrides {
+        listen: serve.listen,
+        data_dir: serve.data_dir,
+    };
+    let config = match Config::load(&file, required, &overrides) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("tessera: {e}");
+            return Err(ExitCode::from(2));
+        }
+    };
+    Ok(config)
+}
+
+/// `TESSERA_*` variables that name no setting (typos, most likely).
+fn unknown_variables() -> Vec<String> {
+    Config::unknown_env_vars()
+        .into_iter()
+        .filter(|v| v != "TESSERA_CONFIG" && v != "TESSERA_URL")
+        .collect()
 }
 
 async fn run(config: Config) -> anyhow::Result<()> {

@@ -1,2 +1,3 @@
 //! Client subcommands of the `tessera` binary (the server is `tessera serve`).
+pub mod config_check;
 pub mod login;

@@ -37,7 +37,9 @@ pub use server::{
 pub use trusted_header::TrustedHeaderConfig;
 pub use ui::UiConfig;
 pub use urls::{check_url, redacted_url};
-pub use values::{decode_b64, is_origin, reserved_name_problem, ExpiresIn, Secret, RESERVED_NAMES};
+pub use values::{
+    decode_b64, is_origin, masked, reserved_name_problem, ExpiresIn, Secret, RESERVED_NAMES,
+};
 
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;

@@ -123,10 +123,39 @@ impl<'de> Deserialize<'de> for ExpiresIn {
     }
 }
 
-/// A secret string: never printed by `Debug`.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A secret string: never printed by `Debug`, and serialized as `********`
+/// inside [`masked`].
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
 pub struct Secret(String);
+
+thread_local! {
+    static MASKED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// What `f` serializes, with every [`Secret`] written as `********` (for
+/// showing a configuration; the config loader itself needs the values).
+pub fn masked<T>(f: impl FnOnce() -> T) -> T {
+    struct Unmask;
+    impl Drop for Unmask {
+        fn drop(&mut self) {
+            MASKED.with(|m| m.set(false));
+        }
+    }
+    MASKED.with(|m| m.set(true));
+    let _unmask = Unmask;
+    f()
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if MASKED.with(std::cell::Cell::get) {
+            s.serialize_str("********")
+        } else {
+            s.serialize_str(&self.0)
+        }
+    }
+}
 
 impl Secret {
     /// Wraps a secret.

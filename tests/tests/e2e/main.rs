@@ -13,6 +13,7 @@ mod browser_injection;
 mod browser_inspector;
 mod browser_live;
 mod browser_oidc;
+mod config_check;
 mod credentials;
 mod logging;
 mod oidc_harness;

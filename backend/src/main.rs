@@ -77,6 +77,19 @@ enum Command {
     /// Work with the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Repair accounts straight in the configured database (when nobody can
+    /// sign in): list-users, create-user, set-role, reset-password,
+    /// signout-user. Passwords are read from standard input.
+    Admin(AdminArgs),
+}
+
+/// `tessera admin`: the configuration to use, and the command.
+#[derive(clap::Args, Debug)]
+struct AdminArgs {
+    #[command(flatten)]
+    serve: ServeArgs,
+    #[command(subcommand)]
+    command: tessera::cli::admin::AdminCommand,
 }
 
 #[derive(Subcommand, Debug)]
@@ -98,6 +111,12 @@ fn main() -> ExitCode {
             data_dir: after.data_dir.or(cli.serve.data_dir),
         },
         Some(Command::Login(args)) => return tessera::cli::login::run(args),
+        Some(Command::Admin(args)) => {
+            return match load(args.serve) {
+                Ok(config) => tessera::cli::admin::run(config, args.command),
+                Err(code) => code,
+            };
+        }
         Some(Command::Config(ConfigCommand::Check(args))) => {
             for var in unknown_variables() {
                 eprintln!("tessera: warning: unknown variable {var} ignored");

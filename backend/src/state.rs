@@ -347,7 +347,7 @@ fn limiter(
 }
 
 /// The database of `[database] url` (or the embedded SQLite default), migrated.
-async fn open_database(config: &Config) -> anyhow::Result<Db> {
+pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
     let url = config.database_url()?;
     let backend = crate::store::Backend::of_url(url.expose())
         .context("database.url: only sqlite:, postgres: and postgresql: URLs are supported")?;

@@ -223,6 +223,12 @@ impl TestServer {
         self.child = Some(child);
     }
 
+    /// The server's config file (`tessera.toml` in its folder): for running
+    /// other `tessera` commands against the same configuration.
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("tessera.toml")
+    }
+
     /// Stops the server (SIGKILL: nothing is flushed on the way out) and starts
     /// it again on the same data folder and the same port.
     pub async fn restart(&mut self) {

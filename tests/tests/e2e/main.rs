@@ -1,4 +1,5 @@
 //! End-to-end tests: one binary, a module per feature.
+mod admin_cli;
 mod api_auth;
 mod api_edge;
 mod api_idp;

@@ -391,6 +391,43 @@ impl Users {
         self.get(id).await
     }
 
+    /// Sets a local account's password hash and ends its sessions (a new
+    /// token epoch; its API key stays). `None` when there is no local
+    /// account with this id (accounts of a provider have no password here).
+    pub async fn reset_password(
+        &self,
+        id: &str,
+        hash: &str,
+        now: i64,
+    ) -> Result<Option<Arc<User>>> {
+        let done = on_pool!(self.db, pool => {
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query("UPDATE passwords SET hash = $1 WHERE user_id = $2")
+                .bind(hash)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if done > 0 {
+                sqlx::query("UPDATE users SET epoch = $1, updated_at = $2 WHERE id = $3")
+                    .bind(new_epoch())
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            done
+        });
+        self.uncache(id);
+        self.synced.invalidate(id);
+        if done == 0 {
+            return Ok(None);
+        }
+        self.announce(Self::changed(id)).await?;
+        self.get(id).await
+    }
+
     /// Deletes a user with their grants (their API key, password, group
     /// memberships and SSO links go by the schema's cascades); every
     /// credential of theirs stops working on the next request, and stays dead

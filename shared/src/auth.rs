@@ -110,6 +110,10 @@ pub struct SessionUser {
     /// For IdP tokens: claims the issuer's `claim_mappings` copied onto the session.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub metadata: std::collections::BTreeMap<String, String>,
+    /// For an embed session: the paths, scopes and locked parameters of the
+    /// ticket it was redeemed from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embed: Option<crate::embed::EmbedGrant>,
 }
 
 /// The answer to `GET /api/v1/auths/signout`.

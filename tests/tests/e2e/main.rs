@@ -1,6 +1,7 @@
 //! End-to-end tests: one binary, a module per feature.
 mod api_auth;
 mod api_edge;
+mod api_embed;
 mod api_idp;
 mod api_injection;
 mod api_keys;

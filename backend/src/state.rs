@@ -165,7 +165,7 @@ impl AppState {
             users,
             limiter: limiter(Limits::signin(&config.rate_limit), &replica, &secret)?,
             minting: limiter(Limits::minting(&config.rate_limit), &replica, &secret)?,
-            embed: embed_tickets(&config, &replica, &sessions, accounts, &clock),
+            embed: embed_tickets(&config, &replica, &secret, &sessions, accounts, &clock)?,
             authenticators,
             idp,
             api_keys,
@@ -243,22 +243,26 @@ async fn load_api_keys(config: &Config, db: &Db) -> anyhow::Result<ApiKeys> {
     .await?)
 }
 
-/// Embed tickets: pending ones kept with the other one-time state.
+/// Embed tickets: pending ones kept in one-time state of their own (a
+/// flood of them cannot push out SSO sign-ins' in one replica's memory),
+/// minted within the minting limits.
 fn embed_tickets(
     config: &Config,
     replica: &ReplicaSync,
+    secret: &[u8],
     sessions: &Arc<SessionKeys>,
     accounts: Accounts,
     clock: &Arc<dyn Clock>,
-) -> EmbedTickets {
-    EmbedTickets {
+) -> anyhow::Result<EmbedTickets> {
+    Ok(EmbedTickets {
         once: single_use_store(replica),
         keys: sessions.clone(),
         accounts,
         clock: clock.clone(),
         allowed_origins: config.embed.allowed_origins.clone(),
         ticket_secs: config.embed.ticket_expires_in,
-    }
+        limits: limiter(Limits::minting(&config.rate_limit), replica, secret)?,
+    })
 }
 
 /// One-time state: in memory for one replica, in Redis for several.

@@ -1,7 +1,7 @@
 //! `/api/v1/embed/*`: minting an embed ticket (admins and holders of the
 //! `embed` permission) and redeeming one (by the framed page, from the
 //! ticket's origin). The rules live in [`crate::auth::embed`].
-use super::extract::{AppJson, AuthUser};
+use super::extract::{AppJson, AuthUser, ClientIp};
 use crate::error::Result;
 use crate::state::AppState;
 use axum::extract::State;
@@ -20,10 +20,11 @@ pub fn router() -> Router<AppState> {
 #[tracing::instrument(skip_all)]
 async fn issue(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     AuthUser(principal): AuthUser,
     AppJson(form): AppJson<EmbedTicketForm>,
 ) -> Result<Json<EmbedTicket>> {
-    Ok(Json(state.embed.issue(&principal, form).await?))
+    Ok(Json(state.embed.issue(&principal, form, ip).await?))
 }
 
 /// The ticket comes in the JSON body only (never a query string, which

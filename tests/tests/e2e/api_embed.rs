@@ -58,6 +58,60 @@ fn detail(body: &Value) -> &str {
     body["detail"].as_str().unwrap_or_default()
 }
 
+/// An embed session for `/api/v1/groups/*` and `/api/v1/users/*`, scope
+/// read: the allowed GET works, everything else is 403.
+async fn confined(server: &TestServer, session: &str) {
+    let session = session.to_owned();
+    // an allowed GET; everything else 403
+    assert_eq!(server.get(routes::GROUPS, Some(&session)).await.0, 200);
+    for path in [
+        routes::USERS, // named by the ticket, but an admin endpoint
+        routes::API_KEY,
+        "/api/v1/admin/oidc_providers",
+        "/api/v1/groups/../users/",
+        "/api/v1/groupsX",
+    ] {
+        let (status, body) = server.get(path, Some(&session)).await;
+        assert!(
+            status == 403 || (status == 404 && path.contains("groupsX")),
+            "GET {path}: {status} {body}"
+        );
+    }
+    let (status, body) = server.get(routes::USERS, Some(&session)).await;
+    assert_eq!(status, 403);
+    assert!(detail(&body).starts_with("An embed session"), "{body}");
+    for (path, body) in [
+        (routes::UPDATE_ROLE, json!({"id": "x", "role": "admin"})),
+        (routes::API_KEY, json!({})),
+        (routes::TOKEN_EXCHANGE, json!({})),
+        (
+            routes::EMBED_TICKETS,
+            json!({"origin": PORTAL, "paths": ["/api/v1/groups/*"]}),
+        ),
+    ] {
+        let (status, answer) = server.post(path, Some(&session), &body).await;
+        assert_eq!(status, 403, "POST {path}: {answer}");
+    }
+    // POST within its paths, scope read
+    let (_, body) = server
+        .post(
+            routes::UPDATE_ROLE,
+            Some(&session),
+            &json!({"id": "x", "role": "admin"}),
+        )
+        .await;
+    assert!(detail(&body).contains("only reading"), "{body}");
+    // a page request with it opens nothing
+    let res = client()
+        .get(server.at("/"))
+        .bearer_auth(&session)
+        .send()
+        .await
+        .unwrap();
+    let page = res.text().await.unwrap();
+    assert!(!page.contains(&session), "the page never carries it");
+}
+
 #[tokio::test]
 async fn embed_ticket_single_use_origin_bound_and_confined() {
     let server = server().await;
@@ -112,54 +166,7 @@ async fn embed_ticket_single_use_origin_bound_and_confined() {
     assert_eq!(me["embed"]["params"], json!({"tenant": "acme", "board": 7}));
     assert_eq!(me["embed"]["paths"][0], "/api/v1/groups/*");
 
-    // an allowed GET; everything else 403
-    assert_eq!(server.get(routes::GROUPS, Some(&session)).await.0, 200);
-    for path in [
-        routes::USERS, // named by the ticket, but an admin endpoint
-        routes::API_KEY,
-        "/api/v1/admin/oidc_providers",
-        "/api/v1/groups/../users/",
-        "/api/v1/groupsX",
-    ] {
-        let (status, body) = server.get(path, Some(&session)).await;
-        assert!(
-            status == 403 || (status == 404 && path.contains("groupsX")),
-            "GET {path}: {status} {body}"
-        );
-    }
-    let (status, body) = server.get(routes::USERS, Some(&session)).await;
-    assert_eq!(status, 403);
-    assert!(detail(&body).starts_with("An embed session"), "{body}");
-    for (path, body) in [
-        (routes::UPDATE_ROLE, json!({"id": "x", "role": "admin"})),
-        (routes::API_KEY, json!({})),
-        (routes::TOKEN_EXCHANGE, json!({})),
-        (
-            routes::EMBED_TICKETS,
-            json!({"origin": PORTAL, "paths": ["/api/v1/groups/*"]}),
-        ),
-    ] {
-        let (status, answer) = server.post(path, Some(&session), &body).await;
-        assert_eq!(status, 403, "POST {path}: {answer}");
-    }
-    // POST within its paths, scope read
-    let (_, body) = server
-        .post(
-            routes::UPDATE_ROLE,
-            Some(&session),
-            &json!({"id": "x", "role": "admin"}),
-        )
-        .await;
-    assert!(detail(&body).contains("only reading"), "{body}");
-    // a page request with it opens nothing
-    let res = client()
-        .get(server.at("/"))
-        .bearer_auth(&session)
-        .send()
-        .await
-        .unwrap();
-    let page = res.text().await.unwrap();
-    assert!(!page.contains(&session), "the page never carries it");
+    confined(&server, &session).await;
 
     // after session_seconds (2) and the redeem window (3): 401 everywhere
     tokio::time::sleep(Duration::from_millis(3500)).await;

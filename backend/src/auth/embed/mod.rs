@@ -19,6 +19,7 @@ use super::confine::pattern_ok;
 use super::memo::CredentialMemo;
 use super::policy::{self, Action};
 use super::principal::{session_user, Principal};
+use super::rate_limit::Limiter;
 use super::session::SessionKeys;
 use crate::clock::Clock;
 use crate::domain::user::PERMISSION_EMBED;
@@ -27,6 +28,7 @@ use crate::error::{Error, Result};
 use crate::replica::single_use::SingleUseStore;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tessera_shared::embed::{SCOPE_READ, SCOPE_WRITE};
@@ -88,6 +90,9 @@ pub struct EmbedTickets {
     pub allowed_origins: Vec<String>,
     /// `[embed] ticket_expires_in`.
     pub ticket_secs: u64,
+    /// The limits of minted credentials (`[rate_limit] mint_per_*`), so a
+    /// leaked key cannot flood the single-use store.
+    pub limits: Arc<dyn Limiter>,
 }
 
 fn bad(detail: &str) -> Error {
@@ -96,12 +101,19 @@ fn bad(detail: &str) -> Error {
 
 impl EmbedTickets {
     /// A new ticket for `p`'s account, bound to what `form` names. 403 when
-    /// `p` may not mint one, 400 when the form asks for something invalid.
-    pub async fn issue(&self, p: &Principal, form: EmbedTicketForm) -> Result<EmbedTicket> {
+    /// `p` may not mint one, 400 when the form asks for something invalid,
+    /// 429 past the minting limits (per account, per `client` address).
+    pub async fn issue(
+        &self,
+        p: &Principal,
+        form: EmbedTicketForm,
+        client: Option<IpAddr>,
+    ) -> Result<EmbedTicket> {
         policy::require(p.kind, Action::MintEmbedTicket)?;
         if p.user.role < Role::User || !p.user.has_permission(PERMISSION_EMBED) {
             return Err(Error::Forbidden(NO_EMBED_PERMISSION));
         }
+        self.limits.check(client, &p.user.id).await?;
         let grant = self.grant(form.origin, form.paths, form.scopes, form.params)?;
         let secs = form.session_seconds.unwrap_or(DEFAULT_SESSION_SECS);
         if !(1..=MAX_SESSION_SECS).contains(&secs) {

@@ -110,6 +110,9 @@ async fn confined(server: &TestServer, session: &str) {
         .unwrap();
     let page = res.text().await.unwrap();
     assert!(!page.contains(&session), "the page never carries it");
+    let block = crate::api_injection::data_block(&page).expect("a data block");
+    assert!(block["token"].is_null(), "{block}");
+    assert!(block["error"].is_string(), "refused: {block}");
 }
 
 #[tokio::test]

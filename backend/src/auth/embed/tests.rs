@@ -278,3 +278,104 @@ fn the_session_answer_shows_the_grant() {
     let back: SessionUser = serde_json::from_slice(&want).unwrap();
     assert_eq!(back.embed, Some(g));
 }
+
+/// Issue and redeem against a real user store and a clock the test moves:
+/// once, from its origin, within its window, into a capped session.
+#[tokio::test]
+async fn tickets_are_redeemed_once_from_their_origin_within_their_window() {
+    use crate::auth::rate_limit::{Limits, LocalLimiter};
+    use crate::auth::revocation::Revocations;
+    use crate::clock::ManualClock;
+    use crate::replica::single_use::MemorySingleUse;
+    use crate::store::users::{NewLocalUser, Users};
+    const NOW: i64 = 1_700_000_000;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+    let db = crate::store::Db::connect(&url).await.unwrap();
+    let users = Users::new(db.clone(), 100);
+    let ann = users
+        .create_local(
+            NewLocalUser {
+                name: "Ann",
+                email: "ann@example.com",
+                password_hash: "x",
+                role: Role::Admin,
+            },
+            NOW,
+        )
+        .await
+        .unwrap();
+    let clock = Arc::new(ManualClock::new(NOW));
+    let tickets = EmbedTickets {
+        once: Arc::new(MemorySingleUse::default()),
+        keys: Arc::new(keys()),
+        accounts: Accounts {
+            users,
+            revocations: Arc::new(Revocations::load(Arc::new(db), NOW).await.unwrap()),
+        },
+        clock: clock.clone(),
+        allowed_origins: vec!["https://portal.example.com".into()],
+        ticket_secs: 60,
+        limits: Arc::new(LocalLimiter::new(Limits::minting(
+            &crate::config::Config::default().rate_limit,
+        ))),
+    };
+    let mut p = principal(CredentialKind::Session, None);
+    p.user = ann.clone();
+    p.jti = Some("parent".into());
+    p.expires_at = Some(NOW + 100);
+    let form = || EmbedTicketForm {
+        origin: "https://portal.example.com".into(),
+        paths: vec!["/api/v1/groups/*".into()],
+        scopes: vec![],
+        params: serde_json::Map::new(),
+        session_seconds: Some(600),
+    };
+    let portal = Some("https://portal.example.com");
+
+    let t = tickets.issue(&p, form(), None).await.unwrap();
+    assert_eq!(t.expires_in, 60);
+    let user = tickets.redeem(&t.ticket, portal).await.unwrap();
+    assert_eq!(user.id, ann.id);
+    assert_eq!(
+        user.expires_at,
+        Some(NOW + 100),
+        "no longer than its parent"
+    );
+    assert_eq!(user.embed.unwrap().scopes, vec!["read".to_owned()]);
+    let refused = |r: Result<SessionUser>| match r {
+        Err(Error::Unauthorized(d)) => d,
+        other => panic!("{:?}", other.map(|u| u.id)),
+    };
+    assert_eq!(
+        refused(tickets.redeem(&t.ticket, portal).await),
+        TICKET_UNKNOWN
+    );
+
+    let t = tickets.issue(&p, form(), None).await.unwrap();
+    clock.advance(60);
+    assert_eq!(
+        refused(tickets.redeem(&t.ticket, portal).await),
+        TICKET_UNKNOWN,
+        "past its window"
+    );
+    clock.advance(-60);
+    let t = tickets.issue(&p, form(), None).await.unwrap();
+    assert_eq!(
+        refused(
+            tickets
+                .redeem(&t.ticket, Some("https://portal.example.com.evil"))
+                .await
+        ),
+        TICKET_WRONG_ORIGIN
+    );
+    assert_eq!(
+        refused(tickets.redeem(&t.ticket, portal).await),
+        TICKET_UNKNOWN
+    );
+    p.kind = CredentialKind::EmbedSession;
+    assert!(matches!(
+        tickets.issue(&p, form(), None).await,
+        Err(Error::Forbidden(_))
+    ));
+}

@@ -21,6 +21,10 @@ pub enum Error {
     /// 401 `Invalid token`; the reason is logged at debug level, never sent.
     #[error("invalid token: {0}")]
     InvalidToken(&'static str),
+    /// 401 with the given detail: a refused embed ticket (unknown, used,
+    /// expired, or redeemed from another origin).
+    #[error("unauthorized: {0}")]
+    Unauthorized(&'static str),
     /// 401 `Not authenticated`: no credentials on a protected endpoint.
     #[error("not authenticated")]
     NotAuthenticated,
@@ -72,9 +76,10 @@ impl Error {
     /// The HTTP status of this error.
     pub fn status(&self) -> StatusCode {
         match self {
-            Error::InvalidCredentials | Error::InvalidToken(_) | Error::NotAuthenticated => {
-                StatusCode::UNAUTHORIZED
-            }
+            Error::InvalidCredentials
+            | Error::InvalidToken(_)
+            | Error::NotAuthenticated
+            | Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -96,6 +101,7 @@ impl Error {
             Error::InvalidToken(_) => detail::INVALID_TOKEN.into(),
             Error::NotAuthenticated => detail::NOT_AUTHENTICATED.into(),
             Error::Forbidden(d)
+            | Error::Unauthorized(d)
             | Error::NotFound(d)
             | Error::Conflict(d)
             | Error::UnsupportedMediaType(d)
@@ -149,7 +155,7 @@ impl IntoResponse for Error {
                     HeaderValue::from_static(r#"Bearer error="invalid_token""#),
                 );
             }
-            Error::NotAuthenticated | Error::InvalidCredentials => {
+            Error::NotAuthenticated | Error::InvalidCredentials | Error::Unauthorized(_) => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
             Error::RateLimited { retry_after_secs } => {

@@ -2,6 +2,7 @@
 //! start-up from the validated config.
 use crate::auth::account::Accounts;
 use crate::auth::api_key::{ApiKeyAuthenticator, ApiKeys};
+use crate::auth::embed::EmbedTickets;
 use crate::auth::grant::GrantCheck;
 use crate::auth::idp::{Idp, IdpAuthenticator};
 use crate::auth::ldap::{LdapDirectory, LdapSignIn};
@@ -71,6 +72,8 @@ pub struct Inner {
     pub oidc: Arc<OidcProviders>,
     /// The state shared with other replicas (`[redis]`), or nothing.
     pub replica: ReplicaSync,
+    /// Embed tickets.
+    pub embed: EmbedTickets,
 }
 
 impl Deref for AppState {
@@ -162,6 +165,7 @@ impl AppState {
             users,
             limiter: limiter(Limits::signin(&config.rate_limit), &replica, &secret)?,
             minting: limiter(Limits::minting(&config.rate_limit), &replica, &secret)?,
+            embed: embed_tickets(&config, &replica, &secret, &sessions, accounts, &clock)?,
             authenticators,
             idp,
             api_keys,
@@ -239,6 +243,36 @@ async fn load_api_keys(config: &Config, db: &Db) -> anyhow::Result<ApiKeys> {
     .await?)
 }
 
+/// Embed tickets: pending ones kept in one-time state of their own (a
+/// flood of them cannot push out SSO sign-ins' in one replica's memory),
+/// minted within the minting limits.
+fn embed_tickets(
+    config: &Config,
+    replica: &ReplicaSync,
+    secret: &[u8],
+    sessions: &Arc<SessionKeys>,
+    accounts: Accounts,
+    clock: &Arc<dyn Clock>,
+) -> anyhow::Result<EmbedTickets> {
+    Ok(EmbedTickets {
+        once: single_use_store(replica),
+        keys: sessions.clone(),
+        accounts,
+        clock: clock.clone(),
+        allowed_origins: config.embed.allowed_origins.clone(),
+        ticket_secs: config.embed.ticket_expires_in,
+        limits: limiter(Limits::minting(&config.rate_limit), replica, secret)?,
+    })
+}
+
+/// One-time state: in memory for one replica, in Redis for several.
+fn single_use_store(replica: &ReplicaSync) -> Arc<dyn SingleUseStore> {
+    match replica.redis() {
+        Some(redis) => Arc::new(RedisSingleUse::new(redis.clone())),
+        None => Arc::new(MemorySingleUse::default()),
+    }
+}
+
 /// The handles the authenticators are built from.
 struct Handles<'a> {
     db: &'a Db,
@@ -312,10 +346,7 @@ async fn sso_providers(
     replica: &ReplicaSync,
     clock: &Arc<dyn Clock>,
 ) -> anyhow::Result<OidcProviders> {
-    let once: Arc<dyn SingleUseStore> = match replica.redis() {
-        Some(redis) => Arc::new(RedisSingleUse::new(redis.clone())),
-        None => Arc::new(MemorySingleUse::default()),
-    };
+    let once = single_use_store(replica);
     let handles = OidcHandles {
         db: db.clone(),
         users: accounts.users.clone(),

@@ -31,4 +31,7 @@ pub struct ApiKeyInfo {
 pub struct PermissionsForm {
     /// May create and use API keys.
     pub api_keys: bool,
+    /// May mint embed tickets; left as it is when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embed: Option<bool>,
 }

@@ -110,6 +110,13 @@ pub struct SessionUser {
     /// For IdP tokens: claims the issuer's `claim_mappings` copied onto the session.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub metadata: std::collections::BTreeMap<String, String>,
+    /// For an embed session: the paths, scopes and locked parameters of the
+    /// ticket it was redeemed from. The web app never reads or keeps it, so
+    /// its build leaves the field out (and with it the code for free-form
+    /// JSON: ~1.7 KB gzip of the SPA's budget).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(target_arch = "wasm32", serde(skip))]
+    pub embed: Option<crate::embed::EmbedGrant>,
 }
 
 /// The answer to `GET /api/v1/auths/signout`.

@@ -7,6 +7,7 @@
 
 pub mod api_key;
 pub mod auth;
+pub mod embed;
 pub mod error;
 pub mod injection;
 pub mod inspect;
@@ -17,6 +18,7 @@ pub mod user;
 
 pub use api_key::{ApiKeyCreated, ApiKeyInfo, PermissionsForm};
 pub use auth::{AuthMethod, LdapForm, SessionUser, SigninForm, SignoutAnswer, SignupForm};
+pub use embed::{EmbedGrant, EmbedRedeemForm, EmbedTicket, EmbedTicketForm};
 pub use error::ErrorBody;
 pub use injection::Injected;
 pub use inspect::{InspectCheck, InspectForm, InspectReport};

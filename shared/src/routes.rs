@@ -26,6 +26,11 @@ pub const UPDATE_ROLE: &str = "/api/v1/users/update/role";
 pub const USER_SIGNOUT: &str = "/api/v1/users/{id}/signout";
 /// `GET` (active users): the groups.
 pub const GROUPS: &str = "/api/v1/groups/";
+/// `POST` (admins, holders of the `embed` permission): a single-use embed
+/// ticket.
+pub const EMBED_TICKETS: &str = "/api/v1/embed/tickets";
+/// `POST`: redeem an embed ticket for an embed session.
+pub const EMBED_REDEEM: &str = "/api/v1/embed/redeem";
 /// `GET`: public configuration.
 pub const PUBLIC_CONFIG: &str = "/api/config";
 /// `GET`: liveness.

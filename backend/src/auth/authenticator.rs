@@ -58,10 +58,10 @@ impl Authenticators {
             .iter()
             .find(|a| a.recognises(credential))
             .ok_or_else(|| Error::InvalidToken("credential of no known kind"))?;
-        authenticator
-            .authenticate(credential, parts)
-            .await
-            .map(Some)
+        let principal = authenticator.authenticate(credential, parts).await?;
+        // an embed session reaches only its ticket's paths, whatever asks
+        super::confine::confine(&principal, &parts.method, parts.uri.path())?;
+        Ok(Some(principal))
     }
 
     /// The proxy trust, when `[trusted_header]` is configured.

@@ -6,6 +6,8 @@
 pub mod account;
 pub mod api_key;
 pub mod authenticator;
+pub mod confine;
+pub mod embed;
 pub mod grant;
 pub mod idp;
 pub mod ldap;

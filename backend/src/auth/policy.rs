@@ -23,17 +23,22 @@ pub enum CredentialKind {
     ApiKey,
     /// Headers set by a trusted reverse proxy (`[trusted_header]`).
     TrustedHeader,
+    /// A Tessera session redeemed from an embed ticket: reaches only its
+    /// ticket's paths and scopes, and nothing that mints, renews or manages
+    /// credentials ([`super::embed`]).
+    EmbedSession,
 }
 
 impl CredentialKind {
     /// Every kind, in the order of the README's table.
-    pub const ALL: [CredentialKind; 6] = [
+    pub const ALL: [CredentialKind; 7] = [
         CredentialKind::Session,
         CredentialKind::SingleUseSession,
         CredentialKind::ExchangedSession,
         CredentialKind::IdpJwt,
         CredentialKind::ApiKey,
         CredentialKind::TrustedHeader,
+        CredentialKind::EmbedSession,
     ];
 }
 
@@ -46,6 +51,7 @@ impl fmt::Display for CredentialKind {
             CredentialKind::IdpJwt => "IdP JWT",
             CredentialKind::ApiKey => "API key",
             CredentialKind::TrustedHeader => "trusted header",
+            CredentialKind::EmbedSession => "embed session",
         })
     }
 }
@@ -68,17 +74,21 @@ pub enum Action {
     Admin,
     /// Be replaced by a fresh credential of the same kind that lives longer.
     Renew,
+    /// `POST /api/v1/embed/tickets` (the account must also be an admin or
+    /// hold the `embed` permission).
+    MintEmbedTicket,
 }
 
 impl Action {
     /// Every action, in the order of the README's table.
-    pub const ALL: [Action; 6] = [
+    pub const ALL: [Action; 7] = [
         Action::MintSession,
         Action::OpenWebApp,
         Action::ManageApiKeys,
         Action::SignOut,
         Action::Admin,
         Action::Renew,
+        Action::MintEmbedTicket,
     ];
 }
 
@@ -111,6 +121,9 @@ pub const HEADER_SIGNOUT: &str =
     "Signed in by the proxy's headers: sign out at the proxy (there is no token here to end)";
 /// 403: an API key is for programs, never stored by a browser.
 pub const KEY_IN_BROWSER: &str = "An API key cannot sign in to the web app";
+/// 403: an embed session reaches only what its ticket names.
+pub const EMBED_ONLY: &str =
+    "An embed session reaches only the paths and scopes of its ticket: it cannot mint, renew or manage credentials, or call admin endpoints";
 /// 403: nothing renews itself.
 pub const NO_RENEW: &str = "This credential cannot be renewed: sign in again";
 
@@ -119,6 +132,9 @@ pub const fn rule(kind: CredentialKind, action: Action) -> Rule {
     use Action::*;
     use CredentialKind::*;
     match (action, kind) {
+        (Renew, _) => Rule::Forbidden(NO_RENEW),
+        (SignOut, EmbedSession) => Rule::Allowed,
+        (_, EmbedSession) => Rule::Forbidden(EMBED_ONLY),
         (MintSession, IdpJwt | TrustedHeader) => Rule::Capped,
         (MintSession, Session | SingleUseSession | ExchangedSession | ApiKey) => {
             Rule::NotPossible(NO_MINT)
@@ -131,7 +147,7 @@ pub const fn rule(kind: CredentialKind, action: Action) -> Rule {
         (SignOut, TrustedHeader) => Rule::NotPossible(HEADER_SIGNOUT),
         (SignOut, _) => Rule::Allowed,
         (Admin, _) => Rule::Allowed,
-        (Renew, _) => Rule::Forbidden(NO_RENEW),
+        (MintEmbedTicket, _) => Rule::Allowed,
     }
 }
 
@@ -184,6 +200,7 @@ fn action_title(a: Action) -> &'static str {
         Action::SignOut => "sign out",
         Action::Admin => "admin endpoints",
         Action::Renew => "be renewed",
+        Action::MintEmbedTicket => "mint an embed ticket",
     }
 }
 
@@ -197,6 +214,19 @@ mod tests {
         assert_eq!(minted_expiry(100, Some(10_000), 3600), 3700);
         assert_eq!(minted_expiry(100, None, 3600), 3700);
         assert_eq!(minted_expiry(i64::MAX - 1, None, u64::MAX), i64::MAX);
+    }
+
+    /// An embed session may sign out and nothing else the table names.
+    #[test]
+    fn an_embed_session_may_only_sign_out() {
+        for a in Action::ALL {
+            let r = rule(CredentialKind::EmbedSession, a);
+            if a == Action::SignOut {
+                assert_eq!(r, Rule::Allowed);
+            } else {
+                assert!(matches!(r, Rule::Forbidden(_)), "{a:?}: {r:?}");
+            }
+        }
     }
 
     #[test]
@@ -219,6 +249,7 @@ mod tests {
                     CredentialKind::IdpJwt | CredentialKind::TrustedHeader
                 )),
                 Rule::NotPossible(_) => {}
+                Rule::Forbidden(_) if k == CredentialKind::EmbedSession => {}
                 other => panic!("{k}: {other:?}"),
             }
         }

@@ -33,6 +33,9 @@ pub struct Principal {
     /// What the requests of this credential share (its verified-token cache
     /// entry's or API key's), when it has one.
     pub memo: Option<Arc<memo::CredentialMemo>>,
+    /// For an embed session: what its ticket lets it reach
+    /// ([`super::embed`]).
+    pub embed: Option<Arc<tessera_shared::EmbedGrant>>,
 }
 
 impl Principal {
@@ -51,6 +54,7 @@ impl Principal {
         if let Some(m) = &self.metadata {
             body.metadata = m.as_ref().clone();
         }
+        body.embed = self.embed.as_deref().cloned();
         body
     }
 
@@ -115,6 +119,7 @@ impl Principal {
             subject,
             groups: &u.groups,
             metadata: self.metadata.as_deref().filter(|m| !m.is_empty()),
+            embed: self.embed.as_deref(),
         }
     }
 }
@@ -135,6 +140,7 @@ pub struct SessionUserRef<'a> {
     subject: Option<&'a str>,
     groups: &'a [String],
     metadata: Option<&'a std::collections::BTreeMap<String, String>>,
+    embed: Option<&'a tessera_shared::EmbedGrant>,
 }
 
 /// Appends `s` as a JSON string, as `serde_json` writes it. A string with
@@ -221,6 +227,10 @@ impl SessionUserRef<'_> {
             b.extend_from_slice(b",\"metadata\":");
             serde_json::to_writer(&mut *b, metadata)?;
         }
+        if let Some(embed) = self.embed {
+            b.extend_from_slice(b",\"embed\":");
+            serde_json::to_writer(&mut *b, embed)?;
+        }
         b.push(b'}');
         Ok(())
     }
@@ -250,6 +260,7 @@ pub fn session_user(
         subject: user.subject.clone(),
         groups: user.groups.clone(),
         metadata: Default::default(),
+        embed: None,
     }
 }
 
@@ -364,6 +375,7 @@ mod tests {
                     subject: subject.map(Into::into),
                     metadata,
                     memo: None,
+                    embed: None,
                 };
                 same_bytes(&p);
                 checked += 1;
@@ -387,6 +399,7 @@ mod tests {
                 subject: None,
                 metadata: None,
                 memo: None,
+                embed: None,
             };
             let want = serde_json::to_vec(&p.session_user()).unwrap();
             assert_eq!(p.session_user_ref().to_json().unwrap(), want);

@@ -149,6 +149,7 @@ impl TrustedHeaderAuthenticator {
             subject: None,
             metadata: None,
             memo: None,
+            embed: None,
         }))
     }
 }

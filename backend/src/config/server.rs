@@ -24,7 +24,7 @@ pub struct InjectionConfig {
 }
 
 /// `[embed]`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EmbedConfig {
     /// Origins (`scheme://host[:port]`) that may frame the SPA and post it
@@ -32,6 +32,18 @@ pub struct EmbedConfig {
     pub allowed_origins: Vec<String>,
     /// Render the dashboard without navigation chrome even without `?embed=1`.
     pub always: bool,
+    /// Seconds an embed ticket may wait to be redeemed (1 to 60).
+    pub ticket_expires_in: u64,
+}
+
+impl Default for EmbedConfig {
+    fn default() -> Self {
+        Self {
+            allowed_origins: Vec::new(),
+            always: false,
+            ticket_expires_in: 60,
+        }
+    }
 }
 
 impl InjectionConfig {
@@ -50,6 +62,12 @@ impl InjectionConfig {
 
 impl EmbedConfig {
     pub(super) fn validate(&self, problems: &mut Vec<String>) {
+        if !(1..=60).contains(&self.ticket_expires_in) {
+            problems.push(format!(
+                "embed.ticket_expires_in = {} must be 1 to 60 (seconds)",
+                self.ticket_expires_in
+            ));
+        }
         for origin in &self.allowed_origins {
             if !is_origin(origin) {
                 problems.push(format!(

@@ -333,6 +333,22 @@ fn embed_origins_are_validated() {
 }
 
 #[test]
+fn embed_ticket_window_is_one_to_sixty_seconds() {
+    assert_eq!(from_toml("").embed.ticket_expires_in, 60);
+    for (secs, ok) in [(0, false), (1, true), (60, true), (61, false)] {
+        let c = from_toml(&format!("[embed]\nticket_expires_in = {secs}\n"));
+        let problems = match c.validate() {
+            Err(ConfigError::Invalid(p)) => p,
+            _ => vec![],
+        };
+        let refused = problems
+            .iter()
+            .any(|p| p.contains("embed.ticket_expires_in"));
+        assert_eq!(refused, !ok, "{secs}: {problems:?}");
+    }
+}
+
+#[test]
 fn a_config_file_table_parses_and_unknown_keys_are_refused() {
     use tessera_shared::oidc::{ProviderKind, ResponseMode};
     let toml = r#"

@@ -41,6 +41,8 @@ pub fn new_epoch() -> i64 {
 
 /// The permission to create and use API keys.
 pub const PERMISSION_API_KEYS: &str = "api_keys";
+/// The permission to mint embed tickets (`POST /api/v1/embed/tickets`).
+pub const PERMISSION_EMBED: &str = "embed";
 
 impl User {
     /// Whether the user holds `permission`: admins hold every permission.

@@ -2,6 +2,7 @@
 //! fallback, and the headers every response carries. Handlers stay thin.
 pub mod api_keys;
 pub mod auths;
+pub mod embed;
 pub mod extract;
 pub mod health;
 pub mod jwt;
@@ -33,6 +34,7 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .merge(auths::router())
         .merge(api_keys::router())
+        .merge(embed::router())
         .merge(ldap::router())
         .merge(users::router())
         .merge(jwt::router())

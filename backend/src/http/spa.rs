@@ -385,6 +385,7 @@ mod tests {
         let embed = EmbedConfig {
             allowed_origins: vec!["https://a.example".into(), "http://127.0.0.2:81".into()],
             always: false,
+            ..EmbedConfig::default()
         };
         let some = SpaShell::load(dir.path(), &embed);
         assert!(some

@@ -1,6 +1,7 @@
 //! `/api/v1/users/*` (admin): the user list, role changes and deletion; `/api/v1/groups/` (active users).
 use super::extract::AppJson;
 use super::extract::{ActiveUser, AdminUser};
+use crate::domain::user::PERMISSION_EMBED;
 use crate::domain::PERMISSION_API_KEYS;
 use crate::error::{Error, Result};
 use crate::state::AppState;
@@ -100,18 +101,24 @@ async fn set_permissions(
     id: &str,
     form: &PermissionsForm,
 ) -> Result<Json<Value>> {
-    if !state
+    let mut found = state
         .users
         .set_permission(kind, id, PERMISSION_API_KEYS, form.api_keys)
-        .await?
-    {
+        .await?;
+    if let (true, Some(embed)) = (found, form.embed) {
+        found = state
+            .users
+            .set_permission(kind, id, PERMISSION_EMBED, embed)
+            .await?;
+    }
+    if !found {
         return Err(Error::NotFound(if kind == "group" {
             "Group not found"
         } else {
             "User not found"
         }));
     }
-    tracing::info!(by = %admin, kind, id, api_keys = form.api_keys, "permissions changed");
+    tracing::info!(by = %admin, kind, id, api_keys = form.api_keys, embed = ?form.embed, "permissions changed");
     Ok(Json(json!({ "status": true })))
 }
 

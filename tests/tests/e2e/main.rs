@@ -2,6 +2,7 @@
 mod admin_cli;
 mod api_auth;
 mod api_edge;
+mod api_embed;
 mod api_idp;
 mod api_injection;
 mod api_keys;

@@ -443,6 +443,7 @@ impl BearerAuthenticator for ApiKeyAuthenticator {
             subject: None,
             metadata: None,
             memo: Some(entry.memo.clone()),
+            embed: None,
         })
     }
 }

@@ -296,6 +296,7 @@ impl Idp {
             subject: Some(v.subject.clone()),
             metadata: (!v.metadata.is_empty()).then(|| v.metadata.clone()),
             memo: Some(v.memo.clone()),
+            embed: None,
         }
     }
 }

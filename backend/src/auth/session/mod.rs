@@ -22,7 +22,7 @@ use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-use tessera_shared::AuthMethod;
+use tessera_shared::{AuthMethod, EmbedGrant};
 
 /// The `kid` in every session token's header.
 pub const SESSION_KID: &str = "tessera-session";
@@ -96,6 +96,11 @@ pub struct SessionClaims {
     /// with, which the server renews ([`GrantCheck`]).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub grant: bool,
+    /// Redeemed from an embed ticket ([`CredentialKind::EmbedSession`]):
+    /// what it may reach. Signed like every claim, so it cannot be widened
+    /// or removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emb: Option<EmbedGrant>,
 }
 
 fn is_zero(n: &i64) -> bool {
@@ -105,7 +110,9 @@ fn is_zero(n: &i64) -> bool {
 impl SessionClaims {
     /// What kind of credential a token with these claims is.
     pub fn kind(&self) -> CredentialKind {
-        if self.single_use {
+        if self.emb.is_some() {
+            CredentialKind::EmbedSession
+        } else if self.single_use {
             CredentialKind::SingleUseSession
         } else if self.exchanged {
             CredentialKind::ExchangedSession
@@ -237,7 +244,37 @@ impl SessionKeys {
             exchanged,
             src,
             grant,
+            emb: None,
         };
+        self.sign(claims)
+    }
+
+    /// A new embed session for `user`, reaching only what `grant` names,
+    /// ending at `exp` and revoked with `src` (what minted its ticket).
+    pub fn mint_embed(
+        &self,
+        user: &User,
+        now: i64,
+        exp: i64,
+        src: Option<String>,
+        grant: EmbedGrant,
+    ) -> Result<(String, SessionClaims)> {
+        self.sign(SessionClaims {
+            iss: self.issuer.clone(),
+            sub: user.id.clone(),
+            iat: now,
+            exp: Some(exp),
+            jti: uuid::Uuid::new_v4().to_string(),
+            single_use: false,
+            ep: user.epoch,
+            exchanged: false,
+            src,
+            grant: false,
+            emb: Some(grant),
+        })
+    }
+
+    fn sign(&self, claims: SessionClaims) -> Result<(String, SessionClaims)> {
         let token = jsonwebtoken::encode(&session_header(), &claims, &self.encoding)
             .map_err(|e| anyhow::anyhow!("signing a session token: {e}"))?;
         Ok((token, claims))
@@ -281,6 +318,7 @@ struct Verified {
     ep: i64,
     src: Option<String>,
     grant: bool,
+    embed: Option<Arc<EmbedGrant>>,
     /// The account and answer this token's requests share.
     memo: Arc<CredentialMemo>,
 }
@@ -297,6 +335,7 @@ impl From<SessionClaims> for Verified {
             ep: c.ep,
             src: c.src,
             grant: c.grant,
+            embed: c.emb.map(Arc::new),
             memo: Arc::default(),
         }
     }
@@ -441,6 +480,7 @@ impl BearerAuthenticator for SessionAuthenticator {
             subject: None,
             metadata: None,
             memo: Some(claims.memo.clone()),
+            embed: claims.embed.clone(),
         };
         if let (Some(cache), Some(slot)) = (&self.cache, remember) {
             cache.insert(slot, entry);

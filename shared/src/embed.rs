@@ -55,6 +55,11 @@ impl std::fmt::Debug for EmbedTicket {
 pub struct EmbedRedeemForm {
     /// The ticket.
     pub ticket: String,
+    /// Only from a page of Tessera's own origin in a frame: the origin of
+    /// the page that embeds it (the sender of the ticket's `postMessage`,
+    /// which the browser vouches for); the ticket must name it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedder: Option<String>,
 }
 
 impl std::fmt::Debug for EmbedRedeemForm {

@@ -28,8 +28,10 @@ async fn issue(
 }
 
 /// The ticket comes in the JSON body only (never a query string, which
-/// servers and proxies log); the page's `Origin` header must be the
-/// ticket's origin.
+/// servers and proxies log). The ticket's origin must be the redeeming
+/// page's `Origin` — or, for a page of Tessera's own origin in a frame
+/// (the dashboard), the `embedder` it names: the origin that posted it the
+/// ticket. No other web page can send Tessera's `Origin`.
 #[tracing::instrument(skip_all)]
 async fn redeem(
     State(state): State<AppState>,
@@ -41,5 +43,26 @@ async fn redeem(
         (Some(o), None) => o.to_str().ok(),
         _ => None,
     };
+    let origin = match (origin, form.embedder.as_deref()) {
+        (Some(o), Some(embedder)) if is_own_origin(&state, &headers, o) => Some(embedder),
+        (o, _) => o,
+    };
     Ok(Json(state.embed.redeem(&form.ticket, origin).await?))
+}
+
+/// Whether `origin` is Tessera's own: `[server] public_url`'s origin when
+/// set, else the request's own `Host` (the usual same-origin test: a page of
+/// another site sends its own `Origin`).
+fn is_own_origin(state: &AppState, headers: &HeaderMap, origin: &str) -> bool {
+    if let Some(public) = &state.config.server.public_url {
+        return url::Url::parse(public).is_ok_and(|u| u.origin().ascii_serialization() == origin);
+    }
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    url::Url::parse(origin).is_ok_and(|o| {
+        let authority = match o.port() {
+            Some(p) => format!("{}:{p}", o.host_str().unwrap_or_default()),
+            None => o.host_str().unwrap_or_default().to_owned(),
+        };
+        host.is_some_and(|h| h.eq_ignore_ascii_case(&authority))
+    })
 }

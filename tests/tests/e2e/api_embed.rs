@@ -54,6 +54,20 @@ async fn redeem(server: &TestServer, ticket: &str, origin: Option<&str>) -> (u16
     .await
 }
 
+/// A redeem from a page of Tessera's own origin (the dashboard in a frame)
+/// naming `embedder`, the page that posted it the ticket.
+async fn redeem_in_own_frame(server: &TestServer, ticket: &str, embedder: &str) -> (u16, Value) {
+    let own = server.url.clone();
+    send(
+        client()
+            .post(server.at(routes::EMBED_REDEEM))
+            .json(&json!({ "ticket": ticket, "embedder": embedder })),
+        None,
+        &[("origin", own.as_str())],
+    )
+    .await
+}
+
 fn detail(body: &Value) -> &str {
     body["detail"].as_str().unwrap_or_default()
 }
@@ -138,6 +152,26 @@ async fn embed_ticket_single_use_origin_bound_and_confined() {
     assert_eq!(status, 401, "{body}");
     assert!(detail(&body).contains("another origin"), "{body}");
     assert_eq!(redeem(&server, &t, Some(PORTAL)).await.0, 401, "used up");
+
+    // Tessera's own page in a frame redeems naming its embedder: only the
+    // ticket's origin; an embedder named by another origin counts for nothing
+    let t = ticket(&server, &admin, &["/api/v1/groups/*"], &["read"]).await;
+    let (status, body) = redeem_in_own_frame(&server, &t, "https://evil.example.com").await;
+    assert_eq!(status, 401, "another embedder: {body}");
+    let t = ticket(&server, &admin, &["/api/v1/groups/*"], &["read"]).await;
+    let (status, body) = send(
+        client()
+            .post(server.at(routes::EMBED_REDEEM))
+            .json(&json!({ "ticket": t, "embedder": PORTAL })),
+        None,
+        &[("origin", "https://evil.example.com")],
+    )
+    .await;
+    assert_eq!(status, 401, "embedder from a foreign page: {body}");
+    let t = ticket(&server, &admin, &["/api/v1/groups/*"], &["read"]).await;
+    let (status, user) = redeem_in_own_frame(&server, &t, PORTAL).await;
+    assert_eq!(status, 200, "own frame: {user}");
+    assert_eq!(user["embed"]["origin"], PORTAL);
 
     // redeemed once, from its origin; a replay is refused
     let t = ticket(

@@ -2,6 +2,8 @@
 //! start-up from the validated config.
 use crate::auth::account::Accounts;
 use crate::auth::api_key::{ApiKeyAuthenticator, ApiKeys};
+use crate::auth::assertion::AssertionKeys;
+use crate::auth::forward::Rules;
 use crate::auth::grant::GrantCheck;
 use crate::auth::idp::{Idp, IdpAuthenticator};
 use crate::auth::ldap::{LdapDirectory, LdapSignIn};
@@ -71,6 +73,10 @@ pub struct Inner {
     pub oidc: Arc<OidcProviders>,
     /// The state shared with other replicas (`[redis]`), or nothing.
     pub replica: ReplicaSync,
+    /// `[[forward_auth.rules]]`.
+    pub forward_rules: Rules,
+    /// Forward auth's assertion keys (kept in the database, rotated).
+    pub assertions: Arc<AssertionKeys>,
 }
 
 impl Deref for AppState {
@@ -151,6 +157,19 @@ impl AppState {
                 grants: oidc.clone(),
             },
         )?;
+        let assertions = Arc::new(
+            AssertionKeys::load(
+                db.clone(),
+                &secret,
+                &config.assertion,
+                config.session_issuer(),
+                clock.clone(),
+            )
+            .await
+            .context("loading the assertion keys")?,
+        );
+        keep_refreshed(&assertions);
+        let forward_rules = Rules::new(&config.forward_auth.rules);
         let password_signin = PasswordSignIn {
             users: users.clone(),
             passwords: passwords.clone(),
@@ -174,6 +193,8 @@ impl AppState {
             passwords,
             clock,
             replica,
+            forward_rules,
+            assertions,
         }));
         state.bootstrap_admin().await?;
         state
@@ -237,6 +258,24 @@ async fn load_api_keys(config: &Config, db: &Db) -> anyhow::Result<ApiKeys> {
         config.api_keys.unknown_per_ip_per_minute,
     )
     .await?)
+}
+
+/// Reloads the assertion keys in the background (rotating them when due)
+/// for as long as they are in use.
+fn keep_refreshed(keys: &Arc<AssertionKeys>) {
+    let weak = Arc::downgrade(keys);
+    let every = keys.refresh_every();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Some(keys) = weak.upgrade() else { return };
+            if let Err(e) = keys.refresh().await {
+                tracing::warn!(error = %e, "reloading the assertion keys failed; the current ones stay");
+            }
+        }
+    });
 }
 
 /// The handles the authenticators are built from.

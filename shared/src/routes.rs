@@ -26,6 +26,11 @@ pub const UPDATE_ROLE: &str = "/api/v1/users/update/role";
 pub const USER_SIGNOUT: &str = "/api/v1/users/{id}/signout";
 /// `GET` (active users): the groups.
 pub const GROUPS: &str = "/api/v1/groups/";
+/// `GET`: forward auth for reverse proxies: 200 with identity headers and
+/// a signed assertion, 401 or 403.
+pub const FORWARD_AUTH_VERIFY: &str = "/api/v1/auths/verify";
+/// `GET`: the public keys of forward auth's assertions (a JWK Set).
+pub const ASSERTION_JWKS: &str = "/.well-known/jwks.json";
 /// `GET`: public configuration.
 pub const PUBLIC_CONFIG: &str = "/api/config";
 /// `GET`: liveness.

@@ -5,7 +5,9 @@
 //! `AdminUser`.
 pub mod account;
 pub mod api_key;
+pub mod assertion;
 pub mod authenticator;
+pub mod forward;
 pub mod grant;
 pub mod idp;
 pub mod ldap;

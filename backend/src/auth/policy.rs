@@ -68,17 +68,23 @@ pub enum Action {
     Admin,
     /// Be replaced by a fresh credential of the same kind that lives longer.
     Renew,
+    /// `GET /api/v1/auths/verify`: let a reverse proxy pass the caller to
+    /// an application behind it, with identity headers and a signed
+    /// assertion. Every kind may (an API key reaches a proxied API as its
+    /// user would); the rules of `[forward_auth]` decide where.
+    ForwardAuth,
 }
 
 impl Action {
     /// Every action, in the order of the README's table.
-    pub const ALL: [Action; 6] = [
+    pub const ALL: [Action; 7] = [
         Action::MintSession,
         Action::OpenWebApp,
         Action::ManageApiKeys,
         Action::SignOut,
         Action::Admin,
         Action::Renew,
+        Action::ForwardAuth,
     ];
 }
 
@@ -132,6 +138,7 @@ pub const fn rule(kind: CredentialKind, action: Action) -> Rule {
         (SignOut, _) => Rule::Allowed,
         (Admin, _) => Rule::Allowed,
         (Renew, _) => Rule::Forbidden(NO_RENEW),
+        (ForwardAuth, _) => Rule::Allowed,
     }
 }
 
@@ -184,6 +191,7 @@ fn action_title(a: Action) -> &'static str {
         Action::SignOut => "sign out",
         Action::Admin => "admin endpoints",
         Action::Renew => "be renewed",
+        Action::ForwardAuth => "forward auth",
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod api_keys;
 pub mod auths;
 pub mod extract;
+pub mod forward_auth;
 pub mod health;
 pub mod jwt;
 pub mod ldap;
@@ -42,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed);
     let app = Router::new()
         .merge(health::router())
+        .merge(forward_auth::router())
         .merge(api)
         .merge(oidc::browser_router())
         .merge(spa::router(&state))

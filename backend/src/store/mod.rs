@@ -32,6 +32,7 @@
 //! account becomes admin" atomic across replicas (SQLite has one writer at a
 //! time anyway).
 pub mod api_keys;
+pub mod assertion_keys;
 pub mod oidc;
 pub mod revocations;
 pub mod sso_sessions;

@@ -1,0 +1,74 @@
+//! Forward auth for reverse proxies (`GET /api/v1/auths/verify`) and the
+//! public keys of its assertions (`GET /.well-known/jwks.json`).
+use crate::auth::forward::{groups_value, header_value, Target};
+use crate::auth::policy::{self, Action};
+use crate::error::{Error, Result};
+use crate::state::AppState;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use tessera_shared::routes;
+
+/// The routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(routes::FORWARD_AUTH_VERIFY, get(verify))
+        .route(routes::ASSERTION_JWKS, get(jwks))
+}
+
+/// 200 (empty body) with `X-Tessera-*` headers when the caller may reach
+/// the original request; 401 without or with a bad credential; 403 when
+/// refused; 400 when the proxy's description of the request is ambiguous.
+async fn verify(State(state): State<AppState>, req: Request) -> Result<Response> {
+    let (parts, _) = req.into_parts();
+    let principal = state
+        .authenticators
+        .authenticate(&parts)
+        .await?
+        .ok_or(Error::NotAuthenticated)?;
+    policy::require(principal.kind, Action::ForwardAuth)?;
+    let target = Target::of(&parts.headers)?;
+    let pass = state.forward_rules.decide(&principal.user, &target)?;
+    let assertion = state.assertions.assertion(&principal.user, pass.aud)?;
+    let u = &*principal.user;
+    let value = |s: String| {
+        HeaderValue::try_from(s).map_err(|_| anyhow::anyhow!("an identity header value"))
+    };
+    let mut res = StatusCode::OK.into_response();
+    let h = res.headers_mut();
+    h.reserve(6);
+    for (name, v) in [
+        ("x-tessera-user", header_value(&u.id)),
+        ("x-tessera-email", header_value(&u.email)),
+        ("x-tessera-name", header_value(&u.name)),
+        ("x-tessera-groups", groups_value(&u.groups)),
+        ("x-tessera-role", u.role.as_str().to_owned()),
+    ] {
+        h.insert(HeaderName::from_static(name), value(v)?);
+    }
+    h.insert(
+        HeaderName::from_static("x-tessera-assertion"),
+        value(assertion.to_string())?,
+    );
+    Ok(res)
+}
+
+/// The published public keys (a JWK Set), cacheable for less than the
+/// time a new key is published before it signs.
+async fn jwks(State(state): State<AppState>) -> Response {
+    let max_age = format!("public, max-age={}", state.assertions.jwks_max_age());
+    let mut res = (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        state.assertions.jwks(),
+    )
+        .into_response();
+    if let Ok(v) = HeaderValue::try_from(max_age) {
+        res.headers_mut().insert(header::CACHE_CONTROL, v);
+    }
+    res
+}

@@ -157,18 +157,7 @@ impl AppState {
                 grants: oidc.clone(),
             },
         )?;
-        let assertions = Arc::new(
-            AssertionKeys::load(
-                db.clone(),
-                &secret,
-                &config.assertion,
-                config.session_issuer(),
-                clock.clone(),
-            )
-            .await
-            .context("loading the assertion keys")?,
-        );
-        keep_refreshed(&assertions);
+        let assertions = assertion_keys(&config, &db, &secret, &clock).await?;
         let forward_rules = Rules::new(&config.forward_auth.rules);
         let password_signin = PasswordSignIn {
             users: users.clone(),
@@ -258,6 +247,27 @@ async fn load_api_keys(config: &Config, db: &Db) -> anyhow::Result<ApiKeys> {
         config.api_keys.unknown_per_ip_per_minute,
     )
     .await?)
+}
+
+/// Forward auth's assertion keys, loaded (or made) and kept refreshed.
+async fn assertion_keys(
+    config: &Config,
+    db: &Db,
+    secret: &[u8],
+    clock: &Arc<dyn Clock>,
+) -> anyhow::Result<Arc<AssertionKeys>> {
+    let keys = AssertionKeys::load(
+        db.clone(),
+        secret,
+        &config.assertion,
+        config.session_issuer(),
+        clock.clone(),
+    )
+    .await
+    .context("loading the assertion keys")?;
+    let keys = Arc::new(keys);
+    keep_refreshed(&keys);
+    Ok(keys)
 }
 
 /// Reloads the assertion keys in the background (rotating them when due)

@@ -22,11 +22,11 @@ fn rotation_bookkeeping() {
     assert_eq!(p.signing, None);
     let a = k("a", 1000, 1000);
     // a signs; nothing due until 1000 + 100 - 10
-    let p = plan(&[a.clone()], 1089, T);
+    let p = plan(std::slice::from_ref(&a), 1089, T);
     assert_eq!(p.signing.as_deref(), Some("a"));
     assert_eq!(p.published, ["a"]);
     assert_eq!(p.make_new, None);
-    let p = plan(&[a.clone()], 1090, T);
+    let p = plan(std::slice::from_ref(&a), 1090, T);
     assert_eq!(p.make_new, Some(1100), "published 10 s before it signs");
     let b = k("b", 1090, 1100);
     // b published, a still signs; no second new key while b waits

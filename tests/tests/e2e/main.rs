@@ -14,6 +14,7 @@ mod browser_inspector;
 mod browser_live;
 mod browser_oidc;
 mod credentials;
+mod forward_auth;
 mod oidc_harness;
 mod postgres;
 mod rate_limit_replicas;

@@ -203,4 +203,4 @@ pub fn groups_value(groups: &[String]) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

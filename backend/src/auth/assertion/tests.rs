@@ -69,3 +69,191 @@ fn the_signing_key_is_always_published() {
         }
     }
 }
+
+mod signed {
+    use super::super::*;
+    use crate::clock::ManualClock;
+    use jsonwebtoken::jwk::JwkSet;
+    use jsonwebtoken::{DecodingKey, Validation};
+
+    const NOW: i64 = 1_700_000_000;
+
+    fn config() -> AssertionConfig {
+        AssertionConfig {
+            ttl: Duration::from_secs(60),
+            rotate_every: Duration::from_secs(3600),
+            publish_ahead: Duration::from_secs(300),
+            grace: Duration::from_secs(600),
+        }
+    }
+
+    async fn keys(dir: &tempfile::TempDir) -> (AssertionKeys, Arc<ManualClock>, Db) {
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let db = Db::connect(&url).await.unwrap();
+        let clock = Arc::new(ManualClock::new(NOW));
+        let keys = AssertionKeys::load(
+            db.clone(),
+            b"a session secret of enough length",
+            &config(),
+            "https://tessera.example".into(),
+            clock.clone(),
+        )
+        .await
+        .unwrap();
+        (keys, clock, db)
+    }
+
+    fn user() -> User {
+        crate::auth::forward::tests::user(Role::User, &["ops"])
+    }
+
+    fn jwks(keys: &AssertionKeys) -> JwkSet {
+        serde_json::from_slice(&keys.jwks()).unwrap()
+    }
+
+    /// What an upstream checks, with no leeway at `now`.
+    fn verify(set: &JwkSet, token: &str, aud: &str, now: i64) -> Result<serde_json::Value, String> {
+        let header = jsonwebtoken::decode_header(token).map_err(|e| e.to_string())?;
+        let kid = header.kid.ok_or("no kid")?;
+        let jwk = set.find(&kid).ok_or("unknown kid")?;
+        let key = DecodingKey::from_jwk(jwk).map_err(|e| e.to_string())?;
+        let mut v = Validation::new(Algorithm::ES256);
+        v.set_issuer(&["https://tessera.example"]);
+        v.set_audience(&[aud]);
+        v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        v.leeway = 0;
+        v.validate_exp = false; // the test's clock, not the system's
+        let claims = jsonwebtoken::decode::<serde_json::Value>(token, &key, &v)
+            .map_err(|e| e.to_string())?
+            .claims;
+        if claims["exp"].as_i64().ok_or("no exp")? <= now {
+            return Err("expired".into());
+        }
+        Ok(claims)
+    }
+
+    #[tokio::test]
+    async fn assertions_verify_and_forgeries_do_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let (keys, clock, db) = keys(&dir).await;
+        let set = jwks(&keys);
+        assert_eq!(set.keys.len(), 1);
+        let token = keys.assertion(&user(), Some("app")).unwrap();
+        let claims = verify(&set, &token, "app", NOW).unwrap();
+        assert_eq!(claims["sub"], "u1");
+        assert_eq!(claims["iss"], "https://tessera.example");
+        assert_eq!(claims["email"], "ann@example.com");
+        assert_eq!(claims["groups"], serde_json::json!(["ops"]));
+        assert_eq!(claims["role"], "user");
+        assert_eq!(
+            claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+            60
+        );
+        assert!(claims["jti"].as_str().is_some_and(|j| !j.is_empty()));
+        // the default audience is the issuer
+        let default = keys.assertion(&user(), None).unwrap();
+        assert!(verify(&set, &default, "https://tessera.example", NOW).is_ok());
+        // wrong audience, expired, wrong issuer, unknown key, tampered, unsigned
+        assert!(verify(&set, &token, "other", NOW).is_err());
+        assert!(verify(&set, &token, "app", NOW + 60).is_err());
+        let mut other_iss = Validation::new(Algorithm::ES256);
+        other_iss.set_issuer(&["https://evil.example"]);
+        other_iss.set_audience(&["app"]);
+        let jwk = &set.keys[0];
+        assert!(jsonwebtoken::decode::<serde_json::Value>(
+            token.as_bytes(),
+            &DecodingKey::from_jwk(jwk).unwrap(),
+            &other_iss
+        )
+        .is_err());
+        let dir2 = tempfile::tempdir().unwrap();
+        let (stranger, _, _) = super::signed::keys(&dir2).await;
+        let foreign = stranger.assertion(&user(), Some("app")).unwrap();
+        assert!(verify(&set, &foreign, "app", NOW).is_err(), "another key");
+        let parts: Vec<&str> = token.split('.').collect();
+        let admin = serde_json::json!({"iss": "https://tessera.example", "sub": "u1",
+            "aud": "app", "role": "admin", "exp": NOW + 60});
+        let payload = URL_SAFE_NO_PAD.encode(admin.to_string());
+        let tampered = format!("{}.{payload}.{}", parts[0], parts[2]);
+        assert!(verify(&set, &tampered, "app", NOW).is_err(), "tampered");
+        let none = URL_SAFE_NO_PAD.encode(
+            serde_json::json!({"alg": "none", "kid": set.keys[0].common.key_id}).to_string(),
+        );
+        assert!(verify(&set, &format!("{none}.{payload}."), "app", NOW).is_err());
+        let hs = URL_SAFE_NO_PAD.encode(
+            serde_json::json!({"alg": "HS256", "kid": set.keys[0].common.key_id}).to_string(),
+        );
+        assert!(verify(&set, &format!("{hs}.{payload}.{}", parts[2]), "app", NOW).is_err());
+        // the same assertion is handed out again for half its life, then a new one
+        assert_eq!(keys.assertion(&user(), Some("app")).unwrap(), token);
+        clock.advance(31);
+        assert_ne!(keys.assertion(&user(), Some("app")).unwrap(), token);
+        // a changed account gets a new one at once
+        let mut renamed = user();
+        renamed.name = "Ann B".into();
+        let fresh = keys.assertion(&renamed, Some("app")).unwrap();
+        assert_eq!(
+            verify(&set, &fresh, "app", NOW + 31).unwrap()["name"],
+            "Ann B"
+        );
+        // the private key is sealed in the database
+        let stored = db.assertion_keys().await.unwrap();
+        assert_eq!(stored.len(), 1);
+        assert!(!format!("{:?}", stored[0]).contains(&stored[0].sealed_key));
+        assert!(!stored[0].sealed_key.starts_with("MIG"), "not plain PKCS#8");
+    }
+
+    #[tokio::test]
+    async fn a_new_key_is_published_before_it_signs() {
+        let dir = tempfile::tempdir().unwrap();
+        let (keys, clock, db) = keys(&dir).await;
+        let first = jwks(&keys).keys[0].common.key_id.clone().unwrap();
+        // due at 3600 - 300: made, published, not yet signing
+        clock.advance(3300);
+        keys.refresh().await.unwrap();
+        let set = jwks(&keys);
+        assert_eq!(set.keys.len(), 2);
+        let token = keys.assertion(&user(), Some("a")).unwrap();
+        let kid = |t: &str| jsonwebtoken::decode_header(t).unwrap().kid.unwrap();
+        assert_eq!(kid(&token), first);
+        // another replica sharing the database sees both
+        let other = AssertionKeys::load(
+            db.clone(),
+            b"a session secret of enough length",
+            &config(),
+            "https://tessera.example".into(),
+            clock.clone(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(jwks(&other).keys.len(), 2);
+        // it signs from 300 s later; the old one stays published for grace
+        clock.advance(300);
+        keys.refresh().await.unwrap();
+        let token = keys.assertion(&user(), Some("a")).unwrap();
+        assert_ne!(kid(&token), first);
+        assert!(verify(&jwks(&keys), &token, "a", NOW + 3600).is_ok());
+        assert_eq!(jwks(&keys).keys.len(), 2);
+        clock.advance(600);
+        keys.refresh().await.unwrap();
+        let set = jwks(&keys);
+        assert_eq!(set.keys.len(), 1);
+        assert!(set.find(&first).is_none());
+        assert_eq!(db.assertion_keys().await.unwrap().len(), 1, "deleted");
+        // keys sealed under another session secret are skipped, not used
+        let stranger = AssertionKeys::load(
+            db.clone(),
+            b"another session secret, long enough",
+            &config(),
+            "https://tessera.example".into(),
+            clock.clone(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(jwks(&stranger).keys.len(), 1);
+        assert_ne!(
+            jwks(&stranger).keys[0].common.key_id,
+            set.keys[0].common.key_id
+        );
+    }
+}

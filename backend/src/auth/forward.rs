@@ -30,7 +30,9 @@ impl Target {
     /// twice or not visible ASCII, two URI headers that differ, a path
     /// with dot segments, encoded slashes or backslashes, or control
     /// characters (the upstream might read it otherwise than the rules).
-    pub fn of(headers: &HeaderMap) -> Result<Target> {
+    /// `in_path`: the original path appended to the check's own (Envoy's
+    /// `ext_authz`), another source that must agree with the headers.
+    pub fn of(headers: &HeaderMap, in_path: Option<&str>) -> Result<Target> {
         let bad = || Error::BadRequest(AMBIGUOUS_TARGET.into());
         let one = |name: &str| -> Result<Option<&str>> {
             let mut all = headers.get_all(name).iter();
@@ -55,6 +57,10 @@ impl Target {
             (a, b) => a.or(b),
         };
         let path = uri.map(checked_path).transpose()?;
+        let path = match (path, in_path.map(checked_path).transpose()?) {
+            (Some(a), Some(b)) if a != b => return Err(bad()),
+            (a, b) => a.or(b),
+        };
         Ok(Target { host, path })
     }
 }

@@ -66,6 +66,13 @@ impl Default for AssertionConfig {
 }
 
 impl AssertionConfig {
+    /// How often every replica reloads the keys: a quarter of
+    /// `publish_ahead` (100 ms to 30 s), so a new key is published
+    /// everywhere before it signs anywhere.
+    pub fn refresh_every(&self) -> Duration {
+        (self.publish_ahead / 4).clamp(Duration::from_millis(100), Duration::from_secs(30))
+    }
+
     pub(super) fn validate(&self, p: &mut Vec<String>) {
         let whole = |d: Duration| d.subsec_nanos() == 0 && d.as_secs() > 0;
         let show = |d: Duration| humantime::format_duration(d).to_string();
@@ -95,11 +102,14 @@ impl AssertionConfig {
                 show(self.rotate_every)
             ));
         }
-        if self.grace < self.ttl {
+        // an old key may sign until a replica's next reload after the new
+        // one took over, and its assertions live `ttl` after that
+        if self.grace < self.ttl + self.refresh_every() {
             p.push(format!(
-                "assertion.grace ({}) must be at least assertion.ttl ({}): an old key must stay published while its assertions live",
+                "assertion.grace ({}) must be at least assertion.ttl ({}) plus the key reload interval ({}, a quarter of publish_ahead): an old key must stay published while its assertions live",
                 show(self.grace),
-                show(self.ttl)
+                show(self.ttl),
+                show(self.refresh_every())
             ));
         }
     }

@@ -7,15 +7,28 @@ use crate::state::AppState;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use axum::Router;
 use tessera_shared::routes;
 
 /// The routes.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route(routes::FORWARD_AUTH_VERIFY, get(verify))
+        .route(routes::FORWARD_AUTH_VERIFY, any(verify))
+        .route(VERIFY_WITH_PATH, any(verify))
         .route(routes::ASSERTION_JWKS, get(jwks))
+}
+
+/// Envoy's `ext_authz` appends the original path to the check's path.
+const VERIFY_WITH_PATH: &str = "/api/v1/auths/verify/{*original}";
+
+/// Whether `req` asks forward auth: any method (nginx's `auth_request` and
+/// Envoy ask with the original request's), never a JSON body.
+pub fn is_verify(req: &Request) -> bool {
+    req.uri()
+        .path()
+        .strip_prefix(routes::FORWARD_AUTH_VERIFY)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 /// 200 (empty body) with `X-Tessera-*` headers when the caller may reach
@@ -29,7 +42,12 @@ async fn verify(State(state): State<AppState>, req: Request) -> Result<Response>
         .await?
         .ok_or(Error::NotAuthenticated)?;
     policy::require(principal.kind, Action::ForwardAuth)?;
-    let target = Target::of(&parts.headers)?;
+    let in_path = parts
+        .uri
+        .path()
+        .strip_prefix(routes::FORWARD_AUTH_VERIFY)
+        .filter(|rest| rest.starts_with('/'));
+    let target = Target::of(&parts.headers, in_path)?;
     let pass = state.forward_rules.decide(&principal.user, &target)?;
     let assertion = state.assertions.assertion(&principal.user, pass.aud)?;
     let u = &*principal.user;

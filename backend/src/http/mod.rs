@@ -71,7 +71,7 @@ async fn method_not_allowed() -> Error {
 async fn edge(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     crate::auth::trusted_header::strip_untrusted_headers(state.authenticators.proxy(), &mut req);
     let api = req.uri().path().starts_with("/api/");
-    let mut res = if api && !json_if_changing_state(&req) {
+    let mut res = if api && !json_if_changing_state(&req) && !forward_auth::is_verify(&req) {
         Error::UnsupportedMediaType(JSON_REQUIRED).into_response()
     } else if api_key_endpoint_allowed(&state, &req) {
         // a request without a body (hyper knows: no length, or length 0)

@@ -205,6 +205,25 @@ async fn forward_auth_lets_through_whom_the_rules_allow() {
         serde_json::from_str::<Value>(&body).unwrap()["aud"],
         "upstream-admin"
     );
+    // nginx asks with the original method: a POST passes the same way
+    let res = client()
+        .post(s.proxy.at("/hello"))
+        .bearer_auth(&s.user)
+        .header("content-type", "text/plain")
+        .body("a form")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "nginx: {}", s.proxy.log());
+    // Envoy's ext_authz: the original path after the check's own
+    let (status, _) = get(
+        &s.server
+            .at(&format!("{}/admin/x", routes::FORWARD_AUTH_VERIFY)),
+        Some(&s.user),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 403);
     // refused by the rule; no credential; a bad one
     let (status, _) = get(&s.proxy.at("/admin/panel"), Some(&s.user), &[]).await;
     assert_eq!(status, 403);

@@ -26,12 +26,16 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tessera_shared::Role;
 
 /// 503: no key to sign with (the database could not be read at start).
 pub const NO_KEY: &str = "No assertion signing key is available";
+/// 503: the keys could not be reloaded for so long that the signing key
+/// may already be retired (and unpublished) by another replica.
+pub const STALE_KEYS: &str = "The assertion keys could not be reloaded; try again later";
 
 /// The claims of an assertion.
 #[derive(Debug, Serialize)]
@@ -84,6 +88,9 @@ pub struct AssertionKeys {
     clock: Arc<dyn Clock>,
     timing: Timing,
     ttl: i64,
+    refresh_every: Duration,
+    /// When the keys were last reloaded (Unix seconds).
+    refreshed_at: AtomicI64,
     issuer: String,
     ring: RwLock<Arc<Ring>>,
     issued: moka::sync::Cache<u64, Arc<Issued>>,
@@ -111,6 +118,8 @@ impl AssertionKeys {
                 grace: secs(config.grace),
             },
             ttl: secs(config.ttl),
+            refresh_every: config.refresh_every(),
+            refreshed_at: AtomicI64::new(i64::MIN),
             issuer,
             ring: RwLock::new(Arc::new(Ring::default())),
             issued: moka::sync::Cache::builder()
@@ -124,11 +133,9 @@ impl AssertionKeys {
     }
 
     /// How often every replica reloads the keys: well within
-    /// `publish_ahead`, so a new key is published everywhere before it
-    /// signs anywhere.
+    /// `publish_ahead` ([`AssertionConfig::refresh_every`]).
     pub fn refresh_every(&self) -> Duration {
-        let ms = (self.timing.publish_ahead.max(1) as u64).saturating_mul(1000) / 4;
-        Duration::from_millis(ms.clamp(100, 30_000))
+        self.refresh_every
     }
 
     /// Reloads the keys from the database: makes the next one when it is
@@ -174,6 +181,7 @@ impl AssertionKeys {
             jwks: jwks.into(),
         };
         *self.ring.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(ring);
+        self.refreshed_at.store(now, Ordering::Relaxed);
         Ok(())
     }
 
@@ -199,6 +207,10 @@ impl AssertionKeys {
         let aud = aud.unwrap_or(&self.issuer);
         let kid = key.times.kid.as_str();
         let now = self.clock.now();
+        let since = now.saturating_sub(self.refreshed_at.load(Ordering::Relaxed));
+        if since > self.timing.grace.saturating_sub(self.ttl) {
+            return Err(Error::Unavailable(STALE_KEYS));
+        }
         let slot = self.hasher.hash_one((&user.id, aud, kid));
         if let Some(i) = self.issued.get(&slot) {
             let fresh = now >= i.iat && now - i.iat <= self.ttl / 2;

@@ -201,6 +201,17 @@ mod signed {
         assert_eq!(stored.len(), 1);
         assert!(!format!("{:?}", stored[0]).contains(&stored[0].sealed_key));
         assert!(!stored[0].sealed_key.starts_with("MIG"), "not plain PKCS#8");
+        // no reload for longer than grace - ttl: another replica may have
+        // retired the key, so nothing is signed (fail closed) until one works
+        clock.advance(540 - 31);
+        assert!(keys.assertion(&user(), Some("app")).is_ok());
+        clock.advance(1);
+        assert!(matches!(
+            keys.assertion(&user(), Some("app")),
+            Err(Error::Unavailable(STALE_KEYS))
+        ));
+        keys.refresh().await.unwrap();
+        assert!(keys.assertion(&user(), Some("app")).is_ok());
     }
 
     #[tokio::test]

@@ -26,7 +26,7 @@ fn target(pairs: &[(&str, &str)]) -> Result<Target> {
             HeaderValue::from_str(v).unwrap(),
         );
     }
-    Target::of(&h)
+    Target::of(&h, None)
 }
 
 #[test]
@@ -46,6 +46,15 @@ fn the_original_request_is_read_strictly() {
         Some("/a/b/")
     );
     assert_eq!(target(&[]).unwrap(), Target::default());
+    // Envoy: the original path after the check's own, agreeing with any header
+    let h = HeaderMap::new();
+    let t = Target::of(&h, Some("/admin/%C3%A9")).unwrap();
+    assert_eq!(t.path.as_deref(), Some("/admin/é"));
+    let mut h = HeaderMap::new();
+    h.insert("x-forwarded-uri", HeaderValue::from_static("/public"));
+    assert!(Target::of(&h, Some("/admin")).is_err());
+    assert!(Target::of(&h, Some("/public")).is_ok());
+    assert!(Target::of(&HeaderMap::new(), Some("/a/../b")).is_err());
     let same = [("x-forwarded-uri", "/a"), ("x-original-uri", "/a")];
     assert_eq!(target(&same).unwrap().path.as_deref(), Some("/a"));
     for bad in [

@@ -367,3 +367,70 @@ fn unix_now() -> i64 {
         .unwrap()
         .as_secs() as i64
 }
+
+/// Two replicas on one PostgreSQL sign with the same keys: the key made by
+/// the first is the one the second publishes and signs with, and an
+/// assertion of either verifies against the other's JWKS.
+#[tokio::test]
+async fn forward_auth_replicas_on_postgres_share_the_keys() {
+    use tessera_tests::postgres::PgServer;
+    use tessera_tests::server::Builder;
+    let pg = PgServer::shared();
+    let url = pg.create_database();
+    let toml = "[session]\nsecret = \"a-session-secret-shared-by-both-replicas-0123456789\"\n";
+    let a = Builder::default()
+        .postgres(pg.clone(), &url)
+        .toml(toml)
+        .start()
+        .await;
+    let b = Builder::default()
+        .postgres(pg.clone(), &url)
+        .toml(toml)
+        .start()
+        .await;
+    let ann = a
+        .signup("Ann", "ann@example.org", "correct horse battery")
+        .await;
+    let token = ann["token"].as_str().unwrap();
+    let jwks = |s: &TestServer| {
+        let url = s.at(routes::ASSERTION_JWKS);
+        async move {
+            client()
+                .get(url)
+                .send()
+                .await
+                .unwrap()
+                .json::<JwkSet>()
+                .await
+                .unwrap()
+        }
+    };
+    let (ja, jb) = (jwks(&a).await, jwks(&b).await);
+    let kids = |j: &JwkSet| {
+        j.keys
+            .iter()
+            .map(|k| k.common.key_id.clone().unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(kids(&ja), kids(&jb));
+    assert_eq!(kids(&ja).len(), 1);
+    for (signer, other) in [(&a, &jb), (&b, &ja)] {
+        let res = client()
+            .get(signer.at(routes::FORWARD_AUTH_VERIFY))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let assertion = res.headers()["x-tessera-assertion"].to_str().unwrap();
+        let kid = jsonwebtoken::decode_header(assertion).unwrap().kid.unwrap();
+        let key = DecodingKey::from_jwk(other.find(&kid).unwrap()).unwrap();
+        let mut v = Validation::new(Algorithm::ES256);
+        v.set_issuer(&["tessera"]);
+        v.set_audience(&["tessera"]);
+        let claims = jsonwebtoken::decode::<Value>(assertion, &key, &v)
+            .unwrap()
+            .claims;
+        assert_eq!(claims["sub"], ann["id"]);
+    }
+}

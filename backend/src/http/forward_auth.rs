@@ -1,11 +1,11 @@
 //! Forward auth for reverse proxies (`GET /api/v1/auths/verify`) and the
 //! public keys of its assertions (`GET /.well-known/jwks.json`).
-use crate::auth::forward::{groups_value, header_value, Target};
+use crate::auth::forward::Target;
 use crate::auth::policy::{self, Action};
 use crate::error::{Error, Result};
 use crate::state::AppState;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
@@ -49,27 +49,13 @@ async fn verify(State(state): State<AppState>, req: Request) -> Result<Response>
         .filter(|rest| rest.starts_with('/'));
     let target = Target::of(&parts.headers, in_path)?;
     let pass = state.forward_rules.decide(&principal.user, &target)?;
-    let assertion = state.assertions.assertion(&principal.user, pass.aud)?;
-    let u = &*principal.user;
-    let value = |s: String| {
-        HeaderValue::try_from(s).map_err(|_| anyhow::anyhow!("an identity header value"))
-    };
+    let issued = state.assertions.assertion(&principal.user, pass.aud)?;
     let mut res = StatusCode::OK.into_response();
     let h = res.headers_mut();
-    h.reserve(6);
-    for (name, v) in [
-        ("x-tessera-user", header_value(&u.id)),
-        ("x-tessera-email", header_value(&u.email)),
-        ("x-tessera-name", header_value(&u.name)),
-        ("x-tessera-groups", groups_value(&u.groups)),
-        ("x-tessera-role", u.role.as_str().to_owned()),
-    ] {
-        h.insert(HeaderName::from_static(name), value(v)?);
+    h.reserve(issued.headers.len());
+    for (name, value) in &issued.headers {
+        h.insert(name.clone(), value.clone());
     }
-    h.insert(
-        HeaderName::from_static("x-tessera-assertion"),
-        value(assertion.to_string())?,
-    );
     Ok(res)
 }
 

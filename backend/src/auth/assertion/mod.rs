@@ -11,6 +11,7 @@ mod plan;
 
 pub use plan::{plan, KeyTimes, Plan, Timing};
 
+use super::forward::{groups_value, header_value};
 use super::oidc::seal::Sealer;
 use crate::clock::Clock;
 use crate::config::AssertionConfig;
@@ -20,6 +21,7 @@ use crate::store::assertion_keys::StoredAssertionKey;
 use crate::store::Db;
 use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use axum::body::Bytes;
+use axum::http::{HeaderName, HeaderValue};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -67,9 +69,11 @@ struct Ring {
     jwks: Bytes,
 }
 
-/// An assertion already signed for a user and an audience, handed out
-/// again while it has at least half its lifetime left.
-struct Issued {
+/// An assertion already signed for a user and an audience, with the
+/// identity headers that go with it: handed out again while it has at
+/// least half its lifetime left, so a cached credential's forward auth
+/// signs and encodes nothing.
+pub struct Issued {
     user_id: String,
     aud: String,
     kid: String,
@@ -78,7 +82,10 @@ struct Issued {
     role: Role,
     groups: Vec<String>,
     iat: i64,
-    token: Arc<str>,
+    /// The assertion.
+    pub token: Arc<str>,
+    /// `X-Tessera-*`, the assertion's included, ready for a response.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 /// The assertion keys and the assertions signed with them.
@@ -201,7 +208,7 @@ impl AssertionKeys {
     }
 
     /// An assertion for `user`, for `aud` (`None`: the issuer).
-    pub fn assertion(&self, user: &User, aud: Option<&str>) -> Result<Arc<str>> {
+    pub fn assertion(&self, user: &User, aud: Option<&str>) -> Result<Arc<Issued>> {
         let ring = self.current();
         let key = ring.signing.as_ref().ok_or(Error::Unavailable(NO_KEY))?;
         let aud = aud.unwrap_or(&self.issuer);
@@ -222,7 +229,7 @@ impl AssertionKeys {
                 && i.role == user.role
                 && i.groups == user.groups;
             if fresh && same {
-                return Ok(i.token.clone());
+                return Ok(i);
             }
         }
         let claims = Claims {
@@ -242,21 +249,20 @@ impl AssertionKeys {
         let token: Arc<str> = jsonwebtoken::encode(&header, &claims, &key.encoding)
             .map_err(|e| anyhow::anyhow!("signing an assertion: {e}"))?
             .into();
-        self.issued.insert(
-            slot,
-            Arc::new(Issued {
-                user_id: user.id.clone(),
-                aud: aud.to_owned(),
-                kid: kid.to_owned(),
-                email: user.email.clone(),
-                name: user.name.clone(),
-                role: user.role,
-                groups: user.groups.clone(),
-                iat: now,
-                token: token.clone(),
-            }),
-        );
-        Ok(token)
+        let issued = Arc::new(Issued {
+            user_id: user.id.clone(),
+            aud: aud.to_owned(),
+            kid: kid.to_owned(),
+            email: user.email.clone(),
+            name: user.name.clone(),
+            role: user.role,
+            groups: user.groups.clone(),
+            iat: now,
+            headers: identity_headers(user, &token)?,
+            token,
+        });
+        self.issued.insert(slot, issued.clone());
+        Ok(issued)
     }
 
     /// A new key: signs from `sign_from`, sealed for the database.
@@ -295,6 +301,40 @@ impl AssertionKeys {
             &der,
         )
     }
+}
+
+/// The headers of forward auth's 200: the identity, each value encoded by
+/// [`header_value`], and the assertion.
+fn identity_headers(user: &User, token: &str) -> Result<Vec<(HeaderName, HeaderValue)>> {
+    let value = |s: String| {
+        HeaderValue::try_from(s).map_err(|_| anyhow::anyhow!("an identity header value"))
+    };
+    Ok(vec![
+        (
+            HeaderName::from_static("x-tessera-user"),
+            value(header_value(&user.id))?,
+        ),
+        (
+            HeaderName::from_static("x-tessera-email"),
+            value(header_value(&user.email))?,
+        ),
+        (
+            HeaderName::from_static("x-tessera-name"),
+            value(header_value(&user.name))?,
+        ),
+        (
+            HeaderName::from_static("x-tessera-groups"),
+            value(groups_value(&user.groups))?,
+        ),
+        (
+            HeaderName::from_static("x-tessera-role"),
+            HeaderValue::from_static(user.role.as_str()),
+        ),
+        (
+            HeaderName::from_static("x-tessera-assertion"),
+            value(token.to_owned())?,
+        ),
+    ])
 }
 
 /// The signing key and public JWK of a PKCS#8 P-256 key.

@@ -138,7 +138,7 @@ mod signed {
         let (keys, clock, db) = keys(&dir).await;
         let set = jwks(&keys);
         assert_eq!(set.keys.len(), 1);
-        let token = keys.assertion(&user(), Some("app")).unwrap();
+        let token = keys.assertion(&user(), Some("app")).unwrap().token.clone();
         let claims = verify(&set, &token, "app", NOW).unwrap();
         assert_eq!(claims["sub"], "u1");
         assert_eq!(claims["iss"], "https://tessera.example");
@@ -151,7 +151,7 @@ mod signed {
         );
         assert!(claims["jti"].as_str().is_some_and(|j| !j.is_empty()));
         // the default audience is the issuer
-        let default = keys.assertion(&user(), None).unwrap();
+        let default = keys.assertion(&user(), None).unwrap().token.clone();
         assert!(verify(&set, &default, "https://tessera.example", NOW).is_ok());
         // wrong audience, expired, wrong issuer, unknown key, tampered, unsigned
         assert!(verify(&set, &token, "other", NOW).is_err());
@@ -168,7 +168,11 @@ mod signed {
         .is_err());
         let dir2 = tempfile::tempdir().unwrap();
         let (stranger, _, _) = super::signed::keys(&dir2).await;
-        let foreign = stranger.assertion(&user(), Some("app")).unwrap();
+        let foreign = stranger
+            .assertion(&user(), Some("app"))
+            .unwrap()
+            .token
+            .clone();
         assert!(verify(&set, &foreign, "app", NOW).is_err(), "another key");
         let parts: Vec<&str> = token.split('.').collect();
         let admin = serde_json::json!({"iss": "https://tessera.example", "sub": "u1",
@@ -185,33 +189,49 @@ mod signed {
         );
         assert!(verify(&set, &format!("{hs}.{payload}.{}", parts[2]), "app", NOW).is_err());
         // the same assertion is handed out again for half its life, then a new one
-        assert_eq!(keys.assertion(&user(), Some("app")).unwrap(), token);
+        assert_eq!(
+            keys.assertion(&user(), Some("app")).unwrap().token.clone(),
+            token
+        );
         clock.advance(31);
-        assert_ne!(keys.assertion(&user(), Some("app")).unwrap(), token);
+        assert_ne!(
+            keys.assertion(&user(), Some("app")).unwrap().token.clone(),
+            token
+        );
         // a changed account gets a new one at once
         let mut renamed = user();
         renamed.name = "Ann B".into();
-        let fresh = keys.assertion(&renamed, Some("app")).unwrap();
+        let fresh = keys.assertion(&renamed, Some("app")).unwrap().token.clone();
         assert_eq!(
             verify(&set, &fresh, "app", NOW + 31).unwrap()["name"],
             "Ann B"
+        );
+        // the identity headers travel with it, encoded
+        let mut zoe = user();
+        zoe.name = "Zoë\r\nX: y".into();
+        let issued = keys.assertion(&zoe, Some("app")).unwrap();
+        let header = |n: &str| {
+            issued
+                .headers
+                .iter()
+                .find(|(k, _)| k == n)
+                .map(|(_, v)| v.to_str().unwrap().to_owned())
+        };
+        assert_eq!(
+            header("x-tessera-name").as_deref(),
+            Some("Zo%C3%AB%0D%0AX: y")
+        );
+        assert_eq!(header("x-tessera-groups").as_deref(), Some("ops"));
+        assert_eq!(header("x-tessera-role").as_deref(), Some("user"));
+        assert_eq!(
+            header("x-tessera-assertion").as_deref(),
+            Some(&*issued.token)
         );
         // the private key is sealed in the database
         let stored = db.assertion_keys().await.unwrap();
         assert_eq!(stored.len(), 1);
         assert!(!format!("{:?}", stored[0]).contains(&stored[0].sealed_key));
         assert!(!stored[0].sealed_key.starts_with("MIG"), "not plain PKCS#8");
-        // no reload for longer than grace - ttl: another replica may have
-        // retired the key, so nothing is signed (fail closed) until one works
-        clock.advance(540 - 31);
-        assert!(keys.assertion(&user(), Some("app")).is_ok());
-        clock.advance(1);
-        assert!(matches!(
-            keys.assertion(&user(), Some("app")),
-            Err(Error::Unavailable(STALE_KEYS))
-        ));
-        keys.refresh().await.unwrap();
-        assert!(keys.assertion(&user(), Some("app")).is_ok());
     }
 
     #[tokio::test]
@@ -224,7 +244,7 @@ mod signed {
         keys.refresh().await.unwrap();
         let set = jwks(&keys);
         assert_eq!(set.keys.len(), 2);
-        let token = keys.assertion(&user(), Some("a")).unwrap();
+        let token = keys.assertion(&user(), Some("a")).unwrap().token.clone();
         let kid = |t: &str| jsonwebtoken::decode_header(t).unwrap().kid.unwrap();
         assert_eq!(kid(&token), first);
         // another replica sharing the database sees both
@@ -241,7 +261,7 @@ mod signed {
         // it signs from 300 s later; the old one stays published for grace
         clock.advance(300);
         keys.refresh().await.unwrap();
-        let token = keys.assertion(&user(), Some("a")).unwrap();
+        let token = keys.assertion(&user(), Some("a")).unwrap().token.clone();
         assert_ne!(kid(&token), first);
         assert!(verify(&jwks(&keys), &token, "a", NOW + 3600).is_ok());
         assert_eq!(jwks(&keys).keys.len(), 2);
@@ -266,5 +286,23 @@ mod signed {
             jwks(&stranger).keys[0].common.key_id,
             set.keys[0].common.key_id
         );
+    }
+
+    #[tokio::test]
+    async fn stale_keys_sign_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (keys, clock, _db) = keys(&dir).await;
+        clock.advance(31);
+        // no reload for longer than grace - ttl: another replica may have
+        // retired the key, so nothing is signed (fail closed) until one works
+        clock.advance(540 - 31);
+        assert!(keys.assertion(&user(), Some("app")).is_ok());
+        clock.advance(1);
+        assert!(matches!(
+            keys.assertion(&user(), Some("app")),
+            Err(Error::Unavailable(STALE_KEYS))
+        ));
+        keys.refresh().await.unwrap();
+        assert!(keys.assertion(&user(), Some("app")).is_ok());
     }
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Load benchmark of token validation (session, API key, IdP JWTs), loopback only.
+# Load benchmark of token validation (session, API key, IdP JWTs, forward auth
+# with a session: GET /api/v1/auths/verify), loopback only.
 # Tessera runs as scripts/run.sh starts it (default settings and logging; only
 # the listen address, data folder and test issuers are set), beside an outside
 # floor: a bare axum server (/healthz, and /verify with bare jsonwebtoken).
@@ -87,6 +88,7 @@ VARIANTS=(
   "api-key|http://127.0.0.1:$CACHED/api/v1/auths/|$APIKEY"
   "rs256-cache|http://127.0.0.1:$CACHED/api/v1/auths/|$RS"
   "es256-cache|http://127.0.0.1:$CACHED/api/v1/auths/|$ES"
+  "forward-auth|http://127.0.0.1:$CACHED/api/v1/auths/verify|$SESSION"
   "rs256-nocache|http://127.0.0.1:$NOCACHE/api/v1/auths/|$RS"
   "es256-nocache|http://127.0.0.1:$NOCACHE/api/v1/auths/|$ES"
   "baseline-rs256|http://127.0.0.1:$BASE_RS/verify|$RS"
@@ -139,7 +141,7 @@ echo
 echo "| ratio | value | target |"
 echo "|---|---:|---:|"
 echo "| Tessera healthz / bare axum healthz | $(ratio "${M[healthz]}" "${M[bare-healthz]}") | ≥ 0.9 |"
-for v in session api-key rs256-cache es256-cache; do
+for v in session api-key rs256-cache es256-cache forward-auth; do
   echo "| $v / bare axum healthz | $(ratio "${M[$v]}" "${M[bare-healthz]}") | ≥ 0.7 |"
 done
 echo "| RS256 no cache / bare axum + jsonwebtoken | $(ratio "${M[rs256-nocache]}" "${M[baseline-rs256]}") | ≥ 0.9 |"
@@ -148,3 +150,4 @@ echo "| session / Tessera healthz | $(ratio "${M[session]}" "${M[healthz]}") | |
 echo "| API key / Tessera healthz | $(ratio "${M[api-key]}" "${M[healthz]}") | |"
 echo "| RS256 cached / Tessera healthz | $(ratio "${M[rs256-cache]}" "${M[healthz]}") | |"
 echo "| ES256 cached / Tessera healthz | $(ratio "${M[es256-cache]}" "${M[healthz]}") | |"
+echo "| forward auth (session) / Tessera healthz | $(ratio "${M[forward-auth]}" "${M[healthz]}") | |"

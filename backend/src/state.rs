@@ -2,7 +2,9 @@
 //! start-up from the validated config.
 use crate::auth::account::Accounts;
 use crate::auth::api_key::{ApiKeyAuthenticator, ApiKeys};
+use crate::auth::assertion::AssertionKeys;
 use crate::auth::embed::EmbedTickets;
+use crate::auth::forward::Rules;
 use crate::auth::grant::GrantCheck;
 use crate::auth::idp::{Idp, IdpAuthenticator};
 use crate::auth::ldap::{LdapDirectory, LdapSignIn};
@@ -74,6 +76,10 @@ pub struct Inner {
     pub replica: ReplicaSync,
     /// Embed tickets.
     pub embed: EmbedTickets,
+    /// `[[forward_auth.rules]]`.
+    pub forward_rules: Rules,
+    /// Forward auth's assertion keys (kept in the database, rotated).
+    pub assertions: Arc<AssertionKeys>,
 }
 
 impl Deref for AppState {
@@ -154,6 +160,8 @@ impl AppState {
                 grants: oidc.clone(),
             },
         )?;
+        let assertions = assertion_keys(&config, &db, &secret, &clock).await?;
+        let forward_rules = Rules::new(&config.forward_auth.rules);
         let password_signin = PasswordSignIn {
             users: users.clone(),
             passwords: passwords.clone(),
@@ -178,6 +186,8 @@ impl AppState {
             passwords,
             clock,
             replica,
+            forward_rules,
+            assertions,
         }));
         state.bootstrap_admin().await?;
         state
@@ -271,6 +281,45 @@ fn single_use_store(replica: &ReplicaSync) -> Arc<dyn SingleUseStore> {
         Some(redis) => Arc::new(RedisSingleUse::new(redis.clone())),
         None => Arc::new(MemorySingleUse::default()),
     }
+}
+
+/// Forward auth's assertion keys, loaded (or made) and kept refreshed.
+async fn assertion_keys(
+    config: &Config,
+    db: &Db,
+    secret: &[u8],
+    clock: &Arc<dyn Clock>,
+) -> anyhow::Result<Arc<AssertionKeys>> {
+    let keys = AssertionKeys::load(
+        db.clone(),
+        secret,
+        &config.assertion,
+        config.session_issuer(),
+        clock.clone(),
+    )
+    .await
+    .context("loading the assertion keys")?;
+    let keys = Arc::new(keys);
+    keep_refreshed(&keys);
+    Ok(keys)
+}
+
+/// Reloads the assertion keys in the background (rotating them when due)
+/// for as long as they are in use.
+fn keep_refreshed(keys: &Arc<AssertionKeys>) {
+    let weak = Arc::downgrade(keys);
+    let every = keys.refresh_every();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Some(keys) = weak.upgrade() else { return };
+            if let Err(e) = keys.refresh().await {
+                tracing::warn!(error = %e, "reloading the assertion keys failed; the current ones stay");
+            }
+        }
+    });
 }
 
 /// The handles the authenticators are built from.

@@ -31,6 +31,11 @@ pub const GROUPS: &str = "/api/v1/groups/";
 pub const EMBED_TICKETS: &str = "/api/v1/embed/tickets";
 /// `POST`: redeem an embed ticket for an embed session.
 pub const EMBED_REDEEM: &str = "/api/v1/embed/redeem";
+/// `GET`: forward auth for reverse proxies: 200 with identity headers and
+/// a signed assertion, 401 or 403.
+pub const FORWARD_AUTH_VERIFY: &str = "/api/v1/auths/verify";
+/// `GET`: the public keys of forward auth's assertions (a JWK Set).
+pub const ASSERTION_JWKS: &str = "/.well-known/jwks.json";
 /// `GET`: public configuration.
 pub const PUBLIC_CONFIG: &str = "/api/config";
 /// `GET`: liveness.

@@ -5,9 +5,11 @@
 //! `AdminUser`.
 pub mod account;
 pub mod api_key;
+pub mod assertion;
 pub mod authenticator;
 pub mod confine;
 pub mod embed;
+pub mod forward;
 pub mod grant;
 pub mod idp;
 pub mod ldap;

@@ -77,11 +77,16 @@ pub enum Action {
     /// `POST /api/v1/embed/tickets` (the account must also be an admin or
     /// hold the `embed` permission).
     MintEmbedTicket,
+    /// `GET /api/v1/auths/verify`: let a reverse proxy pass the caller to
+    /// an application behind it, with identity headers and a signed
+    /// assertion. Every kind may (an API key reaches a proxied API as its
+    /// user would); the rules of `[forward_auth]` decide where.
+    ForwardAuth,
 }
 
 impl Action {
     /// Every action, in the order of the README's table.
-    pub const ALL: [Action; 7] = [
+    pub const ALL: [Action; 8] = [
         Action::MintSession,
         Action::OpenWebApp,
         Action::ManageApiKeys,
@@ -89,6 +94,7 @@ impl Action {
         Action::Admin,
         Action::Renew,
         Action::MintEmbedTicket,
+        Action::ForwardAuth,
     ];
 }
 
@@ -148,6 +154,7 @@ pub const fn rule(kind: CredentialKind, action: Action) -> Rule {
         (SignOut, _) => Rule::Allowed,
         (Admin, _) => Rule::Allowed,
         (MintEmbedTicket, _) => Rule::Allowed,
+        (ForwardAuth, _) => Rule::Allowed,
     }
 }
 
@@ -201,6 +208,7 @@ fn action_title(a: Action) -> &'static str {
         Action::Admin => "admin endpoints",
         Action::Renew => "be renewed",
         Action::MintEmbedTicket => "mint an embed ticket",
+        Action::ForwardAuth => "forward auth",
     }
 }
 

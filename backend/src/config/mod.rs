@@ -10,6 +10,7 @@
 //! durations), [`urls`] the rules for URLs and [`limits`] the fixed size
 //! limits. The module stands on the ground floor: it imports only `domain`.
 pub mod database;
+pub mod forward_auth;
 pub mod issuer;
 pub mod ldap;
 pub mod limits;
@@ -23,6 +24,7 @@ pub mod urls;
 pub mod values;
 
 pub use database::{Backend, DatabaseConfig, PoolSettings};
+pub use forward_auth::{AssertionConfig, ForwardAuthConfig, ForwardAuthRule};
 pub use issuer::{BoundClaimsType, BoundValue, CacheConfig, IssuerConfig, Scalar};
 pub use ldap::LdapConfig;
 pub use limits::{BODY_LIMIT, MAX_CREDENTIAL_BYTES};
@@ -67,6 +69,8 @@ const SECTIONS: &[&str] = &[
     "embed",
     "ui",
     "log",
+    "forward_auth",
+    "assertion",
 ];
 
 /// Everything Tessera can be told. See the README's config reference.
@@ -111,6 +115,10 @@ pub struct Config {
     pub ui: UiConfig,
     /// `[log]`: text or JSON lines on stderr.
     pub log: LogConfig,
+    /// `[forward_auth]`: `GET /api/v1/auths/verify` for reverse proxies.
+    pub forward_auth: ForwardAuthConfig,
+    /// `[assertion]`: the signed identity assertion forward auth hands on.
+    pub assertion: AssertionConfig,
 }
 
 /// Flags that override the file and the environment.
@@ -212,6 +220,8 @@ impl Config {
         self.injection.validate(p);
         self.embed.validate(p);
         self.ui.validate(p);
+        self.forward_auth.validate(p);
+        self.assertion.validate(p);
         if problems.is_empty() {
             Ok(())
         } else {

@@ -4,6 +4,7 @@ pub mod api_keys;
 pub mod auths;
 pub mod embed;
 pub mod extract;
+pub mod forward_auth;
 pub mod health;
 pub mod jwt;
 pub mod ldap;
@@ -44,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed);
     let app = Router::new()
         .merge(health::router())
+        .merge(forward_auth::router())
         .merge(api)
         .merge(oidc::browser_router())
         .merge(spa::router(&state))
@@ -71,7 +73,7 @@ async fn method_not_allowed() -> Error {
 async fn edge(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     crate::auth::trusted_header::strip_untrusted_headers(state.authenticators.proxy(), &mut req);
     let api = req.uri().path().starts_with("/api/");
-    let mut res = if api && !json_if_changing_state(&req) {
+    let mut res = if api && !json_if_changing_state(&req) && !forward_auth::is_verify(&req) {
         Error::UnsupportedMediaType(JSON_REQUIRED).into_response()
     } else if api_key_endpoint_allowed(&state, &req) {
         // a request without a body (hyper knows: no length, or length 0)

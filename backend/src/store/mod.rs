@@ -32,6 +32,7 @@
 //! account becomes admin" atomic across replicas (SQLite has one writer at a
 //! time anyway).
 pub mod api_keys;
+pub mod assertion_keys;
 pub mod oidc;
 pub mod revocations;
 pub mod sso_sessions;
@@ -214,6 +215,7 @@ mod tests {
                 (9, "02d00027bcbc1984d94ff749b7f1e304b31cbfebdd5f513f7921de8f423f4fe5e175bb0cc918d071da4fc292af09e3b9".into()),
                 (11, "50a2fe4ac95c915308a9608aeebe25ed527cdea0699c2e5c8f98f64f1eec8c8db59743b39389a0db2ec0ae098f5a0f91".into()),
                 (12, "e32475aecdc82018fe466f10bd88adf14c3b47c8abb0266508599a2fcd5f32f189c1739b2b3f72aab20cf0ba1a6a7ecb".into()),
+                (13, "b426585bd4ce71f27aa04c39f135d6bcd9833237aed8fe86633b2040a776f04976f1891f1037362bd0e225bb52e8c14d".into()),
             ],
             "an edited SQLite migration breaks every existing database"
         );

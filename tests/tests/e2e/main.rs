@@ -17,6 +17,7 @@ mod browser_live;
 mod browser_oidc;
 mod config_check;
 mod credentials;
+mod forward_auth;
 mod logging;
 mod oidc_harness;
 mod postgres;

@@ -17,12 +17,18 @@ pub struct Sealer(LessSafeKey);
 impl Sealer {
     /// A key derived from the session secret, for this purpose only.
     pub fn derive(session_secret: &[u8]) -> anyhow::Result<Self> {
+        Self::derive_for(session_secret, b"tessera refresh token seal v1")
+    }
+
+    /// A key derived from the session secret for the purpose `label` (each
+    /// purpose its own key).
+    pub fn derive_for(session_secret: &[u8], label: &[u8]) -> anyhow::Result<Self> {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(session_secret)
-            .map_err(|e| anyhow::anyhow!("deriving the refresh token key: {e}"))?;
-        mac.update(b"tessera refresh token seal v1");
+            .map_err(|e| anyhow::anyhow!("deriving a sealing key: {e}"))?;
+        mac.update(label);
         let key: [u8; 32] = mac.finalize().into_bytes().into();
         let key = UnboundKey::new(&AES_256_GCM, &key)
-            .map_err(|_| anyhow::anyhow!("deriving the refresh token key failed"))?;
+            .map_err(|_| anyhow::anyhow!("deriving a sealing key failed"))?;
         Ok(Self(LessSafeKey::new(key)))
     }
 

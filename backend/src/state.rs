@@ -161,7 +161,6 @@ impl AppState {
             },
         )?;
         let assertions = assertion_keys(&config, &db, &secret, &clock).await?;
-        let forward_rules = Rules::new(&config.forward_auth.rules);
         let password_signin = PasswordSignIn {
             users: users.clone(),
             passwords: passwords.clone(),
@@ -174,6 +173,7 @@ impl AppState {
             limiter: limiter(Limits::signin(&config.rate_limit), &replica, &secret)?,
             minting: limiter(Limits::minting(&config.rate_limit), &replica, &secret)?,
             embed: embed_tickets(&config, &replica, &secret, &sessions, accounts, &clock)?,
+            forward_rules: Rules::new(&config.forward_auth.rules),
             authenticators,
             idp,
             api_keys,
@@ -186,7 +186,6 @@ impl AppState {
             passwords,
             clock,
             replica,
-            forward_rules,
             assertions,
         }));
         state.bootstrap_admin().await?;

@@ -1,6 +1,6 @@
 //! The root component: contexts and the routes.
 use crate::auth::{provide_auth, use_auth};
-use crate::components::SessionCheck;
+use crate::components::{EmbedWaiting, SessionCheck};
 use crate::config::provide_config;
 use crate::injection::{check_at_start, listen_to_parent, provide_embed};
 use crate::pages::{
@@ -17,8 +17,8 @@ pub fn App() -> impl IntoView {
     let config = provide_config();
     provide_embed(config);
     let auth = provide_auth();
-    check_at_start(auth, config);
-    listen_to_parent(auth, config);
+    let parent = check_at_start(auth, config);
+    listen_to_parent(auth, parent);
     provide_location();
     view! { <AppRoutes /> }
 }
@@ -55,7 +55,8 @@ fn AppRoutes() -> impl IntoView {
 }
 
 /// A page for the signed-in: "Checking your session…" until that is known,
-/// then the page, or the sign-in page remembering this one. Built anew when
+/// then the page, or the sign-in page remembering this one (in a frame
+/// whose embed session ended, only that it waits for the embedding page). Built anew when
 /// someone else signs in or the role changes, not when the same person's
 /// token is renewed (what they typed stays).
 fn protected(page: fn() -> AnyView) -> AnyView {
@@ -64,6 +65,7 @@ fn protected(page: fn() -> AnyView) -> AnyView {
     let session = Memo::new(move |_| (auth.signed_in(), auth.user().map(|u| (u.id, u.role))));
     (move || match session.get().0 {
         Some(true) => page(),
+        Some(false) if auth.waiting_for_parent() => view! { <EmbedWaiting /> }.into_any(),
         Some(false) => {
             let here = location.path.get_untracked();
             let query = location.search.get_untracked();

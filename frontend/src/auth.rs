@@ -10,6 +10,7 @@
 //! here too).
 use crate::api::{self, AuthorizedApi};
 use crate::config::{use_config, Config};
+use crate::jwt::embed_claim;
 use gloo_storage::{LocalStorage, Storage};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -30,6 +31,8 @@ const RENEWING: &str =
     "Sign in again to stay signed in; this window then closes and the page you were on keeps going.";
 /// Shown on the sign-in page after signing out.
 pub const SIGNED_OUT: &str = "You have signed out.";
+/// Shown in an embedding page's frame once its embed session has ended.
+pub const EMBED_ENDED: &str = "This embedded view's session has ended.";
 /// Shown on the sign-in page when a kept IdP token expired and no
 /// `[injection] expired_redirect` is configured.
 pub const TOKEN_EXPIRED: &str = "Your sign-in token has expired — please sign in again.";
@@ -53,6 +56,9 @@ pub struct Auth {
     notice: RwSignal<Option<String>>,
     refused: RwSignal<bool>,
     error: RwSignal<Option<String>>,
+    /// An embed session ended or its ticket was refused: nothing is shown
+    /// until the embedding page hands over a new ticket.
+    waiting: RwSignal<bool>,
     config: Config,
 }
 
@@ -66,6 +72,7 @@ pub fn provide_auth() -> Auth {
         notice: RwSignal::new(None),
         refused: RwSignal::new(false),
         error: RwSignal::new(None),
+        waiting: RwSignal::new(false),
         config: use_config(),
     };
     provide_context(auth);
@@ -124,6 +131,18 @@ impl Auth {
         self.refused.get()
     }
 
+    /// Whether an embed session ended (or its ticket was refused) and the
+    /// frame waits for the embedding page: protected pages show only that.
+    pub fn waiting_for_parent(self) -> bool {
+        self.waiting.get()
+    }
+
+    /// Whether an embed session has just ended (not: its ticket was
+    /// refused), untracked.
+    pub fn embed_ended_untracked(self) -> bool {
+        self.waiting.get_untracked() && !self.refused.get_untracked()
+    }
+
     /// Why the last single sign-on attempt failed, for the sign-in page.
     pub fn sign_in_error(self) -> Option<String> {
         self.error.get()
@@ -163,6 +182,7 @@ impl Auth {
 
     /// Makes `user` the signed-in person here only.
     fn adopt(self, user: SessionUser) {
+        self.waiting.set(false);
         self.notice.set(None);
         self.error.set(None);
         self.check.set(Check::Done);
@@ -312,14 +332,35 @@ impl Auth {
         self.refused.set(true);
     }
 
+    /// An embed ticket was refused: signs out, and the frame waits for the
+    /// embedding page with `reason`.
+    pub(crate) fn ticket_refused(self, reason: String) {
+        self.waiting.set(true);
+        self.refuse(reason);
+    }
+
+    /// The embed session has ended (it is never renewed here): drops it,
+    /// and the frame waits for the embedding page's next ticket.
+    pub(crate) fn embed_ended(self) {
+        self.waiting.set(true);
+        self.forget(EMBED_ENDED);
+    }
+
     /// The server could not be asked about a picked-up token.
     pub(crate) fn check_failed(self, reason: String) {
         self.check.set(Check::Failed(reason));
     }
 
     /// The server refused the current token. A kept IdP token that has
-    /// expired sends the person to `[injection] expired_redirect` when set.
+    /// expired sends the person to `[injection] expired_redirect` when set;
+    /// an embed session waits for the embedding page.
     fn session_ended(self) {
+        if self
+            .user
+            .with_untracked(|u| u.as_ref().is_some_and(|u| embed_claim(&u.token).is_some()))
+        {
+            return self.embed_ended();
+        }
         let now = (js_sys::Date::now() / 1000.0) as i64;
         let expired_idp_token = self.user.with_untracked(|u| {
             u.as_ref().is_some_and(|u| {

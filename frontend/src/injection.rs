@@ -1,24 +1,29 @@
 //! Tokens handed to the SPA by whoever loads it — the backend's data block
 //! (from an SSO proxy's `Authorization` header), `#auth_token=`,
 //! `?auth_token=` (when `[injection] query_param` allows it) and
-//! `postMessage` from an embedding page in `[embed] allowed_origins` — and
-//! embed mode (no navigation chrome).
+//! `postMessage` from an embedding page in `[embed] allowed_origins` — embed
+//! tickets (`#ticket=` or `postMessage`), redeemed once for an embed session
+//! that the embedding page, never the SPA, renews; and embed mode (no
+//! navigation chrome).
 //!
 //! Every token found is validated by the server before it is trusted; the
-//! address bar and history are scrubbed of it at once.
+//! address bar and history are scrubbed of it (and of any ticket) at once.
 //!
 //! It signs in through the auth context ([`crate::auth`]), which does not
 //! know this module; the app root starts both, this one right after it.
 use crate::api::{self, AuthorizedApi};
 use crate::auth::Auth;
 use crate::config::Config;
+use crate::url;
 use gloo_storage::{SessionStorage, Storage};
 use leptos::ev;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use std::time::Duration;
-use tessera_shared::injection::{ELEMENT_ID, MESSAGE_TOKEN, MESSAGE_TOKEN_REQUEST, URL_PARAM};
-use tessera_shared::Injected;
+use tessera_shared::injection::{
+    ELEMENT_ID, MESSAGE_TICKET, MESSAGE_TOKEN, MESSAGE_TOKEN_REQUEST, TICKET_PARAM, URL_PARAM,
+};
+use tessera_shared::{EmbedRedeemForm, Injected};
 use wasm_bindgen::JsValue;
 
 /// Remembers `?embed=1` for the rest of the browser session.
@@ -26,6 +31,8 @@ const EMBED_KEY: &str = "tessera.embed";
 
 /// Shown on the sign-in page when a picked-up token is refused by the server.
 pub const TOKEN_REFUSED: &str = "Your sign-in token was refused";
+/// Shown in the frame when an embed ticket could not be redeemed.
+const TICKET_REFUSED: &str = "The embedding page's ticket did not work";
 
 /// Tokens the page was loaded with, already removed from the page and the URL.
 #[derive(Default)]
@@ -33,12 +40,17 @@ struct Found {
     injected: Option<Injected>,
     fragment: Option<String>,
     query: Option<String>,
+    /// An embed ticket from `#ticket=`.
+    ticket: Option<String>,
 }
 
 impl Found {
     /// Whether the page brought nothing.
     fn is_empty(&self) -> bool {
-        self.injected.is_none() && self.fragment.is_none() && self.query.is_none()
+        self.injected.is_none()
+            && self.fragment.is_none()
+            && self.query.is_none()
+            && self.ticket.is_none()
     }
 
     /// Whether only a `?auth_token=` came, which config may not allow.
@@ -47,37 +59,53 @@ impl Found {
     }
 }
 
-/// The start-up check: a token the page was loaded with is checked first
-/// and wins; without one, the stored session is checked (or the proxy
-/// asked). Call once, right after [`provide_auth`](crate::auth::provide_auth)
-/// and before the router reads the URL.
-pub fn check_at_start(auth: Auth, config: Config) {
+/// The start-up check: an embed ticket the page was loaded with is
+/// redeemed, else a token it was loaded with is checked; without either, the
+/// stored session is checked (or the proxy asked). Call once, right after
+/// [`provide_auth`](crate::auth::provide_auth) and before the router reads
+/// the URL; hand what it returns to [`listen_to_parent`].
+pub fn check_at_start(auth: Auth, config: Config) -> Parent {
     let found = take_from_page();
-    if found.is_empty() {
+    let parent = Parent {
+        origin: RwSignal::new(None),
+        asked_again: StoredValue::new(false),
+        brought: !found.is_empty(),
+        config,
+    };
+    if let Some(ticket) = found.ticket {
+        let embedder = embedder();
+        spawn_local(accept(auth, parent, Handed::Ticket { ticket, embedder }));
+    } else if found.is_empty() {
         auth.revalidate_stored();
     } else {
-        pick_up(auth, config, found);
+        pick_up(auth, parent, found);
     }
+    parent
 }
 
-/// Reads and removes the data block, `#auth_token=` and `?auth_token=`
-/// (the latter is always scrubbed, used only when config allows).
+/// Reads and removes the data block, `#auth_token=`, `?auth_token=`
+/// (always scrubbed, used only when config allows) and `#ticket=`.
 fn take_from_page() -> Found {
-    let injected = take_data_block();
-    let (fragment, query) = scrub_url();
-    Found {
-        injected,
-        fragment,
-        query,
-    }
+    let mut found = scrub_url();
+    found.injected = take_data_block();
+    found
 }
 
+/// The [`Injected`] body of the data block, read from the JSON value (the
+/// SPA's JSON reader for values is linked anyway, a decoder of its own for
+/// this body is not: the SPA's size).
 fn take_data_block() -> Option<Injected> {
     let element = document().get_element_by_id(ELEMENT_ID)?;
     let text = element.text_content();
     element.remove();
-    match serde_json::from_str(&text?) {
-        Ok(injected) => Some(injected),
+    match serde_json::from_str::<serde_json::Value>(&text?) {
+        Ok(body) => {
+            let field = |name: &str| body[name].as_str().map(str::to_owned);
+            Some(Injected {
+                token: field("token"),
+                error: field("error"),
+            })
+        }
         Err(e) => {
             leptos::logging::warn!("unreadable injected data block: {e}");
             None
@@ -85,25 +113,31 @@ fn take_data_block() -> Option<Injected> {
     }
 }
 
-/// Takes `auth_token` out of the fragment and the query, then replaces the
-/// history entry with the cleaned URL (other parameters kept).
-fn scrub_url() -> (Option<String>, Option<String>) {
+/// Takes `auth_token` out of the fragment and the query, and `ticket` out
+/// of the fragment, then replaces the history entry with the cleaned URL
+/// (other parameters kept). A `?ticket=` is removed too, and ignored: a
+/// query reaches servers, their logs and `Referer` headers.
+fn scrub_url() -> Found {
     let location = window().location();
     let hash = location.hash().unwrap_or_default();
     let search = location.search().unwrap_or_default();
-    let (hash_rest, fragment) = take_param(hash.strip_prefix('#').unwrap_or(&hash));
-    let (search_rest, query) = take_param(search.strip_prefix('?').unwrap_or(&search));
-    if fragment.is_none() && query.is_none() {
-        return (None, None);
+    let keys = [URL_PARAM, TICKET_PARAM];
+    let present = |list: &str| keys.iter().any(|k| url::param(list, k).is_some());
+    if !present(&hash) && !present(&search) {
+        return Found::default();
+    }
+    if url::param(&search, TICKET_PARAM).is_some() {
+        leptos::logging::warn!(
+            "?{TICKET_PARAM}= ignored and removed: an embed ticket goes in the fragment or a postMessage"
+        );
     }
     let mut url = location.pathname().unwrap_or_else(|_| "/".to_owned());
-    if !search_rest.is_empty() {
-        url.push('?');
-        url.push_str(&search_rest);
-    }
-    if !hash_rest.is_empty() {
-        url.push('#');
-        url.push_str(&hash_rest);
+    for (mark, list) in [('?', &search), ('#', &hash)] {
+        let rest = url::without(list, &keys);
+        if !rest.is_empty() {
+            url.push(mark);
+            url.push_str(&rest);
+        }
     }
     let replaced = window()
         .history()
@@ -111,31 +145,19 @@ fn scrub_url() -> (Option<String>, Option<String>) {
     if replaced.is_err() {
         leptos::logging::warn!("could not remove the token from the address bar");
     }
-    (fragment, query)
-}
-
-/// Splits `auth_token=<value>` out of `a=b&c=d`: the rest and the (decoded) value.
-fn take_param(list: &str) -> (String, Option<String>) {
-    let mut token = None;
-    let mut rest = Vec::new();
-    for pair in list.split('&').filter(|p| !p.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        if key == URL_PARAM {
-            let value = js_sys::decode_uri_component(value)
-                .map(String::from)
-                .unwrap_or_else(|_| value.to_owned());
-            token = Some(value).filter(|v| !v.is_empty());
-        } else {
-            rest.push(pair);
-        }
+    let value = |list: &str, key| url::param(list, key).filter(|v| !v.is_empty());
+    Found {
+        injected: None,
+        fragment: value(&hash, URL_PARAM),
+        query: value(&search, URL_PARAM),
+        ticket: value(&hash, TICKET_PARAM),
     }
-    (rest.join("&"), token)
 }
 
 /// Validates what the page brought, then signs in with it or shows the
 /// sign-in page with the reason. The auth context is `Pending` meanwhile.
-fn pick_up(auth: Auth, config: Config, found: Found) {
-    config.then(move |config| {
+fn pick_up(auth: Auth, parent: Parent, found: Found) {
+    parent.config.then(move |config| {
         let config = match config {
             Ok(config) => config,
             Err(e) => return auth.check_failed(e.to_string()),
@@ -157,25 +179,78 @@ fn pick_up(auth: Auth, config: Config, found: Found) {
             .or(found.fragment)
             .or(found.query.filter(|_| config.injection_query_param));
         match token {
-            Some(token) => spawn_local(accept(auth, config.injection_exchange, token)),
+            Some(token) => {
+                let exchange = config.injection_exchange;
+                spawn_local(accept(auth, parent, Handed::Token { token, exchange }));
+            }
             None => auth.revalidate_stored(),
         }
     });
 }
 
-/// Asks the server about `token` (or exchanges it, with `[injection]
-/// exchange`), then trusts it.
-async fn accept(auth: Auth, exchange: bool, token: String) {
-    let validated = if exchange {
-        api::exchange(&token).await
-    } else {
-        AuthorizedApi::new(token, || {}).session().await
+/// What the page or its embedding parent handed over.
+enum Handed {
+    /// A token: checked by the server (or exchanged, with `[injection] exchange`).
+    Token { token: String, exchange: bool },
+    /// An embed ticket, redeemed naming `embedder`, the page that handed it over.
+    Ticket {
+        ticket: String,
+        embedder: Option<String>,
+    },
+}
+
+/// Asks the server about what was handed over, then signs in with the
+/// session it answers. A refused token shows the sign-in page with the
+/// reason. A refused ticket leaves the frame waiting, with the server's
+/// reason (never the ticket), and asks the parent once more; not again
+/// until a sign-in has worked, so a parent sending bad tickets gets no loop.
+async fn accept(auth: Auth, parent: Parent, handed: Handed) {
+    let ticket = matches!(handed, Handed::Ticket { .. });
+    let answer = match handed {
+        Handed::Token {
+            token,
+            exchange: true,
+        } => api::exchange(&token).await,
+        Handed::Token { token, .. } => AuthorizedApi::new(token, || {}).session().await,
+        Handed::Ticket { ticket, embedder } => {
+            api::redeem(&EmbedRedeemForm { ticket, embedder }).await
+        }
     };
-    match validated {
-        Ok(user) => auth.sign_in(user),
+    match answer {
+        Ok(user) => {
+            parent.asked_again.set_value(false);
+            auth.sign_in(user);
+        }
+        Err(e) if ticket => {
+            auth.ticket_refused(format!("{TICKET_REFUSED}: {e}"));
+            if !parent.asked_again.get_value() {
+                parent.asked_again.set_value(true);
+                parent.ask();
+            }
+        }
         Err(e @ api::Error::Api { .. }) => auth.refuse(format!("{TOKEN_REFUSED}: {e}")),
         Err(e) => auth.check_failed(e.to_string()),
     }
+}
+
+/// The page that frames this one, for a ticket in the fragment:
+/// `location.ancestorOrigins[0]` where browsers have it, else the origin of
+/// `document.referrer`. The server accepts the ticket only if it names it.
+fn embedder() -> Option<String> {
+    let ancestors = js_sys::Reflect::get(&window().location(), &"ancestorOrigins".into());
+    let first = ancestors
+        .ok()
+        .filter(|list| !list.is_undefined())
+        .and_then(|list| js_sys::Reflect::get(&list, &0.into()).ok())
+        .and_then(|origin| origin.as_string());
+    first.or_else(|| {
+        let referrer = document().referrer();
+        let end = referrer
+            .match_indices('/')
+            .nth(2)
+            .map_or(referrer.len(), |(i, _)| i);
+        Some(referrer.get(..end)?.to_owned()).filter(|o| o.contains("://"))
+    })
 }
 
 /// Whether `?embed=1` was given now or earlier in this browser session.
@@ -216,22 +291,49 @@ pub fn use_embed() -> Embed {
     expect_context()
 }
 
-/// The allowed origin the current token was posted from, if it was.
-#[derive(Debug, Clone, Copy)]
-struct Parent(RwSignal<Option<String>>);
+/// The embedding page, as far as the SPA knows it.
+#[derive(Clone, Copy)]
+pub struct Parent {
+    /// The allowed origin the current token or ticket was posted from, if it was.
+    origin: RwSignal<Option<String>>,
+    /// Whether a refused ticket has made the SPA ask for another already.
+    asked_again: StoredValue<bool>,
+    /// Whether the page came with a token or ticket (then none is asked for at start).
+    brought: bool,
+    config: Config,
+}
 
-/// Accepts `{type: "tessera:token", token}` messages from `[embed]
-/// allowed_origins` (exact match on `event.origin`; anything else is ignored
-/// silently); asks an embedding parent for a token at start and shortly
-/// before the current one expires.
-pub fn listen_to_parent(auth: Auth, config: Config) {
-    let parent = Parent(RwSignal::new(None));
+impl Parent {
+    /// Posts `tessera:token-request` to the origin that posted the last
+    /// token or ticket, else to each allowed origin (the browser delivers it
+    /// only to the parent's own).
+    fn ask(self) {
+        if let Some(origin) = self.origin.get_untracked() {
+            return request_token(&[origin]);
+        }
+        self.config.then(|cfg| {
+            if let Ok(cfg) = cfg {
+                request_token(&cfg.embed_allowed_origins);
+            }
+        });
+    }
+}
+
+/// Accepts `{type: "tessera:token", token}` and `{type: "tessera:ticket",
+/// ticket}` messages from `[embed] allowed_origins` (exact match on
+/// `event.origin`; anything else is ignored silently); asks an embedding
+/// parent for a token at start (when the page brought none), shortly before
+/// the current one expires, and when an embed session has ended.
+pub fn listen_to_parent(auth: Auth, parent: Parent) {
+    let config = parent.config;
     let _listener = window_event_listener(ev::message, move |e: web_sys::MessageEvent| {
         let data = e.data();
-        if text_field(&data, "type").as_deref() != Some(MESSAGE_TOKEN) {
-            return;
-        }
-        let Some(token) = text_field(&data, "token") else {
+        let field = match text_field(&data, "type").as_deref() {
+            Some(MESSAGE_TOKEN) => "token",
+            Some(MESSAGE_TICKET) => "ticket",
+            _ => return,
+        };
+        let Some(value) = text_field(&data, field) else {
             return;
         };
         let origin = e.origin();
@@ -240,11 +342,22 @@ pub fn listen_to_parent(auth: Auth, config: Config) {
             if !cfg.embed_allowed_origins.contains(&origin) {
                 return;
             }
-            parent.0.set(Some(origin));
-            spawn_local(accept(auth, cfg.injection_exchange, token));
+            parent.origin.set(Some(origin.clone()));
+            let handed = if field == "ticket" {
+                Handed::Ticket {
+                    ticket: value,
+                    embedder: Some(origin),
+                }
+            } else {
+                Handed::Token {
+                    token: value,
+                    exchange: cfg.injection_exchange,
+                }
+            };
+            spawn_local(accept(auth, parent, handed));
         });
     });
-    if embedded() {
+    if embedded() && !parent.brought {
         config.then(move |cfg| {
             if let Ok(cfg) = cfg {
                 if auth.user_untracked().is_none() {
@@ -253,26 +366,51 @@ pub fn listen_to_parent(auth: Auth, config: Config) {
             }
         });
     }
-    refresh_before_expiry(auth, parent);
+    watch_expiry(auth, parent);
 }
 
-/// Shortly before a posted token expires, asks the parent that posted it for a new one.
-fn refresh_before_expiry(auth: Auth, parent: Parent) {
-    let timer = StoredValue::new_local(None::<TimeoutHandle>);
+/// Shortly before a posted token or an embed session expires, asks the
+/// parent for a new one; when an embed session expires, ends it here (the
+/// SPA never renews one, and shows nothing of its data once it is over) and
+/// asks the parent again, as it does when the server ended it.
+fn watch_expiry(auth: Auth, parent: Parent) {
+    let timers = StoredValue::new_local(Vec::<TimeoutHandle>::new());
     Effect::new(move |_| {
-        if let Some(handle) = timer.try_update_value(Option::take).flatten() {
+        for handle in timers.try_update_value(std::mem::take).unwrap_or_default() {
             handle.clear();
         }
-        let Some(origin) = parent.0.get() else { return };
-        let Some(expires_at) = auth.user().and_then(|u| u.expires_at) else {
+        let Some(user) = auth.user() else {
+            if auth.embed_ended_untracked() {
+                parent.ask();
+            }
             return;
         };
-        let left = expires_at - (js_sys::Date::now() / 1000.0) as i64;
+        let grant = crate::jwt::embed_claim(&user.token)
+            .and_then(|g| g["origin"].as_str().map(str::to_owned));
+        let origin = grant.clone().or(parent.origin.get_untracked());
+        let (Some(origin), Some(expires_at)) = (origin, user.expires_at) else {
+            return;
+        };
+        let left = (expires_at - (js_sys::Date::now() / 1000.0) as i64).max(0);
         let ahead = (left / 2).clamp(0, 60);
-        let wait = Duration::from_secs((left - ahead).max(0) as u64);
-        match set_timeout_with_handle(move || request_token(&[origin]), wait) {
-            Ok(handle) => timer.set_value(Some(handle)),
+        let after = |secs: i64, f: Box<dyn FnOnce()>| match set_timeout_with_handle(
+            f,
+            Duration::from_secs(secs as u64),
+        ) {
+            Ok(handle) => timers.update_value(|t| t.push(handle)),
             Err(e) => leptos::logging::warn!("token refresh timer: {e:?}"),
+        };
+        if left > 0 {
+            after(left - ahead, Box::new(move || request_token(&[origin])));
+        }
+        if grant.is_some() {
+            let token = user.token;
+            let end = move || {
+                if auth.user_untracked().is_some_and(|u| u.token == token) {
+                    auth.embed_ended();
+                }
+            };
+            after(left, Box::new(end));
         }
     });
 }

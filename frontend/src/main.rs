@@ -6,6 +6,7 @@ mod auth;
 mod components;
 mod config;
 mod injection;
+mod jwt;
 mod pages;
 mod router;
 mod routes;

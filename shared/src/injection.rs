@@ -1,6 +1,6 @@
 //! Tokens handed to the SPA by the page that loads it: the data block the
 //! backend embeds in `index.html`, and the `postMessage` protocol of an
-//! embedding page.
+//! embedding page (tokens and embed tickets).
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -14,8 +14,15 @@ pub const URL_PARAM: &str = "auth_token";
 /// `postMessage` type: the parent hands the SPA a token (`{type, token}`).
 pub const MESSAGE_TOKEN: &str = "tessera:token";
 
-/// `postMessage` type: the SPA asks its parent for a (fresh) token.
+/// `postMessage` type: the SPA asks its parent for a (fresh) token or embed ticket.
 pub const MESSAGE_TOKEN_REQUEST: &str = "tessera:token-request";
+
+/// `postMessage` type: the parent hands the SPA an embed ticket (`{type, ticket}`).
+pub const MESSAGE_TICKET: &str = "tessera:ticket";
+
+/// The URL fragment parameter that carries an embed ticket (`#ticket=et_...`);
+/// never read from the query.
+pub const TICKET_PARAM: &str = "ticket";
 
 /// What the backend embedded in the page: a validated token, or why the
 /// token the page request carried was refused.

@@ -13,7 +13,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 use tessera_shared::{
-    routes, ApiKeyCreated, ApiKeyInfo, ErrorBody, InspectForm, InspectReport, LdapForm,
+    routes, ApiKeyCreated, ApiKeyInfo, EmbedRedeemForm, InspectForm, InspectReport, LdapForm,
     OauthCompleteForm, OidcProviderSettings, OidcTestReport, OidcTestResultForm, OidcTestStarted,
     PublicConfig, SessionUser, SigninForm, SignupForm, UpdateRoleForm, UserInfo,
 };
@@ -57,6 +57,12 @@ pub async fn exchange(token: &str) -> Result<SessionUser> {
 pub async fn oauth_complete(code: String) -> Result<SessionUser> {
     let body = Some(to_json(&OauthCompleteForm { code })?);
     decode(&send(Method::POST, routes::OAUTH_COMPLETE, None, body).await?)
+}
+
+/// `POST /api/v1/embed/redeem`: the embed session of a single-use ticket.
+pub async fn redeem(form: &EmbedRedeemForm) -> Result<SessionUser> {
+    let body = Some(to_json(form)?);
+    decode(&send(Method::POST, routes::EMBED_REDEEM, None, body).await?)
 }
 
 /// A client that presents a bearer token.
@@ -133,6 +139,21 @@ impl AuthorizedApi {
     /// `GET /api/v1/users/` (admin).
     pub async fn users(&self) -> Result<Vec<UserInfo>> {
         decode(&self.call(Method::GET, routes::USERS, None).await?)
+    }
+
+    /// `GET /api/v1/groups/`: each group's name and member count, as text
+    /// (read from the JSON value, like [`signout`](Self::signout), for the SPA's size).
+    pub async fn groups(&self) -> Result<String> {
+        let groups: serde_json::Value =
+            decode(&self.call(Method::GET, routes::GROUPS, None).await?)?;
+        let mut text = String::new();
+        for g in groups.as_array().into_iter().flatten() {
+            text += g["name"].as_str().unwrap_or_default();
+            text += " (";
+            text += &g["members"].to_string();
+            text += ") ";
+        }
+        Ok(text)
     }
 
     /// `POST /api/v1/users/update/role` (admin).
@@ -249,9 +270,13 @@ fn send(
             return body.map_err(unreadable);
         }
         let status = response.status();
-        let detail = match body.map(|b| serde_json::from_str::<ErrorBody>(&b)) {
-            Ok(Ok(body)) => body.detail,
-            _ => format!("The server answered {status} {}", response.status_text()),
+        // `ErrorBody`'s `detail`, read from the JSON value (the SPA's size)
+        let body = body
+            .ok()
+            .and_then(|b| serde_json::from_str::<serde_json::Value>(&b).ok());
+        let detail = match body.as_ref().and_then(|b| b["detail"].as_str()) {
+            Some(detail) => detail.to_owned(),
+            None => format!("The server answered {status} {}", response.status_text()),
         };
         Err(Error::Api { status, detail })
     })

@@ -132,11 +132,15 @@ enum Renewal {
     Popup(String),
 }
 
-/// SSO sessions go to their provider's sign-in, IdP tokens to
+/// Embed sessions ask the embedding page (never renewed otherwise), SSO
+/// sessions go to their provider's sign-in, IdP tokens to
 /// `[injection] expired_redirect` (else the SPA's root, where the proxy
 /// hands over a token) or to the embedding page; the rest to the sign-in
 /// page, signed out there.
 fn renewal(user: &SessionUser, config: &PublicConfig, embedded: bool) -> Renewal {
+    if crate::jwt::embed_claim(&user.token).is_some() {
+        return Renewal::Parent;
+    }
     if user.auth_method == AuthMethod::Jwt {
         if embedded {
             return Renewal::Parent;
@@ -253,6 +257,10 @@ mod tests {
             renewal(&user(AuthMethod::Jwt, Some("idp")), &plain, false),
             popup("/")
         );
+        let mut embed = user(AuthMethod::Session, None);
+        // claims {"emb":{"origin":"https://p.example","paths":["/api/v1/groups/*"]}}
+        embed.token = "eyJhbGciOiJIUzI1NiJ9.eyJlbWIiOnsib3JpZ2luIjoiaHR0cHM6Ly9wLmV4YW1wbGUiLCJwYXRocyI6WyIvYXBpL3YxL2dyb3Vwcy8qIl19fQ.sig".into();
+        assert_eq!(renewal(&embed, &plain, false), Renewal::Parent);
         let redirect = config(&[], Some("https://idp.example/login"));
         assert_eq!(
             renewal(&user(AuthMethod::Jwt, None), &redirect, false),

@@ -10,5 +10,5 @@ pub use alert::{ErrorMessage, Loading, Notice};
 pub use auth_card::AuthCard;
 pub use expiry::{ExpiryBanner, TokenExpiry};
 pub use form::{action_error, AdminOnly, Field, SubmitButton};
-pub use session_check::SessionCheck;
+pub use session_check::{EmbedWaiting, SessionCheck};
 pub use top_bar::{RoleBadge, Shell};

@@ -1,6 +1,7 @@
-//! What protected pages show while a stored session is being checked.
+//! What protected pages show while a stored session is being checked, and
+//! in a frame whose embed session is over.
 use crate::auth::{use_auth, Check};
-use crate::components::{ErrorMessage, Loading};
+use crate::components::{AuthCard, ErrorMessage, Loading, Notice};
 use leptos::prelude::*;
 
 /// "Checking your session…", or why the check failed with a way to retry.
@@ -26,5 +27,20 @@ pub fn SessionCheck() -> impl IntoView {
             </main>
         }
         .into_any(),
+    }
+}
+
+/// In a frame whose embed session ended or whose ticket was refused: why,
+/// and nothing of the data, until the embedding page sends a new ticket.
+#[component]
+pub fn EmbedWaiting() -> impl IntoView {
+    let auth = use_auth();
+    view! {
+        <AuthCard title="Waiting for the embedding page">
+            {move || {
+                let message = auth.notice().unwrap_or_default();
+                view! { <Notice message id="embed-waiting" warning=auth.notice_is_refusal() /> }
+            }}
+        </AuthCard>
     }
 }

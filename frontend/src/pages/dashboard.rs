@@ -1,11 +1,16 @@
 //! The signed-in person (role, groups, the issuer that vouched for them and
 //! the claims it mapped) and their token: issuer, expiry and, for a JWT, its
 //! decoded header and claims (display only: the server validates tokens).
+//! An embed session also shows what its ticket allows and the data it may
+//! reach.
 use crate::auth::use_auth;
 use crate::components::{RoleBadge, Shell, TokenExpiry};
+use crate::jwt::{self, decode_jwt};
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 use serde_json::Value;
-use tessera_shared::{AuthMethod, Role, SessionUser};
+use std::collections::BTreeMap;
+use tessera_shared::{routes, AuthMethod, Role, SessionUser};
 
 /// Who is signed in, and until when.
 #[component]
@@ -41,9 +46,17 @@ fn Profile(user: SessionUser) -> impl IntoView {
             <dd id="user-subject">{subject}</dd>
         }
     });
-    let claims = (!user.metadata.is_empty()).then(|| {
-        let rows = user
-            .metadata
+    let grant = jwt::embed_claim(&user.token);
+    let data = (grant.as_ref())
+        .filter(|g| reaches(&g["paths"], routes::GROUPS))
+        .map(|_| view! { <GroupsCard /> });
+    // an embed session (which has no mapped claims) shows its ticket's grant there
+    let (id, title, claims) = match &grant {
+        Some(grant) => ("embed-grant", "Embed ticket", grant_claims(grant)),
+        None => ("mapped-claims", "Mapped claims", user.metadata.clone()),
+    };
+    let claims = (!claims.is_empty()).then(|| {
+        let rows = claims
             .iter()
             .map(|(key, value)| {
                 view! {
@@ -53,13 +66,14 @@ fn Profile(user: SessionUser) -> impl IntoView {
             })
             .collect_view();
         view! {
-            <section class="card" id="mapped-claims">
-                <h2>"Mapped claims"</h2>
+            <section class="card" id=id>
+                <h2>{title}</h2>
                 <dl class="facts">{rows}</dl>
             </section>
         }
     });
     let token = view! { <TokenCard user=user.clone() /> };
+
     let groups = (!user.groups.is_empty()).then(|| {
         view! {
             <dt>"Groups"</dt>
@@ -87,8 +101,61 @@ fn Profile(user: SessionUser) -> impl IntoView {
             </dl>
         </section>
         {claims}
+        {data}
         {token}
     }
+}
+
+/// What an embed session's ticket allows (its token's `emb` claim), as
+/// claims to show: `origin`, `paths`, `scopes` and the locked `params`
+/// (JSON but for the origin; a `<dd>` shows pretty JSON on one line).
+fn grant_claims(grant: &Value) -> BTreeMap<String, String> {
+    let show = |key: &str| match &grant[key] {
+        Value::String(text) => text.clone(),
+        other => pretty(other),
+    };
+    let mut claims = BTreeMap::new();
+    for key in ["origin", "paths", "scopes", "params"] {
+        claims.insert(key.to_owned(), show(key));
+    }
+    claims
+}
+
+/// `GET /api/v1/groups/`: each group with its member count, loaded once
+/// for each embed session (a new session builds the page anew).
+#[component]
+fn GroupsCard() -> impl IntoView {
+    let auth = use_auth();
+    let text = RwSignal::new("Loading…".to_owned());
+    spawn_local(async move {
+        let groups = match auth.api() {
+            Ok(api) => api.groups().await,
+            Err(e) => Err(e),
+        };
+        text.try_set(groups.unwrap_or_else(|e| e.to_string()));
+    });
+    view! {
+        <section class="card" id="embed-data">
+            <h2>"Groups"</h2>
+            <p id="embed-groups">{text}</p>
+        </section>
+    }
+}
+
+/// Whether one of an embed ticket's path patterns names `path`: exactly,
+/// or as `/prefix/*` (the prefix and below), as the server checks.
+fn reaches(patterns: &Value, path: &str) -> bool {
+    let mut patterns = patterns
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str);
+    patterns.any(|p| match p.strip_suffix("/*") {
+        Some(prefix) => path
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/')),
+        None => p == path,
+    })
 }
 
 /// The token: where it comes from, when it expires and what it says.
@@ -141,51 +208,6 @@ fn pretty(value: &Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or_default()
 }
 
-/// The header and claims of a compact JWT; `None` for anything else.
-fn decode_jwt(token: &str) -> Option<(Value, Value)> {
-    let mut parts = token.split('.');
-    let (header, claims, _signature) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() {
-        return None;
-    }
-    let header = json_object(header)?;
-    let claims = json_object(claims)?;
-    Some((header, claims))
-}
-
-/// The JSON object that `part` (unpadded base64url) encodes. Read as text
-/// (JSON is UTF-8), with the parser the rest of the SPA uses.
-fn json_object(part: &str) -> Option<Value> {
-    let text = String::from_utf8(base64url(part)?).ok()?;
-    serde_json::from_str::<Value>(&text)
-        .ok()
-        .filter(Value::is_object)
-}
-
-/// Decodes unpadded base64url.
-fn base64url(text: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in text.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'-' => 62,
-            b'_' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
-}
-
 /// How the token was obtained, in words.
 fn method(user: &SessionUser) -> &'static str {
     match user.auth_method {
@@ -201,28 +223,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_jwt_is_decoded_for_display() {
-        // {"alg":"HS256"} . {"sub":"ü","iat":1}
-        let token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiLDvCIsImlhdCI6MX0.sig";
-        let (header, claims) = decode_jwt(token).unwrap_or_default();
-        assert_eq!(header["alg"], "HS256");
-        assert_eq!(claims["sub"], "ü");
-        assert_eq!(claims["iat"], 1);
-    }
-
-    #[test]
-    fn anything_else_is_not_a_jwt() {
-        for token in [
-            "sk-abc",
-            "a.b",
-            "a.b.c.d",
-            // [1] and {} : not an object
-            "WzFd.e30.sig",
-            // {} and {"a":"<byte 0xff>"}: not UTF-8
-            "e30.eyJhIjoi_yJ9.sig",
-            "e30.!!!.sig",
-        ] {
-            assert_eq!(decode_jwt(token), None, "{token}");
-        }
+    fn ticket_paths_reach_like_the_server_checks() {
+        let paths = |p: &[&str]| serde_json::json!(p);
+        assert!(reaches(&paths(&["/api/v1/groups/*"]), "/api/v1/groups/"));
+        assert!(reaches(&paths(&["/api/v1/*"]), "/api/v1/groups/"));
+        assert!(reaches(&paths(&["/api/v1/groups/"]), "/api/v1/groups/"));
+        assert!(!reaches(&paths(&["/api/v1/group/*"]), "/api/v1/groups/"));
+        assert!(!reaches(&paths(&["/api/v1/groups"]), "/api/v1/groups/"));
+        assert!(!reaches(&paths(&["/api/v1/users/*"]), "/api/v1/groups/"));
     }
 }

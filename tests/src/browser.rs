@@ -321,6 +321,12 @@ impl Browser {
     pub fn driver_log(&self) -> String {
         self.driver.log_tail()
     }
+
+    /// Everything chromedriver has logged so far (every WebDriver command,
+    /// the URLs it opened, the scripts it ran and their results).
+    pub fn driver_log_all(&self) -> String {
+        std::fs::read_to_string(&self.driver.log).unwrap_or_default()
+    }
 }
 
 impl Driver {

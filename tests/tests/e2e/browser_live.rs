@@ -22,7 +22,7 @@ async fn start(toml: &str) -> Result<(TestServer, Browser)> {
 }
 
 /// Saves a screenshot when `TESSERA_SCREENSHOTS` names a folder.
-async fn screenshot(browser: &Browser, name: &str) -> Result<()> {
+pub(super) async fn screenshot(browser: &Browser, name: &str) -> Result<()> {
     match std::env::var("TESSERA_SCREENSHOTS") {
         Ok(dir) => browser.screenshot(format!("{dir}/{name}.png")).await,
         Err(_) => Ok(()),
@@ -30,7 +30,7 @@ async fn screenshot(browser: &Browser, name: &str) -> Result<()> {
 }
 
 /// Waits up to `limit` for `check` to hold.
-async fn until<F, Fut>(what: &str, limit: Duration, mut check: F) -> Result<()>
+pub(super) async fn until<F, Fut>(what: &str, limit: Duration, mut check: F) -> Result<()>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<bool>>,

@@ -11,6 +11,7 @@ mod api_oidc;
 mod api_trusted_header;
 mod browser;
 mod browser_api_key;
+mod browser_embed;
 mod browser_injection;
 mod browser_inspector;
 mod browser_live;

@@ -9,7 +9,7 @@ use crate::support::{token, PASSWORD};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use tessera_shared::routes;
-use tessera_tests::server::{client, send, TestServer};
+use tessera_tests::server::{client, send, Builder, TestServer};
 
 /// The audit page for `query`, as `token` (an admin) sees it, once it holds
 /// at least `at_least` events (they are written in the background).
@@ -48,8 +48,8 @@ const WRONG: &str = "not-the-password-123";
 
 /// Sign-ups, refused and accepted sign-ins, a role and a permission given,
 /// an API key made and revoked, a sign-out and a deletion.
-async fn act() -> Acted {
-    let server = TestServer::builder()
+async fn act(builder: Builder) -> Acted {
+    let server = builder
         .toml("[api_keys]\nenabled = true\n[audit]\nstdout = true\n")
         .start()
         .await;
@@ -110,14 +110,15 @@ async fn act() -> Acted {
     }
 }
 
-#[tokio::test]
-async fn security_events_are_recorded_and_shown_to_admins_only() {
+tessera_tests::on_both_databases! {
+    /// On SQLite and on PostgreSQL.
+    async fn security_events_are_recorded_and_shown_to_admins_only(builder) {
     let Acted {
         mut server,
         root_token,
         ann_token,
         api_key,
-    } = act().await;
+    } = act(builder).await;
     let page = audit(&server, &root_token, "", 12).await;
     assert_eq!(
         actions(&page),
@@ -154,6 +155,7 @@ async fn security_events_are_recorded_and_shown_to_admins_only() {
     filters_and_paging(&server, &root_token, events).await;
     secrets_never_recorded(&server, &[&api_key, &ann_token, &root_token]).await;
     the_admin_cli_is_recorded(&mut server).await;
+}
 }
 
 async fn filters_and_paging(server: &TestServer, root_token: &str, events: &[Value]) {

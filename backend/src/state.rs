@@ -18,12 +18,14 @@ use crate::auth::trusted_header::{TrustedHeaderAuthenticator, TrustedHeaders};
 use crate::auth::Authenticators;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, Secret};
+use crate::domain::audit::AuditTrail;
 use crate::domain::Event;
 use crate::replica::events::Follower;
 use crate::replica::rate_limit::SharedCounters;
 use crate::replica::revocations::SharedRevocations;
 use crate::replica::single_use::{MemorySingleUse, RedisSingleUse, SingleUseStore};
 use crate::replica::ReplicaSync;
+use crate::store::audit::AuditWriter;
 use crate::store::revocations::RevocationStore;
 use crate::store::users::{NewLocalUser, Users};
 use crate::store::Db;
@@ -80,6 +82,8 @@ pub struct Inner {
     pub forward_rules: Rules,
     /// Forward auth's assertion keys (kept in the database, rotated).
     pub assertions: Arc<AssertionKeys>,
+    /// Where security events are recorded (the audit log).
+    pub audit: Arc<dyn AuditTrail>,
 }
 
 impl Deref for AppState {
@@ -140,12 +144,12 @@ impl AppState {
                 users: users.clone(),
                 clock: clock.clone(),
             });
-        let oidc = Arc::new(
-            sso_providers(
-                &config, &secret, &db, &accounts, &sessions, &replica, &clock,
-            )
-            .await?,
+        let audit: Arc<dyn AuditTrail> =
+            AuditWriter::start(db.clone(), &config.audit, clock.clone());
+        let oidc = sso_providers(
+            &config, &secret, &db, &accounts, &sessions, &replica, &clock,
         );
+        let oidc = Arc::new(oidc.await?.auditing(audit.clone()));
         let authenticators = authenticators(
             &config,
             Handles {
@@ -161,12 +165,7 @@ impl AppState {
             },
         )?;
         let assertions = assertion_keys(&config, &db, &secret, &clock).await?;
-        let password_signin = PasswordSignIn {
-            users: users.clone(),
-            passwords: passwords.clone(),
-            enabled: config.password.signin_enabled,
-            admin_email: config.admin.email.as_deref().map(normalise_local_email),
-        };
+        let password_signin = password_signin(&config, &users, &passwords);
         let state = AppState(Arc::new(Inner {
             oidc,
             users,
@@ -187,6 +186,7 @@ impl AppState {
             clock,
             replica,
             assertions,
+            audit,
         }));
         state.bootstrap_admin().await?;
         state
@@ -232,6 +232,16 @@ impl AppState {
         }
         tracing::info!(email = %email, "bootstrapped the admin account");
         Ok(())
+    }
+}
+
+/// Password sign-in with the configured switch and bootstrap admin.
+fn password_signin(config: &Config, users: &Users, passwords: &Passwords) -> PasswordSignIn {
+    PasswordSignIn {
+        users: users.clone(),
+        passwords: passwords.clone(),
+        enabled: config.password.signin_enabled,
+        admin_email: config.admin.email.as_deref().map(normalise_local_email),
     }
 }
 

@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod api_key;
+pub mod audit;
 pub mod auth;
 pub mod embed;
 pub mod error;
@@ -17,6 +18,7 @@ pub mod routes;
 pub mod user;
 
 pub use api_key::{ApiKeyCreated, ApiKeyInfo, PermissionsForm};
+pub use audit::{AuditAction, AuditEntry, AuditPage, AuditQuery};
 pub use auth::{AuthMethod, LdapForm, SessionUser, SigninForm, SignoutAnswer, SignupForm};
 pub use embed::{EmbedGrant, EmbedRedeemForm, EmbedTicket, EmbedTicketForm};
 pub use error::ErrorBody;

@@ -66,6 +66,8 @@ pub const ADMIN_OIDC_PROVIDER: &str = "/api/v1/admin/oidc_providers/{name}";
 pub const ADMIN_OIDC_TEST: &str = "/api/v1/admin/oidc_providers/test";
 /// `POST` (admin): the test round trip's report.
 pub const ADMIN_OIDC_TEST_RESULT: &str = "/api/v1/admin/oidc_providers/test/result";
+/// `GET` (admin): the audit log, filtered and paged.
+pub const ADMIN_AUDIT: &str = "/api/v1/admin/audit";
 
 /// The path that signs the user `id` out everywhere.
 pub fn user_signout(id: &str) -> String {

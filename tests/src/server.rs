@@ -217,8 +217,21 @@ impl TestServer {
             let _ = child.kill().await;
             panic!("tessera did not start; its log:\n{}", self.log());
         };
-        // keep draining stdout so the server never blocks on a full pipe
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        // keep draining stdout so the server never blocks on a full pipe;
+        // what it prints (the audit log's JSON lines) is kept in stdout.log
+        let out_path = self.dir.path().join("stdout.log");
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                use std::io::Write;
+                if let Ok(mut f) = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&out_path)
+                {
+                    let _ = writeln!(f, "{line}");
+                }
+            }
+        });
         self.url = url;
         self.child = Some(child);
     }
@@ -251,6 +264,11 @@ impl TestServer {
             let _ = child.kill().await;
             let _ = child.wait().await;
         }
+    }
+
+    /// What the server printed on stdout so far, after its start line.
+    pub fn stdout(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stdout.log")).unwrap_or_default()
     }
 
     /// The server's log so far.

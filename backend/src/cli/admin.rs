@@ -12,9 +12,12 @@
 use crate::auth::password::{normalise_local_email, Passwords};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::domain::audit::{AuditAction, Record};
 use crate::domain::User;
 use crate::replica::ReplicaSync;
+use crate::store::audit::Stamped;
 use crate::store::users::{NewLocalUser, Users};
+use crate::store::Db;
 use anyhow::{bail, Context};
 use std::io::BufRead;
 use std::process::ExitCode;
@@ -91,7 +94,7 @@ async fn execute(config: &Config, command: AdminCommand) -> anyhow::Result<Strin
         Some(redis) => Some(ReplicaSync::connect(&redis).await?),
         None => None,
     };
-    let mut users = Users::new(db, 16);
+    let mut users = Users::new(db.clone(), 16);
     if let Some(r) = &replica {
         users = users.announcing(Arc::new(r.clone()));
     }
@@ -126,12 +129,28 @@ async fn execute(config: &Config, command: AdminCommand) -> anyhow::Result<Strin
                     now,
                 )
                 .await?;
+            audit(
+                &db,
+                now,
+                AuditAction::UserCreated,
+                &user.email,
+                Some(user.role.to_string()),
+            )
+            .await?;
             format!("created {} {} ({})\n", user.id, user.email, user.role)
         }
         AdminCommand::SetRole { user, role } => {
             let role = role_of(&role)?;
             let u = find(&users, &user).await?;
             users.set_role(&u.id, role, now).await?;
+            audit(
+                &db,
+                now,
+                AuditAction::RoleChanged,
+                &u.email,
+                Some(role.to_string()),
+            )
+            .await?;
             changed(format!("{} is now {role}", u.email))
         }
         AdminCommand::ResetPassword { user } => {
@@ -147,6 +166,7 @@ async fn execute(config: &Config, command: AdminCommand) -> anyhow::Result<Strin
             if users.reset_password(&u.id, &hash, now).await?.is_none() {
                 bail!("{} has no local password to reset", u.email);
             }
+            audit(&db, now, AuditAction::PasswordReset, &u.email, None).await?;
             changed(format!(
                 "password of {} set; its sessions have ended",
                 u.email
@@ -155,9 +175,32 @@ async fn execute(config: &Config, command: AdminCommand) -> anyhow::Result<Strin
         AdminCommand::SignoutUser { user } => {
             let u = find(&users, &user).await?;
             users.sign_out_everywhere(&u.id, now).await?;
+            audit(&db, now, AuditAction::SignedOutEverywhere, &u.email, None).await?;
             changed(format!("{} is signed out everywhere", u.email))
         }
     })
+}
+
+/// Records what the command did in the audit log, done by `cli:<the
+/// operating-system user>`.
+async fn audit(
+    db: &Db,
+    at: i64,
+    action: AuditAction,
+    account: &str,
+    detail: Option<String>,
+) -> anyhow::Result<()> {
+    let who = std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "unknown".into());
+    let mut record = Record::new(action)
+        .method("cli")
+        .actor(format!("cli:{who}"))
+        .account(account);
+    record.detail = detail;
+    db.insert_audit(&[Stamped { at, record }])
+        .await
+        .context("recording the change in the audit log")
 }
 
 fn role_of(s: &str) -> anyhow::Result<Role> {

@@ -9,6 +9,7 @@
 //! [`values`] holds the value types they share ([`Secret`], [`ExpiresIn`],
 //! durations), [`urls`] the rules for URLs and [`limits`] the fixed size
 //! limits. The module stands on the ground floor: it imports only `domain`.
+pub mod audit;
 pub mod database;
 pub mod forward_auth;
 pub mod issuer;
@@ -23,6 +24,7 @@ pub mod ui;
 pub mod urls;
 pub mod values;
 
+pub use audit::AuditConfig;
 pub use database::{Backend, DatabaseConfig, PoolSettings};
 pub use forward_auth::{AssertionConfig, ForwardAuthConfig, ForwardAuthRule};
 pub use issuer::{BoundClaimsType, BoundValue, CacheConfig, IssuerConfig, Scalar};
@@ -71,6 +73,7 @@ const SECTIONS: &[&str] = &[
     "log",
     "forward_auth",
     "assertion",
+    "audit",
 ];
 
 /// Everything Tessera can be told. See the README's config reference.
@@ -119,6 +122,8 @@ pub struct Config {
     pub forward_auth: ForwardAuthConfig,
     /// `[assertion]`: the signed identity assertion forward auth hands on.
     pub assertion: AssertionConfig,
+    /// `[audit]`: the audit log of security events.
+    pub audit: AuditConfig,
 }
 
 /// Flags that override the file and the environment.
@@ -222,6 +227,7 @@ impl Config {
         self.ui.validate(p);
         self.forward_auth.validate(p);
         self.assertion.validate(p);
+        self.audit.validate(p);
         if problems.is_empty() {
             Ok(())
         } else {

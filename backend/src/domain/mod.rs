@@ -1,5 +1,6 @@
 //! The ground the rest stands on: accounts, the changes replicas announce,
 //! and how claims map to roles. Plain data and rules; no I/O.
+pub mod audit;
 pub mod event;
 pub mod mapping;
 pub mod user;

@@ -1,7 +1,9 @@
 //! `/api/v1/auths/api_key`: create (shown once), inspect, revoke the caller's key.
+use super::audit::by;
 use super::extract::ActiveUser;
 use crate::auth::api_key::NOT_ALLOWED;
 use crate::auth::policy::{self, Action};
+use crate::domain::audit::AuditAction;
 use crate::domain::Event;
 use crate::domain::PERMISSION_API_KEYS;
 use crate::error::{Error, Result};
@@ -41,6 +43,9 @@ async fn create(
         })
         .await?;
     tracing::info!(user = %p.user.id, "API key created");
+    state
+        .audit
+        .record(by(AuditAction::ApiKeyCreated, &p).account(p.user.email.clone()));
     Ok(Json(ApiKeyCreated { api_key }))
 }
 
@@ -72,5 +77,8 @@ async fn revoke(State(state): State<AppState>, ActiveUser(p): ActiveUser) -> Res
         })
         .await?;
     tracing::info!(user = %p.user.id, "API key revoked");
+    state
+        .audit
+        .record(by(AuditAction::ApiKeyRevoked, &p).account(p.user.email.clone()));
     Ok(Json(json!({ "status": true })))
 }

@@ -1,10 +1,12 @@
 //! `/api/v1/auths/*`: sign-up, sign-in, the current session, sign-out.
+use super::audit::{self, by};
 use super::extract::AuthUser;
 use super::extract::{AppJson, ClientIp};
 use crate::auth::mint::exchanged_session;
 use crate::auth::password::normalise_local_email;
 use crate::auth::policy::{self, Action, CredentialKind};
 use crate::auth::session_user;
+use crate::domain::audit::{AuditAction, Record};
 use crate::domain::{is_plausible_email, User};
 use crate::error::{Error, Result};
 use crate::state::AppState;
@@ -66,6 +68,13 @@ async fn signup(
         )
         .await?;
     tracing::info!(user = %user.id, role = %user.role, "account created");
+    state.audit.record(
+        Record::new(AuditAction::SignUp)
+            .method("password")
+            .account(user.email.clone())
+            .ip(ip)
+            .detail(user.role.to_string()),
+    );
     Ok(Json(new_session(&state, &user)?))
 }
 
@@ -76,11 +85,12 @@ async fn signin(
     AppJson(form): AppJson<SigninForm>,
 ) -> Result<Json<SessionUser>> {
     let email = normalise_local_email(&form.email);
-    state.limiter.check(ip, &email).await?;
-    let user = state
-        .password_signin
-        .sign_in(&email, &form.password)
-        .await?;
+    let outcome = match state.limiter.check(ip, &email).await {
+        Ok(()) => state.password_signin.sign_in(&email, &form.password).await,
+        Err(e) => Err(e),
+    };
+    audit::sign_in(&state, "password", ip, &email, &outcome);
+    let user = outcome?;
     tracing::info!(user = %user.id, "signed in");
     Ok(Json(new_session(&state, &user)?))
 }
@@ -127,6 +137,11 @@ async fn exchange(
 ) -> Result<Json<SessionUser>> {
     let body = mint_from(&state, &principal, ip).await?;
     tracing::info!(user = %principal.user.id, kind = %principal.kind, "token exchanged for a session");
+    state.audit.record(
+        by(AuditAction::TokenExchanged, &principal)
+            .account(principal.user.email.clone())
+            .ip(ip),
+    );
     Ok(Json(body))
 }
 
@@ -153,6 +168,9 @@ async fn signout(
         _ => None,
     };
     tracing::info!(user = %principal.user.id, kind = %principal.kind, provider_logout = logout_url.is_some(), "signed out");
+    state
+        .audit
+        .record(by(AuditAction::SignOut, &principal).account(principal.user.email.clone()));
     Ok(Json(SignoutAnswer {
         status: true,
         logout_url,

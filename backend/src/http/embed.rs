@@ -1,7 +1,9 @@
 //! `/api/v1/embed/*`: minting an embed ticket (admins and holders of the
 //! `embed` permission) and redeeming one (by the framed page, from the
 //! ticket's origin). The rules live in [`crate::auth::embed`].
+use super::audit::by;
 use super::extract::{AppJson, AuthUser, ClientIp};
+use crate::domain::audit::AuditAction;
 use crate::error::Result;
 use crate::state::AppState;
 use axum::extract::State;
@@ -24,7 +26,15 @@ async fn issue(
     AuthUser(principal): AuthUser,
     AppJson(form): AppJson<EmbedTicketForm>,
 ) -> Result<Json<EmbedTicket>> {
-    Ok(Json(state.embed.issue(&principal, form, ip).await?))
+    let origin = form.origin.clone();
+    let ticket = state.embed.issue(&principal, form, ip).await?;
+    state.audit.record(
+        by(AuditAction::EmbedTicketIssued, &principal)
+            .account(principal.user.email.clone())
+            .ip(ip)
+            .detail(origin),
+    );
+    Ok(Json(ticket))
 }
 
 /// The ticket comes in the JSON body only (never a query string, which

@@ -1,5 +1,6 @@
 //! `POST /api/v1/auths/ldap`: sign-in against the LDAP directory; answers a
 //! `SessionUser` like password sign-in. 404 when `[ldap]` is not configured.
+use super::audit;
 use super::auths::new_session;
 use super::extract::{AppJson, ClientIp};
 use crate::error::{Error, Result};
@@ -27,11 +28,13 @@ async fn signin(
         .ldap
         .as_ref()
         .ok_or(Error::NotFound("LDAP sign-in is not configured"))?;
-    state
-        .limiter
-        .check(ip, &format!("ldap:{}", form.user.trim().to_lowercase()))
-        .await?;
-    let user = ldap.sign_in(&form.user, &form.password).await?;
+    let name = form.user.trim().to_lowercase();
+    let outcome = match state.limiter.check(ip, &format!("ldap:{name}")).await {
+        Ok(()) => ldap.sign_in(&form.user, &form.password).await,
+        Err(e) => Err(e),
+    };
+    audit::sign_in(&state, "ldap", ip, &name, &outcome);
+    let user = outcome?;
     tracing::info!(user = %user.id, role = %user.role, "signed in with LDAP");
     Ok(Json(new_session(&state, &user)?))
 }

@@ -1,6 +1,7 @@
 //! The HTTP surface: one router merged from per-resource modules, the SPA
 //! fallback, and the headers every response carries. Handlers stay thin.
 pub mod api_keys;
+pub mod audit;
 pub mod auths;
 pub mod embed;
 pub mod extract;
@@ -38,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .merge(embed::router())
         .merge(ldap::router())
         .merge(users::router())
+        .merge(audit::router())
         .merge(jwt::router())
         .merge(oidc::api_router())
         .route(routes::PUBLIC_CONFIG, get(health::public_config))

@@ -2,9 +2,11 @@
 //! browser, the hand-over, token exchange and CLI endpoints under
 //! `/api/v1/auths/oauth/`, and the admin settings of providers. Thin: the
 //! logic lives in `auth::oidc`.
+use super::audit::by;
 use super::extract::AdminUser;
 use super::extract::{AppJson, ClientIp};
 use crate::auth::oidc::{cookie, failed, CallbackParams};
+use crate::domain::audit::AuditAction;
 use crate::error::{Error, Result};
 use crate::state::AppState;
 use axum::extract::rejection::FormRejection;
@@ -121,10 +123,11 @@ async fn login(
 async fn callback_get(
     State(state): State<AppState>,
     Path(provider): Path<String>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     Query(params): Query<CallbackParams>,
 ) -> Response {
-    finish(&state, &provider, &headers, &params).await
+    finish(&state, &provider, &headers, &params, ip).await
 }
 
 async fn finish(
@@ -132,11 +135,12 @@ async fn finish(
     provider: &str,
     headers: &HeaderMap,
     params: &CallbackParams,
+    ip: Option<std::net::IpAddr>,
 ) -> Response {
     let cookie_value = cookie::from_headers(headers);
     let (location, binding) = state
         .oidc
-        .callback(provider, params, cookie_value.as_deref())
+        .callback(provider, params, cookie_value.as_deref(), ip)
         .await;
     let clear = cookie::clear_cookie(state.oidc.secure());
     see_other(&location, std::iter::once(clear).chain(binding))
@@ -158,6 +162,7 @@ const RESUBMITTED: &str = "tessera_resubmitted";
 async fn callback_post(
     State(state): State<AppState>,
     Path(provider): Path<String>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     Form(fields): Form<HashMap<String, String>>,
 ) -> Response {
@@ -169,7 +174,7 @@ async fn callback_post(
         iss: fields.get("iss").cloned(),
     };
     if cookie::from_headers(&headers).is_some() || fields.contains_key(RESUBMITTED) {
-        return finish(&state, &provider, &headers, &params).await;
+        return finish(&state, &provider, &headers, &params, ip).await;
     }
     resubmit_page(&provider, &fields)
 }
@@ -288,20 +293,27 @@ async fn list(
 #[tracing::instrument(skip_all, fields(provider = %name))]
 async fn save(
     State(state): State<AppState>,
-    _: AdminUser,
+    AdminUser(admin): AdminUser,
     Path(name): Path<String>,
     AppJson(settings): AppJson<OidcProviderSettings>,
 ) -> Result<Json<OidcProviderSettings>> {
-    Ok(Json(state.oidc.save(&name, &settings).await?))
+    let saved = state.oidc.save(&name, &settings).await?;
+    state
+        .audit
+        .record(by(AuditAction::SsoSettingsChanged, &admin).detail(format!("{name}: saved")));
+    Ok(Json(saved))
 }
 
 #[tracing::instrument(skip_all, fields(provider = %name))]
 async fn delete(
     State(state): State<AppState>,
-    _: AdminUser,
+    AdminUser(admin): AdminUser,
     Path(name): Path<String>,
 ) -> Result<StatusCode> {
     state.oidc.delete(&name).await?;
+    state
+        .audit
+        .record(by(AuditAction::SsoSettingsChanged, &admin).detail(format!("{name}: deleted")));
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -9,6 +9,7 @@
 //! as a JSON data block; a refused token is replaced by the reason.
 use crate::auth::policy::{self, Action};
 use crate::config::EmbedConfig;
+use crate::domain::audit::AuditAction;
 use crate::error::Error;
 use crate::state::AppState;
 use axum::extract::{Request, State};
@@ -156,7 +157,15 @@ async fn injected_token(parts: &Parts, state: &AppState) -> Option<Injected> {
     let token = if exchange {
         let client = crate::auth::trusted_header::client_ip(state.authenticators.proxy(), parts);
         match super::auths::mint_from(state, &principal, client).await {
-            Ok(session) => session.token,
+            Ok(session) => {
+                state.audit.record(
+                    super::audit::by(AuditAction::TokenExchanged, &principal)
+                        .account(principal.user.email.clone())
+                        .ip(client)
+                        .detail("injected into the page"),
+                );
+                session.token
+            }
             Err(e) => {
                 tracing::info!(error = %e, "minting a session for an injected token was refused");
                 return Some(refused(&e));

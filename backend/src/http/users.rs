@@ -1,6 +1,9 @@
 //! `/api/v1/users/*` (admin): the user list, role changes and deletion; `/api/v1/groups/` (active users).
+use super::audit::by;
 use super::extract::AppJson;
 use super::extract::{ActiveUser, AdminUser};
+use crate::auth::Principal;
+use crate::domain::audit::AuditAction;
 use crate::domain::user::PERMISSION_EMBED;
 use crate::domain::PERMISSION_API_KEYS;
 use crate::error::{Error, Result};
@@ -56,6 +59,11 @@ async fn update_role(
         .await?
         .ok_or(Error::NotFound("User not found"))?;
     tracing::info!(by = %admin.user.id, user = %user.id, role = %user.role, "role changed");
+    state.audit.record(
+        by(AuditAction::RoleChanged, &admin)
+            .account(user.email.clone())
+            .detail(user.role.to_string()),
+    );
     Ok(Json(UserInfo::from(user.as_ref())))
 }
 
@@ -67,6 +75,7 @@ async fn remove(
     if id == admin.user.id {
         return Err(Error::Conflict("You cannot delete your own account"));
     }
+    let account = state.users.get(&id).await?.map(|u| u.email.clone());
     let deleted = state.users.delete(&id).await;
     // this replica's key index, whatever the announcement did
     state.api_keys.forget_user(&id);
@@ -74,6 +83,9 @@ async fn remove(
         return Err(Error::NotFound("User not found"));
     }
     tracing::info!(by = %admin.user.id, user = %id, "user deleted");
+    state
+        .audit
+        .record(by(AuditAction::UserDeleted, &admin).account(account.unwrap_or(id)));
     Ok(Json(json!({ "status": true })))
 }
 
@@ -89,14 +101,17 @@ async fn sign_out_everywhere(
         .sign_out_everywhere(&id, state.clock.now())
         .await;
     state.api_keys.forget_user(&id);
-    done?.ok_or(Error::NotFound("User not found"))?;
+    let user = done?.ok_or(Error::NotFound("User not found"))?;
     tracing::info!(by = %admin.user.id, user = %id, "user signed out everywhere");
+    state
+        .audit
+        .record(by(AuditAction::SignedOutEverywhere, &admin).account(user.email.clone()));
     Ok(Json(json!({ "status": true })))
 }
 
 async fn set_permissions(
     state: &AppState,
-    admin: &str,
+    admin: &Principal,
     kind: &str,
     id: &str,
     form: &PermissionsForm,
@@ -118,7 +133,20 @@ async fn set_permissions(
             "User not found"
         }));
     }
-    tracing::info!(by = %admin, kind, id, api_keys = form.api_keys, embed = ?form.embed, "permissions changed");
+    tracing::info!(by = %admin.user.id, kind, id, api_keys = form.api_keys, embed = ?form.embed, "permissions changed");
+    let detail = match form.embed {
+        Some(embed) => format!("{kind}: api_keys={} embed={embed}", form.api_keys),
+        None => format!("{kind}: api_keys={}", form.api_keys),
+    };
+    let account = match kind {
+        "user" => state.users.get(id).await?.map(|u| u.email.clone()),
+        _ => None,
+    };
+    state.audit.record(
+        by(AuditAction::PermissionsChanged, admin)
+            .account(account.unwrap_or_else(|| id.to_owned()))
+            .detail(detail),
+    );
     Ok(Json(json!({ "status": true })))
 }
 
@@ -128,7 +156,7 @@ async fn user_permissions(
     Path(id): Path<String>,
     AppJson(form): AppJson<PermissionsForm>,
 ) -> Result<Json<Value>> {
-    set_permissions(&state, &admin.user.id, "user", &id, &form).await
+    set_permissions(&state, &admin, "user", &id, &form).await
 }
 
 async fn group_permissions(
@@ -137,5 +165,5 @@ async fn group_permissions(
     Path(id): Path<String>,
     AppJson(form): AppJson<PermissionsForm>,
 ) -> Result<Json<Value>> {
-    set_permissions(&state, &admin.user.id, "group", &id, &form).await
+    set_permissions(&state, &admin, "group", &id, &form).await
 }

@@ -33,6 +33,7 @@
 //! time anyway).
 pub mod api_keys;
 pub mod assertion_keys;
+pub mod audit;
 pub mod oidc;
 pub mod revocations;
 pub mod sso_sessions;
@@ -216,6 +217,7 @@ mod tests {
                 (11, "50a2fe4ac95c915308a9608aeebe25ed527cdea0699c2e5c8f98f64f1eec8c8db59743b39389a0db2ec0ae098f5a0f91".into()),
                 (12, "e32475aecdc82018fe466f10bd88adf14c3b47c8abb0266508599a2fcd5f32f189c1739b2b3f72aab20cf0ba1a6a7ecb".into()),
                 (13, "b426585bd4ce71f27aa04c39f135d6bcd9833237aed8fe86633b2040a776f04976f1891f1037362bd0e225bb52e8c14d".into()),
+                (14, "345b63421ed8a94a05a624867e1201b092d7e1469f636e0b7626699c2498cd8bc7a7515cab24da0f5467bc5fe315e495".into()),
             ],
             "an edited SQLite migration breaks every existing database"
         );

@@ -9,7 +9,11 @@ use std::process::{Command, Stdio};
 use tessera_tests::server::{binary, TestServer};
 
 /// `tessera admin ARGS` with `stdin`: exit code, stdout, stderr.
-fn admin(server: &TestServer, args: &[&str], stdin: &str) -> (Option<i32>, String, String) {
+pub(crate) fn admin(
+    server: &TestServer,
+    args: &[&str],
+    stdin: &str,
+) -> (Option<i32>, String, String) {
     let mut child = Command::new(binary())
         .arg("admin")
         .arg("--config")

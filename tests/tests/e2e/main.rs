@@ -9,6 +9,7 @@ mod api_keys;
 mod api_ldap;
 mod api_oidc;
 mod api_trusted_header;
+mod audit;
 mod browser;
 mod browser_api_key;
 mod browser_embed;

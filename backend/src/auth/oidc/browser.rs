@@ -6,8 +6,10 @@ use super::{
     decode, encode, fail, failed, flow, secs, CallbackParams, Failure, OidcProviders, Provider,
     Stamped, CODE, CODE_TTL_SECS, FRAGMENT, NONCE, OTHER_BROWSER, PENDING_TTL_SECS, STATE,
 };
+use crate::domain::audit::{AuditAction, Record};
 use crate::error::{Error, Result};
 use serde_json::Value;
+use std::net::IpAddr;
 use std::sync::Arc;
 use tessera_shared::oidc::{OidcTestReport, ResponseMode};
 use tessera_shared::SessionUser;
@@ -109,6 +111,7 @@ impl OidcProviders {
         name: &str,
         params: &CallbackParams,
         cookie_value: Option<&str>,
+        client: Option<IpAddr>,
     ) -> (String, Option<String>) {
         let now = self.clock.now();
         let fs = match cookie_value
@@ -116,9 +119,12 @@ impl OidcProviders {
             .and_then(|v| self.key.open(v, name, now))
         {
             Ok(fs) => fs,
-            Err(e) => return (failed(fail(NOT_STARTED, e)), None),
+            Err(e) => {
+                self.audit_failure(name, client, NOT_STARTED);
+                return (failed(fail(NOT_STARTED, e)), None);
+            }
         };
-        let result = self.finish_browser(name, params, &fs).await;
+        let result = self.finish_browser(name, params, &fs, client).await;
         let location = match (result, &fs.test) {
             (Ok(landing), _) => return landing,
             (Err(f), Some(_)) => {
@@ -132,7 +138,10 @@ impl OidcProviders {
                 })
                 .await
             }
-            (Err(f), None) => failed(f),
+            (Err(f), None) => {
+                self.audit_failure(name, client, &f.reason);
+                failed(f)
+            }
         };
         (location, None)
     }
@@ -145,6 +154,7 @@ impl OidcProviders {
         name: &str,
         params: &CallbackParams,
         fs: &FlowState,
+        client: Option<IpAddr>,
     ) -> std::result::Result<(String, Option<String>), Failure> {
         if let Some(refused) = provider_refusal(params) {
             return Err(refused);
@@ -172,6 +182,12 @@ impl OidcProviders {
         let verified = verified?;
         let user = self.account(&provider, &verified).await?;
         let session = self.browser_session(&provider, &user, &verified).await?;
+        self.audit.record(
+            Record::new(AuditAction::SignIn)
+                .method(format!("sso:{name}"))
+                .account(user.email.clone())
+                .ip(client),
+        );
         self.hand_over(session, fs.next.as_deref()).await
     }
 
@@ -268,6 +284,18 @@ impl OidcProviders {
             Some(s) if live(&s) && bound(&s.v) => Ok(s.v.session),
             _ => Err(gone()),
         }
+    }
+
+    /// Records a refused browser sign-in at provider `name`, with the
+    /// reason the sign-in page shows (cut short; never a code or token).
+    fn audit_failure(&self, name: &str, client: Option<IpAddr>, reason: &str) {
+        let reason: String = reason.chars().take(120).collect();
+        self.audit.record(
+            Record::new(AuditAction::SignInFailed)
+                .method(format!("sso:{name}"))
+                .ip(client)
+                .detail(reason),
+        );
     }
 }
 

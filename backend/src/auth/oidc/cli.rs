@@ -1,5 +1,6 @@
 //! `tessera login`: the CLI's sign-in through its loopback listener.
 use super::{cookie, decode, encode, flow, secs, OidcProviders, CLI, NONCE, PENDING_TTL_SECS};
+use crate::domain::audit::{AuditAction, Record};
 use crate::error::{Error, Result};
 use tessera_shared::oidc::{CliFinishForm, CliStartForm, CliStarted};
 use tessera_shared::SessionUser;
@@ -92,7 +93,13 @@ impl OidcProviders {
             )
             .await?;
         let user = self.account(&provider, &verified).await?;
-        Ok(self.session(&user, &verified)?)
+        let session = self.session(&user, &verified)?;
+        self.audit.record(
+            Record::new(AuditAction::SignIn)
+                .method(format!("sso:{name} (cli)"))
+                .account(user.email.clone()),
+        );
+        Ok(session)
     }
 }
 

@@ -17,6 +17,7 @@ use super::flow::IdTokenVerifier;
 use super::OidcProviders;
 use crate::auth::idp::token::{self, Reason};
 use crate::auth::revocation::{provider_session, seen_token};
+use crate::domain::audit::{AuditAction, Record};
 use crate::domain::external_id;
 use crate::error::{Error, Result};
 use serde_json::Value;
@@ -147,6 +148,11 @@ impl OidcProviders {
                 .revoke(&provider_session(&d.issuer, sid), until)
                 .await?;
             tracing::info!(provider = %name, "provider session ended by back-channel logout");
+            self.audit.record(
+                Record::new(AuditAction::BackchannelLogout)
+                    .method(format!("sso:{name}"))
+                    .detail("provider session ended"),
+            );
             return Ok(());
         }
         let Some(sub) = &logout.sub else {
@@ -165,6 +171,12 @@ impl OidcProviders {
         for id in accounts {
             if let Some(user) = self.users.end_sessions(&id, now).await? {
                 tracing::info!(provider = %name, user = %user.id, "user signed out by back-channel logout");
+                self.audit.record(
+                    Record::new(AuditAction::BackchannelLogout)
+                        .method(format!("sso:{name}"))
+                        .account(user.email.clone())
+                        .detail("account's sessions ended"),
+                );
             }
         }
         Ok(())

@@ -28,6 +28,7 @@ use crate::auth::session::SessionKeys;
 use crate::clock::Clock;
 use crate::config::OidcProviderConfig;
 use crate::config::Secret;
+use crate::domain::audit::AuditTrail;
 use crate::domain::Announce;
 use crate::error::{Error, Result};
 use crate::replica::single_use::SingleUseStore;
@@ -193,6 +194,7 @@ pub struct OidcProviders {
     revocations: Arc<Revocations>,
     once: Arc<dyn SingleUseStore>,
     announcer: Arc<dyn Announce>,
+    audit: Arc<dyn AuditTrail>,
     clock: Arc<dyn Clock>,
     drafts: Cache<String, (i64, Arc<Provider>)>,
 }

@@ -6,6 +6,7 @@ use super::cookie::CookieKey;
 use super::{flow, seal, secs, ttl_cache, Handles, OidcProviders, Provider, PENDING_TTL_SECS};
 use crate::config::oidc_provider::{self, OidcProviderConfig};
 use crate::config::Secret;
+use crate::domain::audit::{AuditTrail, NoTrail};
 use crate::error::{Error, Result};
 use crate::store::oidc::SavedProvider;
 use moka::sync::Cache;
@@ -64,9 +65,17 @@ impl OidcProviders {
             revocations,
             once,
             announcer,
+            audit: Arc::new(NoTrail),
             clock,
             drafts: ttl_cache(PENDING_TTL_SECS as u64),
         })
+    }
+
+    /// Records sign-ins, exchanges and back-channel logouts in `audit`
+    /// (by default nowhere).
+    pub fn auditing(mut self, audit: Arc<dyn AuditTrail>) -> Self {
+        self.audit = audit;
+        self
     }
 
     /// The current snapshot.

@@ -1,5 +1,6 @@
 //! A provider's access token exchanged for a Tessera session.
 use super::{config, flow, github, provision, OidcProviders};
+use crate::domain::audit::{AuditAction, Record};
 use crate::error::{Error, Result};
 use serde_json::Value;
 use tessera_shared::{AuthMethod, SessionUser};
@@ -73,6 +74,11 @@ impl OidcProviders {
             },
         )?;
         tracing::info!(provider = %name, user = %user.id, "provider token exchanged for a session");
+        self.audit.record(
+            Record::new(AuditAction::TokenExchanged)
+                .method(format!("sso:{name}"))
+                .account(user.email.clone()),
+        );
         Ok(crate::auth::session_user(
             &user,
             token,

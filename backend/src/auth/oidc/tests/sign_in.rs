@@ -318,7 +318,7 @@ async fn callback_without_a_cookie_or_with_a_wrong_state_lands_on_signin() {
         state: Some("st".into()),
         ..CallbackParams::default()
     };
-    let (loc, binding) = sso.oidc.callback("kc", &params, None).await;
+    let (loc, binding) = sso.oidc.callback("kc", &params, None, None).await;
     assert!(binding.is_none());
     assert!(loc.starts_with("/signin?error="), "{loc}");
     let fs = FlowState {
@@ -331,7 +331,11 @@ async fn callback_without_a_cookie_or_with_a_wrong_state_lands_on_signin() {
         exp: NOW + 600,
     };
     let sealed = sso.oidc.key.seal(&fs);
-    let loc = sso.oidc.callback("kc", &params, Some(&sealed)).await.0;
+    let loc = sso
+        .oidc
+        .callback("kc", &params, Some(&sealed), None)
+        .await
+        .0;
     assert!(loc.contains("does%20not%20belong"), "{loc}");
     // the provider's error is shown, readable
     let refused = CallbackParams {
@@ -339,21 +343,25 @@ async fn callback_without_a_cookie_or_with_a_wrong_state_lands_on_signin() {
         error_description: Some("User cancelled".into()),
         ..CallbackParams::default()
     };
-    let loc = sso.oidc.callback("kc", &refused, Some(&sealed)).await.0;
+    let loc = sso
+        .oidc
+        .callback("kc", &refused, Some(&sealed), None)
+        .await
+        .0;
     assert!(loc.contains("access_denied"), "{loc}");
     // a state no sign-in started here is refused
     let mut p = params.clone();
     p.state = Some("the-state".into());
-    let loc = sso.oidc.callback("kc", &p, Some(&sealed)).await.0;
+    let loc = sso.oidc.callback("kc", &p, Some(&sealed), None).await.0;
     assert!(loc.contains("already%20completed"), "{loc}");
     // a replayed state (the same response twice) is refused
     sso.oidc
         .allow_once(STATE, "the-state", cookie::LIFETIME_SECS)
         .await
         .unwrap();
-    let loc = sso.oidc.callback("kc", &p, Some(&sealed)).await.0;
+    let loc = sso.oidc.callback("kc", &p, Some(&sealed), None).await.0;
     assert!(loc.contains("could%20not%20be%20reached"), "{loc}");
-    let loc = sso.oidc.callback("kc", &p, Some(&sealed)).await.0;
+    let loc = sso.oidc.callback("kc", &p, Some(&sealed), None).await.0;
     assert!(loc.contains("already%20completed"), "{loc}");
 }
 
@@ -427,7 +435,11 @@ async fn a_flooded_single_use_store_never_lets_a_state_be_replayed() {
     };
     // the first callback passes the state check; the provider refuses the code
     let reached_the_provider = "did%20not%20accept";
-    let first = sso.oidc.callback("kc", &params, Some(&sealed)).await.0;
+    let first = sso
+        .oidc
+        .callback("kc", &params, Some(&sealed), None)
+        .await
+        .0;
     assert!(first.contains(reached_the_provider), "{first}");
     // a flood of one-time entries, each read a few times so that the cache's
     // admission policy prefers them to older entries (as an attacker's
@@ -443,7 +455,11 @@ async fn a_flooded_single_use_store_never_lets_a_state_be_replayed() {
             }
         }
     }
-    let again = sso.oidc.callback("kc", &params, Some(&sealed)).await.0;
+    let again = sso
+        .oidc
+        .callback("kc", &params, Some(&sealed), None)
+        .await
+        .0;
     assert!(
         !again.contains(reached_the_provider),
         "a replayed state reached the provider: {again}"

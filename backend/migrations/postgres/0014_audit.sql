@@ -1,0 +1,16 @@
+-- The audit log of security events (issue 20): sign-ins and their refusals,
+-- sign-outs, exchanges, API keys, role and permission changes, deletions, SSO
+-- settings, back-channel logouts. Names, addresses and short reasons only:
+-- never a token, password or key. Rows older than `[audit] keep` are deleted.
+CREATE TABLE audit_events (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at BIGINT NOT NULL,
+    action TEXT COLLATE "C" NOT NULL,
+    method TEXT COLLATE "C",
+    actor TEXT COLLATE "C",
+    account TEXT COLLATE "C",
+    ip TEXT COLLATE "C",
+    detail TEXT COLLATE "C"
+);
+CREATE INDEX audit_events_at ON audit_events (at);
+CREATE INDEX audit_events_action ON audit_events (action, id);

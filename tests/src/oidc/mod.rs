@@ -24,7 +24,7 @@ mod driver;
 pub use driver::{drive_to_callback, driver_client, end_session, sign_in_via_provider};
 
 /// How long node gets to load the provider and listen.
-const STARTUP: Duration = Duration::from_secs(30);
+const STARTUP: Duration = Duration::from_secs(60);
 
 /// Where the provider's npm project lives.
 pub fn provider_dir() -> PathBuf {
